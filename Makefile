@@ -1,0 +1,29 @@
+# Two commands a new user needs: `make demo` and `make test`. Both build .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+DEMO   := demo-out
+
+.PHONY: install demo test clean
+
+install: $(VENV)/.installed
+
+# torch is pinned to the CPU build first: a bare `torch` requirement would pull several GB of CUDA
+# packages. The package's own `torch>=2.1` is then already satisfied.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tabcompress needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install
+	$(PY) sample_data/train_teacher.py sample_data/bank_marketing_4k.csv $(DEMO)/teacher.joblib
+	$(VENV)/bin/tabcompress distill $(DEMO)/teacher.joblib sample_data/bank_marketing_4k.csv \
+		--out $(DEMO) --seed 0
+
+test: install
+	$(VENV)/bin/python -m pytest
+
+clean:
+	rm -rf $(VENV) $(DEMO) build *.egg-info .pytest_cache

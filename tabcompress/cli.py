@@ -1,0 +1,181 @@
+"""The ``tabcompress`` command line. It parses options and calls the library; no logic lives here.
+
+Exit codes: 0 success; 1 unexpected error; 2 bad input or usage; 3 fidelity below ``--min-fidelity``;
+130 interrupted (SIGINT); 143 terminated (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tabcompress.errors import FidelityGateError, InputError, TabcompressError
+
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Distil big tabular models (random forests, XGBoost) into small, fast students.",
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Distil big tabular models (random forests, XGBoost) into small, fast students."""
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _error(message: str) -> None:
+    # One line, plain text: CI logs and cron mails read it as is.
+    sys.stderr.write(f"tabcompress: error: {message}\n")
+    sys.stderr.flush()
+
+
+def _split_names(value: Optional[str]) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _parse_hidden(value: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise InputError(f"--hidden must be comma-separated layer widths such as 64,64, got {value!r}") from None
+    return widths
+
+
+@app.command()
+def distill(
+    teacher: Annotated[Path, typer.Argument(help="Fitted teacher: .pkl/.pickle/.joblib, or XGBoost .json/.ubj.",
+                                            show_default=False)],
+    data: Annotated[Path, typer.Argument(help="CSV of real rows with a header (the target column optional).",
+                                         show_default=False)],
+    target: Annotated[Optional[str], typer.Option(help="True-label column, used only to score accuracy. "
+                                                  "[default: 'target' when present]", show_default=False)] = None,
+    categorical: Annotated[Optional[str], typer.Option(help="Comma-separated columns to treat as categories "
+                                                       "(text, bool and category columns always are).")] = None,
+    test_size: Annotated[float, typer.Option(help="Share of real rows held out from everything, for scoring.")] = 0.2,
+    generator: Annotated[str, typer.Option(help="Synthetic-row generator: ctgan or none (real rows only).")] = "ctgan",
+    epochs: Annotated[int, typer.Option(help="Generator training epochs.")] = 100,
+    batch_size: Annotated[int, typer.Option(help="Generator batch size (a multiple of 10).")] = 500,
+    generator_rows: Annotated[int, typer.Option(help="Fit the generator on a random subsample of at most this "
+                                                "many training rows; 0 = all rows.")] = 20_000,
+    synthetic_rows: Annotated[Optional[int], typer.Option(help="Number of synthetic rows. "
+                                                          "[default: --synthetic-ratio × training rows]",
+                                                          show_default=False)] = None,
+    synthetic_ratio: Annotated[float, typer.Option(help="Synthetic rows per training row, "
+                                                   "when --synthetic-rows is not given.")] = 10.0,
+    student: Annotated[str, typer.Option(help="Student model: tree or mlp.")] = "tree",
+    max_depth: Annotated[int, typer.Option(help="Tree student: maximum depth.")] = 6,
+    max_leaf_nodes: Annotated[Optional[int], typer.Option(help="Tree student: maximum number of leaves.",
+                                                          show_default=False)] = None,
+    hidden: Annotated[str, typer.Option(help="MLP student: hidden layer widths, comma-separated.")] = "64,64",
+    device: Annotated[str, typer.Option(help="Where torch trains (generator, MLP): auto, cpu or cuda.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed for every random source: same inputs and seed, same student.")] = 0,
+    out: Annotated[Path, typer.Option(help="Directory that receives student.joblib and report.json.")]
+    = Path("tabcompress-out"),
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report to stdout as one JSON document.")]
+    = False,
+    min_fidelity: Annotated[Optional[float], typer.Option(help="Exit with code 3 when the student's fidelity "
+                                                          "is below this (R² to the teacher for regression).",
+                                                          show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks of unexpected errors.")] = False,
+) -> None:
+    """Distil TEACHER into a small student using the rows in DATA."""
+    from tabcompress.progress import Progress, RichProgress
+
+    console = _console()
+    try:
+        from tabcompress.pipeline import DistillConfig, distill as run_distill
+        from tabcompress.report import render_summary, to_json
+
+        config = DistillConfig(
+            target=target, categorical=_split_names(categorical), test_size=test_size, generator=generator,
+            epochs=epochs, batch_size=batch_size, generator_rows=generator_rows or None,
+            synthetic_rows=synthetic_rows, synthetic_ratio=synthetic_ratio, student=student,
+            max_depth=max_depth, max_leaf_nodes=max_leaf_nodes, hidden=_parse_hidden(hidden), device=device,
+            seed=seed, min_fidelity=min_fidelity,
+        )
+        if generator_rows < 0:
+            raise InputError(f"--generator-rows must be >= 0 (0 = all rows), got {generator_rows}")
+        progress = Progress() if quiet else RichProgress(console)
+        gate_error = None
+        try:
+            result = run_distill(teacher, data, config, out_dir=out, progress=progress)
+        except FidelityGateError as exc:
+            gate_error, result = exc, exc.result
+        if not quiet:
+            render_summary(result.report, console)
+            console.print(f"student written to {Path(out) / 'student.joblib'}", highlight=False)
+        if json_output:
+            sys.stdout.write(to_json(result.report))
+            sys.stdout.flush()
+        if gate_error is not None:
+            raise gate_error
+    except TabcompressError as exc:
+        _error(str(exc))
+        if verbose and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # unexpected: one line unless --verbose
+        if verbose:
+            traceback.print_exc(file=sys.stderr)
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        _error(f"unexpected {type(exc).__name__}: {first}" + ("" if verbose else " (run with --verbose for details)"))
+        raise SystemExit(1) from None
+
+
+def _on_sigterm(signum, frame):  # noqa: ARG001
+    # Unwind like Ctrl-C, so every `finally` removes its temporary files.
+    raise _Terminated()
+
+
+class _Terminated(BaseException):
+    pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code = app(args=argv, prog_name="tabcompress", standalone_mode=False)
+    except _Terminated:
+        _error("terminated")
+        raise SystemExit(EXIT_TERMINATED) from None
+    except KeyboardInterrupt:
+        _error("interrupted")
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except Exception as exc:
+        # Usage errors come from the click that typer uses (bundled in recent typer versions, a
+        # dependency in older ones): recognise them by their interface rather than their module.
+        if type(exc).__name__ == "NoArgsIsHelpError" and hasattr(exc, "show"):
+            exc.show()
+            raise SystemExit(2) from None
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            _error(" ".join(exc.format_message().split()))
+            raise SystemExit(2) from None
+        if type(exc).__name__ == "Abort":
+            _error("interrupted")
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        raise
+    if code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into an exit code of 130
+        _error("interrupted")
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -1,0 +1,296 @@
+"""Data: read the CSV, align it to the teacher, infer the schema, hold out test rows.
+
+The :class:`Schema` is what every later stage relies on: which columns are categorical (and their
+categories), which numeric columns hold integers, and each numeric column's observed range.
+Generators produce rows through :meth:`Schema.conform`, so synthetic rows always respect it.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabcompress.errors import InputError
+from tabcompress.teachers import Teacher
+
+MIN_ROWS = 10
+
+
+# -- reading ----------------------------------------------------------------------------------
+def read_csv(path: str | Path) -> pd.DataFrame:
+    """Read a CSV with a header row; every problem is an :class:`InputError` naming the file."""
+    path = Path(path)
+    where = f"data file {path}"
+    if not path.exists():
+        raise InputError(f"{where}: no such file")
+    if path.is_dir():
+        raise InputError(f"{where}: is a directory, expected a CSV file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{where}: is empty")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), [])
+        # utf-8-sig drops a byte-order mark, which Excel likes to write.
+        df = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start}); re-save it as UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{where}: is empty") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{where}: cannot be parsed as CSV ({str(exc).strip().splitlines()[-1]})") from None
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise InputError(f"{where}: duplicate column names: {', '.join(duplicates)}")
+    if len(df) == 0:
+        raise InputError(f"{where}: has a header but no rows")
+    if df.shape[1] == 1 and ";" in str(df.columns[0]):
+        raise InputError(f"{where}: has one column whose name contains ';' — the file looks "
+                         "semicolon-delimited; tabcompress reads comma-separated files")
+    return df
+
+
+# -- schema -----------------------------------------------------------------------------------
+@dataclass
+class ColumnSpec:
+    """What one feature column looks like in the real data."""
+
+    name: str
+    kind: str  # "categorical", "integer" or "float"
+    dtype: str  # the pandas dtype to restore on generated rows
+    categories: list[Any] = field(default_factory=list)  # categorical only: seen values, sorted
+    minimum: float | None = None  # numeric only: observed finite range
+    maximum: float | None = None
+    has_missing: bool = False
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.kind == "categorical"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "dtype": self.dtype,
+                               "has_missing": self.has_missing}
+        if self.is_categorical:
+            out["n_categories"] = len(self.categories)
+        else:
+            out["min"], out["max"] = self.minimum, self.maximum
+        return out
+
+
+def _sorted_values(values: pd.Series) -> list[Any]:
+    unique = pd.unique(values.dropna())
+    try:
+        return sorted(unique.tolist())
+    except TypeError:  # mixed types: keep them apart by type name, then value
+        return sorted(unique.tolist(), key=lambda v: (type(v).__name__, str(v)))
+
+
+@dataclass
+class Schema:
+    columns: list[ColumnSpec]
+
+    @classmethod
+    def infer(cls, X: pd.DataFrame, categorical: set[str] | frozenset[str] = frozenset()) -> "Schema":
+        specs = []
+        for name in X.columns:
+            col = X[name]
+            dtype = str(col.dtype)
+            has_missing = bool(col.isna().any())
+            text_like = (pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+                         or pd.api.types.is_bool_dtype(col) or isinstance(col.dtype, pd.CategoricalDtype))
+            if name in categorical or text_like:
+                specs.append(ColumnSpec(name, "categorical", dtype, categories=_sorted_values(col),
+                                        has_missing=has_missing))
+                continue
+            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            finite = values[np.isfinite(values)]
+            integral = pd.api.types.is_integer_dtype(col) or (
+                finite.size > 0 and bool(np.all(finite == np.round(finite))))
+            specs.append(ColumnSpec(
+                name, "integer" if integral else "float", dtype,
+                minimum=float(finite.min()) if finite.size else None,
+                maximum=float(finite.max()) if finite.size else None,
+                has_missing=has_missing,
+            ))
+        return cls(specs)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [c.name for c in self.columns if c.is_categorical]
+
+    @property
+    def numeric(self) -> list[str]:
+        return [c.name for c in self.columns if not c.is_categorical]
+
+    def __getitem__(self, name: str) -> ColumnSpec:
+        for spec in self.columns:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Bring generated rows inside the schema: seen categories only, integers stay integers,
+        numbers within the observed range, the real data's dtypes, the real data's column order."""
+        out = {}
+        for spec in self.columns:
+            col = frame[spec.name]
+            if spec.is_categorical:
+                seen = pd.Series(col).where(pd.Series(col).isin(spec.categories))
+                if not spec.has_missing and seen.isna().any():
+                    # An unseen value can only come from a buggy generator; replace it by the mode of
+                    # the rest rather than invent a category.
+                    fill = seen.mode().iloc[0] if seen.notna().any() else spec.categories[0]
+                    seen = seen.fillna(fill)
+                out[spec.name] = _restore_dtype(seen, spec.dtype)
+                continue
+            values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64)
+            if spec.minimum is not None:
+                values = np.clip(values, spec.minimum, spec.maximum)
+            if spec.kind == "integer":
+                values = np.round(values)
+            out[spec.name] = _restore_dtype(pd.Series(values), spec.dtype)
+        return pd.DataFrame(out, columns=self.names).reset_index(drop=True)
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [c.to_dict() for c in self.columns]
+
+
+def _restore_dtype(series: pd.Series, dtype: str) -> pd.Series:
+    if dtype == "bool" and series.isna().any():
+        return series.astype(object)
+    if dtype.startswith(("int", "uint")) and series.isna().any():
+        return series.astype("float64")
+    if dtype == "category":
+        return series.astype("category")
+    try:
+        return series.astype(dtype)
+    except (TypeError, ValueError):
+        return series
+
+
+# -- alignment --------------------------------------------------------------------------------
+@dataclass
+class Dataset:
+    """The real rows, aligned to the teacher: features ``X``, target ``y`` (or None), schema."""
+
+    X: pd.DataFrame
+    y: pd.Series | None
+    schema: Schema
+    target: str | None
+    ignored_columns: list[str]
+    notes: list[str]
+
+
+def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,
+          categorical: tuple[str, ...] | list[str] = (), source: str = "data") -> Dataset:
+    """Pick the teacher's feature columns out of ``df`` in the teacher's order.
+
+    ``target`` names the true-label column (default: ``target`` when present); it is never a feature.
+    """
+    where = f"data file {source}"
+    notes: list[str] = []
+    df = df.copy()
+    df.columns = [str(c) for c in df.columns]
+    if target is not None and target not in df.columns:
+        raise InputError(f"--target {target}: no such column in {source}")
+    if target is None and "target" in df.columns and (teacher.feature_names is None
+                                                      or "target" not in teacher.feature_names):
+        target = "target"
+    if teacher.feature_names is not None:
+        features = teacher.feature_names
+        if target in features:
+            raise InputError(f"--target {target}: the teacher uses this column as a feature")
+        missing = [c for c in features if c not in df.columns]
+        if missing:
+            have = [c for c in df.columns if c != target]
+            if not have:
+                raise InputError(f"{where}: holds no feature columns, only the target {target!r}; "
+                                 f"the teacher expects {len(features)}")
+            shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+            raise InputError(f"{where}: missing {len(missing)} column(s) the teacher expects: {shown}")
+    else:
+        features = [c for c in df.columns if c != target]
+        if len(features) != teacher.n_features:
+            raise InputError(f"{where}: has {len(features)} feature column(s) besides the target but the "
+                             f"teacher was fitted on {teacher.n_features} unnamed features")
+        notes.append("the teacher has no feature names: columns are taken in file order")
+    if not features:
+        raise InputError(f"{where}: holds no feature columns")
+    ignored = [c for c in df.columns if c not in features and c != target]
+    if ignored:
+        notes.append(f"ignoring {len(ignored)} column(s) the teacher does not use: {', '.join(ignored[:20])}")
+    unknown = [c for c in categorical if c not in features]
+    if unknown:
+        raise InputError(f"--categorical: no feature column named {', '.join(map(repr, unknown))}")
+
+    X = df[features].reset_index(drop=True)
+    if not teacher.accepts_text:
+        X = _numeric_only(X, teacher, where, set(categorical))
+    for name in X.columns:
+        col = X[name]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            if np.isinf(col.to_numpy(dtype=np.float64, na_value=np.nan)).any():
+                raise InputError(f"{where}: column {name!r} holds infinite values")
+    y = df[target].reset_index(drop=True) if target is not None else None
+    if y is not None and y.isna().all():
+        notes.append(f"target column {target!r} is empty: accuracy is not scored")
+        y = None
+    if y is None and target is None:
+        notes.append("no target column: accuracy against the true target is not scored")
+    schema = Schema.infer(X, categorical=set(categorical))
+    return Dataset(X=X, y=y, schema=schema, target=target, ignored_columns=ignored, notes=notes)
+
+
+def _numeric_only(X: pd.DataFrame, teacher: Teacher, where: str, categorical: set[str]) -> pd.DataFrame:
+    """A bare forest takes numbers only: text in a column is an error, not something to guess at."""
+    for name in X.columns:
+        col = X[name]
+        if pd.api.types.is_numeric_dtype(col) or (teacher._categorical_features
+                                                  and name in teacher._categorical_features):
+            continue
+        if pd.api.types.is_bool_dtype(col):
+            X[name] = col.astype(np.float64)
+            continue
+        converted = pd.to_numeric(col, errors="coerce")
+        bad = col[converted.isna() & col.notna()]
+        if len(bad):
+            raise InputError(f"{where}: column {name!r} holds text ({str(bad.iloc[0])[:40]!r}) but the "
+                             f"teacher ({teacher.kind}) takes numbers only")
+        X[name] = converted
+    return X
+
+
+# -- hold-out ---------------------------------------------------------------------------------
+def holdout_split(n_rows: int, test_size: float, seed: int,
+                  stratify: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Indices of training and held-out rows; stratified when ``stratify`` allows it.
+
+    Returns ``(train_idx, test_idx, stratified)``.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 < test_size < 1.0:
+        raise InputError(f"--test-size must be between 0 and 1 (exclusive), got {test_size}")
+    if n_rows < MIN_ROWS:
+        raise InputError(f"the data has {n_rows} rows; at least {MIN_ROWS} are needed to hold some out")
+    n_test = int(np.ceil(test_size * n_rows))
+    if n_test < 1 or n_rows - n_test < 2:
+        raise InputError(f"--test-size {test_size} leaves no rows to train or to test on ({n_rows} rows)")
+    index = np.arange(n_rows)
+    if stratify is not None:
+        try:
+            train, test = train_test_split(index, test_size=test_size, random_state=seed, stratify=stratify)
+            return np.sort(train), np.sort(test), True
+        except ValueError:
+            pass  # a class with a single row cannot be stratified: fall through
+    train, test = train_test_split(index, test_size=test_size, random_state=seed)
+    return np.sort(train), np.sort(test), False

@@ -1,0 +1,33 @@
+"""Exceptions that carry the CLI's exit codes.
+
+Library code raises these; the CLI turns them into one line on stderr and the matching exit code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TabcompressError(Exception):
+    """Base class for errors tabcompress reports to the user."""
+
+    exit_code = 1
+
+
+class InputError(TabcompressError, ValueError):
+    """Bad input or usage: a file, column or option the user can fix. Exit code 2."""
+
+    exit_code = 2
+
+
+class FidelityGateError(TabcompressError):
+    """The student's fidelity is below ``--min-fidelity``. Exit code 3.
+
+    Raised after the outputs are written; ``result`` holds the finished run.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, result: Any = None):
+        super().__init__(message)
+        self.result = result

@@ -1,0 +1,81 @@
+"""Evaluation on held-out real rows: fidelity to the teacher, accuracy, size, latency."""
+
+from __future__ import annotations
+
+import pickle
+import statistics
+import time
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+
+def fidelity(task: str, teacher_pred: np.ndarray, student_pred: np.ndarray) -> dict[str, float]:
+    """Agreement with the teacher.
+
+    Classification: share of rows where the student's class equals the teacher's (``fidelity``).
+    Regression: R² and RMSE of the student against the teacher's predictions; ``fidelity`` is the R².
+    """
+    if task == "regression":
+        r2, rmse = _r2_rmse(np.asarray(teacher_pred, float), np.asarray(student_pred, float))
+        return {"fidelity": r2, "r2": r2, "rmse": rmse}
+    return {"fidelity": float(np.mean(np.asarray(teacher_pred) == np.asarray(student_pred)))}
+
+
+def against_target(task: str, y_true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Accuracy (classification) or R² and RMSE (regression) against the true target."""
+    if task == "regression":
+        r2, rmse = _r2_rmse(np.asarray(y_true, float), np.asarray(pred, float))
+        return {"r2": r2, "rmse": rmse}
+    return {"accuracy": float(np.mean(np.asarray(y_true) == np.asarray(pred)))}
+
+
+def _r2_rmse(reference: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    residual = float(np.sum((reference - pred) ** 2))
+    spread = float(np.sum((reference - reference.mean()) ** 2))
+    r2 = 1.0 - residual / spread if spread > 0 else (1.0 if residual == 0 else 0.0)
+    return r2, float(np.sqrt(residual / len(reference)))
+
+
+def align_target(y: pd.Series, classes: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    """The true labels in the teacher's label space, or ``(None, reason)`` when they do not match.
+
+    A CSV often reads labels as integers while a teacher was fitted on strings, or the other way
+    round; values are matched through their text when the raw values do not match.
+    """
+    values = y.to_numpy()
+    known = set(classes.tolist())
+    if all(v in known for v in pd.unique(values)):
+        return values, None
+    by_text = {str(c): c for c in classes}
+    as_text = pd.Series(values).map(lambda v: str(int(v)) if isinstance(v, float) and float(v).is_integer() else str(v))
+    if as_text.isin(list(by_text)).all():
+        return as_text.map(by_text).to_numpy(), None
+    unknown = sorted({str(v) for v in as_text if v not in by_text})[:5]
+    return None, (f"target values {', '.join(unknown)} are not among the teacher's classes "
+                  f"({', '.join(map(str, classes[:10]))}): accuracy is not scored")
+
+
+def serialized_bytes(obj: Any) -> int:
+    """Size of ``obj`` pickled with the highest protocol, as joblib would store it uncompressed."""
+    return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def latency(predict: Callable[[pd.DataFrame], Any], X: pd.DataFrame, *, batch_repeats: int = 5,
+            single_repeats: int = 25) -> dict[str, float]:
+    """Median wall time of ``predict`` on all of ``X`` (batch) and on one row, in milliseconds."""
+    def timed(frame: pd.DataFrame, repeats: int) -> float:
+        predict(frame)  # warm-up: first calls pay for lazy imports and caches
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            predict(frame)
+            times.append(time.perf_counter() - start)
+        return 1000.0 * statistics.median(times)
+
+    return {
+        "batch_rows": int(len(X)),
+        "batch_ms": timed(X, batch_repeats),
+        "single_row_ms": timed(X.iloc[:1], single_repeats),
+    }

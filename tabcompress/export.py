@@ -1,0 +1,76 @@
+"""Export: write the student and the report atomically.
+
+Each file is written under a temporary name in the output directory and renamed into place only when
+complete, so an interrupted or failed run never leaves a half-written ``student.joblib`` or
+``report.json`` (a rename within one directory is atomic).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tabcompress.errors import InputError
+from tabcompress.report import to_json
+
+STUDENT_FILE = "student.joblib"
+REPORT_FILE = "report.json"
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Fail early, before any training, when ``out_dir`` cannot receive the outputs."""
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out {path}: exists and is not a directory")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"--out {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out {path}: cannot write in {existing} (permission denied)")
+    return path
+
+
+def write_outputs(out_dir: str | Path, student: Any, report: dict[str, Any]) -> dict[str, str]:
+    """Write ``student.joblib`` and ``report.json`` into ``out_dir``; returns their paths."""
+    import joblib
+
+    path = check_out_dir(out_dir)
+    created = not path.exists()
+    temps: list[str] = []
+    targets = {"student": path / STUDENT_FILE, "report": path / REPORT_FILE}
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        student_tmp = _temp_name(path, STUDENT_FILE)
+        temps.append(student_tmp)
+        joblib.dump(student, student_tmp)
+        report_tmp = _temp_name(path, REPORT_FILE)
+        temps.append(report_tmp)
+        with open(report_tmp, "w", encoding="utf-8") as fh:
+            fh.write(to_json(report))
+            fh.flush()
+            os.fsync(fh.fileno())
+        # Both files are complete: only now do they take their real names.
+        os.replace(student_tmp, targets["student"])
+        os.replace(report_tmp, targets["report"])
+        temps.clear()
+    except OSError as exc:
+        raise InputError(f"--out {path}: cannot write the outputs ({exc.strerror or exc})") from exc
+    finally:
+        for tmp in temps:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if created and path.exists() and not any(path.iterdir()):
+            path.rmdir()
+    return {name: str(p) for name, p in targets.items()}
+
+
+def _temp_name(directory: Path, final_name: str) -> str:
+    fd, name = tempfile.mkstemp(prefix=f".{final_name}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    return name

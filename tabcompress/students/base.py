@@ -1,0 +1,106 @@
+"""The student contract.
+
+A student is a plain scikit-learn-style estimator that carries its own preprocessing: it takes the
+same raw DataFrame as the teacher, and offers ``predict`` (labels in the teacher's label space, or
+values) and ``predict_proba``. It is fitted on *soft targets* — the teacher's class probabilities, or
+its predicted values — so ``fit`` is told the classes explicitly.
+
+As in imbalanced-learn, the public methods validate and shape once; each student writes ``_fit``,
+``_predict_raw`` and ``_complexity``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+
+class Student(BaseEstimator, ABC):
+    """Base class of distilled students."""
+
+    def fit(self, X: pd.DataFrame, targets: np.ndarray, *, classes: Sequence[Any] | None = None,
+            categorical: Sequence[str] = ()) -> "Student":
+        """Fit on rows ``X`` and the teacher's soft targets.
+
+        ``classes`` given: classification, ``targets`` has shape ``(n, len(classes))``.
+        ``classes`` None: regression, ``targets`` has shape ``(n,)``.
+        ``categorical`` names the columns of ``X`` to treat as categories.
+        """
+        if not isinstance(X, pd.DataFrame):
+            raise TypeError("X must be a pandas DataFrame")
+        targets = np.asarray(targets, dtype=np.float64)
+        if len(X) != len(targets):
+            raise ValueError(f"X has {len(X)} rows but targets has {len(targets)}")
+        if len(X) == 0:
+            raise ValueError("cannot fit a student on zero rows")
+        if classes is not None:
+            self.classes_ = np.asarray(classes)
+            if targets.ndim != 2 or targets.shape[1] != len(self.classes_):
+                raise ValueError(f"targets must have shape (n, {len(self.classes_)}) for "
+                                 f"{len(self.classes_)} classes, got {targets.shape}")
+            self.task_ = "binary" if len(self.classes_) == 2 else "multiclass"
+        else:
+            targets = targets.ravel() if targets.ndim == 2 and targets.shape[1] == 1 else targets
+            if targets.ndim != 1:
+                raise ValueError(f"regression targets must be one-dimensional, got shape {targets.shape}")
+            self.task_ = "regression"
+        unknown = [c for c in categorical if c not in X.columns]
+        if unknown:
+            raise ValueError(f"categorical columns not in X: {unknown}")
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        self.n_features_in_ = len(self.feature_names_in_)
+        self.categorical_ = [str(c) for c in categorical]
+        self._fit(X.reset_index(drop=True), targets)
+        return self
+
+    # -- prediction ----------------------------------------------------------------------------
+    def _check_X(self, X: Any) -> pd.DataFrame:
+        if not hasattr(self, "feature_names_in_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet")
+        names = list(self.feature_names_in_)
+        if isinstance(X, pd.DataFrame):
+            missing = [c for c in names if c not in X.columns]
+            if missing:
+                raise ValueError(f"X is missing {len(missing)} column(s) the student needs: {', '.join(missing)}")
+            return X[names].reset_index(drop=True)
+        array = np.asarray(X, dtype=object)
+        if array.ndim != 2 or array.shape[1] != len(names):
+            raise ValueError(f"X must be a DataFrame or a 2-D array with {len(names)} columns")
+        return pd.DataFrame(array, columns=names).infer_objects()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels (in the teacher's label space) or regression values."""
+        raw = self._predict_raw(self._check_X(X))
+        if self.task_ == "regression":
+            return raw.ravel()
+        return self.classes_[np.argmax(raw, axis=1)]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        if self.task_ == "regression":
+            raise AttributeError("a regression student has no predict_proba")
+        raw = np.clip(self._predict_raw(self._check_X(X)), 0.0, None)
+        total = raw.sum(axis=1, keepdims=True)
+        uniform = np.full_like(raw, 1.0 / raw.shape[1])
+        return np.divide(raw, total, out=uniform, where=total > 0)
+
+    def complexity(self) -> dict[str, int]:
+        """Size figures for the report: nodes and leaves, or parameters."""
+        return self._complexity()
+
+    # -- for subclasses ------------------------------------------------------------------------
+    @abstractmethod
+    def _fit(self, X: pd.DataFrame, targets: np.ndarray) -> None:
+        """Fit preprocessing and model; ``self.task_``, ``self.categorical_`` are set."""
+
+    @abstractmethod
+    def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        """Scores ``(n, n_classes)`` (any non-negative scale) or values ``(n,)``."""
+
+    @abstractmethod
+    def _complexity(self) -> dict[str, int]:
+        ...

@@ -1,0 +1,181 @@
+"""A small multilayer perceptron, trained with torch, served with numpy.
+
+Training uses torch (CPU or CUDA). The fitted student keeps only numpy weight arrays, so loading and
+predicting with it needs neither torch nor a GPU — and small batches run faster without torch's
+per-call overhead.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from tabcompress.errors import InputError
+from tabcompress.students.base import Student
+from tabcompress.students.encoding import CategoryEncoder
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when a GPU is usable, else ``cpu``; ``cuda`` without one is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda: no CUDA GPU is available to torch on this machine "
+                         "(use --device cpu or auto)")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"--device: unknown device {device!r}; choose auto, cpu or cuda")
+    return device
+
+
+class MLPStudent(Student):
+    """Multilayer perceptron student.
+
+    Classification: softmax outputs trained with cross-entropy against the teacher's probabilities.
+    Regression: one linear output trained with mean squared error on the standardised target.
+    Early stopping watches the loss on ``validation_fraction`` of the training rows.
+    """
+
+    def __init__(self, hidden: Sequence[int] = (64, 64), max_epochs: int = 200, patience: int = 10,
+                 batch_size: int = 512, learning_rate: float = 1e-3, weight_decay: float = 0.0,
+                 validation_fraction: float = 0.1, device: str = "auto", random_state: int | None = None):
+        self.hidden = hidden
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.random_state = random_state
+
+    # -- fitting -------------------------------------------------------------------------------
+    def _fit(self, X: pd.DataFrame, targets: np.ndarray) -> None:
+        import torch
+
+        numeric = [c for c in X.columns if c not in self.categorical_]
+        self.preprocessor_ = ColumnTransformer(
+            [
+                ("numbers", make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
+                                                        keep_empty_features=True),
+                                          StandardScaler()), numeric),
+                ("categories", CategoryEncoder("onehot"), self.categorical_),
+            ],
+            verbose_feature_names_out=False,
+        )
+        Z = np.asarray(self.preprocessor_.fit_transform(X), dtype=np.float32)
+        if self.task_ == "regression":
+            self.target_mean_ = float(np.mean(targets))
+            self.target_scale_ = float(np.std(targets)) or 1.0
+            T = ((targets - self.target_mean_) / self.target_scale_).astype(np.float32)[:, None]
+        else:
+            T = targets.astype(np.float32)
+        self.device_ = resolve_device(self.device)
+
+        seed = 0 if self.random_state is None else int(self.random_state)
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(Z))
+        n_val = int(round(self.validation_fraction * len(Z))) if len(Z) >= 20 else 0
+        val_idx, train_idx = order[:n_val], order[n_val:]
+
+        device = torch.device(self.device_)
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            net = _build_network(Z.shape[1], list(self.hidden), T.shape[1]).to(device)
+            history = _train(net, Z, T, train_idx, val_idx, task=self.task_, device=device,
+                             max_epochs=self.max_epochs, patience=self.patience,
+                             batch_size=self.batch_size, lr=self.learning_rate,
+                             weight_decay=self.weight_decay, seed=seed)
+        self.history_ = history
+        self.n_epochs_ = len(history["train_loss"])
+        self.weights_ = [(layer.weight.detach().cpu().numpy().T.copy(), layer.bias.detach().cpu().numpy().copy())
+                         for layer in net if isinstance(layer, torch.nn.Linear)]
+
+    # -- prediction (numpy only) ---------------------------------------------------------------
+    def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        h = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
+        for i, (W, b) in enumerate(self.weights_):
+            h = h @ W + b
+            if i < len(self.weights_) - 1:
+                np.maximum(h, 0.0, out=h)
+        if self.task_ == "regression":
+            return h[:, 0].astype(np.float64) * self.target_scale_ + self.target_mean_
+        h = h - h.max(axis=1, keepdims=True)
+        e = np.exp(h)
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float64)
+
+    def _complexity(self) -> dict[str, int]:
+        params = sum(W.size + b.size for W, b in self.weights_)
+        return {"n_parameters": int(params), "n_inputs": int(self.weights_[0][0].shape[0]),
+                "n_layers": len(self.weights_)}
+
+
+def _build_network(n_in: int, hidden: list[int], n_out: int):
+    import torch
+
+    layers: list[torch.nn.Module] = []
+    width = n_in
+    for h in hidden:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        width = h
+    layers.append(torch.nn.Linear(width, n_out))
+    return torch.nn.Sequential(*layers)
+
+
+def _train(net, Z, T, train_idx, val_idx, *, task, device, max_epochs, patience, batch_size, lr,
+           weight_decay, seed) -> dict[str, list[float]]:
+    import torch
+
+    def loss_fn(out, target):
+        if task == "regression":
+            return torch.mean((out - target) ** 2)
+        # Cross-entropy against soft targets: -sum p_teacher * log p_student.
+        return -(target * torch.log_softmax(out, dim=1)).sum(dim=1).mean()
+
+    Zt = torch.from_numpy(Z).to(device)
+    Tt = torch.from_numpy(T).to(device)
+    tr = torch.from_numpy(train_idx).to(device)
+    va = torch.from_numpy(val_idx).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
+    shuffler = torch.Generator(device="cpu").manual_seed(seed)
+    history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
+    best, best_state, stale = float("inf"), None, 0
+    for _ in range(max_epochs):
+        net.train()
+        perm = tr[torch.randperm(len(tr), generator=shuffler).to(device)]
+        total = 0.0
+        for start in range(0, len(perm), batch_size):
+            batch = perm[start:start + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(net(Zt[batch]), Tt[batch])
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(batch)
+        history["train_loss"].append(total / max(len(perm), 1))
+        if len(va) == 0:
+            continue
+        net.eval()
+        with torch.no_grad():
+            val = 0.0
+            for start in range(0, len(va), 65536):
+                batch = va[start:start + 65536]
+                val += float(loss_fn(net(Zt[batch]), Tt[batch])) * len(batch)
+            val /= len(va)
+        history["val_loss"].append(val)
+        if val < best - 1e-6:
+            best, stale = val, 0
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    return history
