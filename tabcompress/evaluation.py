@@ -57,9 +57,23 @@ def align_target(y: pd.Series, classes: np.ndarray) -> tuple[np.ndarray | None, 
                   f"({', '.join(map(str, classes[:10]))}): accuracy is not scored")
 
 
+class _ByteCounter:
+    """A write-only file that counts bytes, so a big teacher is measured without a copy in memory."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def write(self, data) -> int:
+        size = memoryview(data).nbytes  # protocol 5 hands over large arrays as PickleBuffers
+        self.count += size
+        return size
+
+
 def serialized_bytes(obj: Any) -> int:
-    """Size of ``obj`` pickled with the highest protocol, as joblib would store it uncompressed."""
-    return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+    """Size of ``obj`` pickled with the highest protocol (what joblib stores, uncompressed)."""
+    counter = _ByteCounter()
+    pickle.dump(obj, counter, protocol=pickle.HIGHEST_PROTOCOL)
+    return counter.count
 
 
 def latency(predict: Callable[[pd.DataFrame], Any], X: pd.DataFrame, *, batch_repeats: int = 5,

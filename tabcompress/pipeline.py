@@ -243,7 +243,7 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
             "type": teacher.kind,
             "task": teacher.task,
             "file_bytes": teacher.source.stat().st_size if teacher.source else None,
-            "serialized_bytes": teacher.serialized_bytes(),
+            "serialized_bytes": evaluation.serialized_bytes(teacher.model),
             **teacher.complexity(),
             "latency": evaluation.latency(teacher.predict, X_test),
         }

@@ -70,60 +70,53 @@ def _fmt_bytes(n: int | None) -> str:
 
 def render_summary(report: dict[str, Any], console) -> None:
     """A compact table of the headline figures, for a person at a terminal (stderr)."""
+    from rich import box
     from rich.table import Table
 
     task = report["task"]
     metrics = report["metrics"]
-    fidelity_label = "fidelity (agreement)" if task != "regression" else "fidelity (R² to teacher)"
-    target_keys = ["target_accuracy"] if task != "regression" else ["target_r2", "target_rmse"]
-    table = Table(title=f"tabcompress — {task} — held-out real rows: {report['data']['test_rows']:,}",
-                  title_justify="left")
-    table.add_column("")
-    table.add_column("teacher", justify="right")
-    table.add_column("student", justify="right")
-    if "baseline" in metrics:
-        table.add_column("baseline (real rows only)", justify="right")
+    has_baseline = "baseline" in metrics
+    table = Table(box=box.SIMPLE_HEAD, title_justify="left",
+                  title=f"{task}, scored on {report['data']['test_rows']:,} held-out real rows")
+    if has_baseline:
+        table.caption = "baseline: the same student trained on the real rows only"
+        table.caption_justify = "left"
+    table.add_column("", no_wrap=True)
+    for header in ("teacher", "student") + (("baseline",) if has_baseline else ()):
+        table.add_column(header, justify="right", no_wrap=True)
 
-    def row(label: str, teacher: str, key: str | None = None, fmt: str = "{:.4f}") -> None:
-        cells = [label, teacher]
-        for who in ("student", "baseline"):
-            if who in metrics:
-                value = metrics[who].get(key) if key else None
-                cells.append(fmt.format(value) if value is not None else "-")
-        table.add_row(*cells)
+    def add(label: str, teacher: str, student: str, baseline: str = "") -> None:
+        table.add_row(label, teacher, student, *((baseline,) if has_baseline else ()))
 
-    row(fidelity_label, "1", "fidelity")
+    def metric(label: str, key: str, teacher: str, fmt: str = "{:.4f}") -> None:
+        cells = [fmt.format(metrics[w][key]) if w in metrics and metrics[w].get(key) is not None else "-"
+                 for w in ("student", "baseline")]
+        add(label, teacher, *cells)
+
     if task == "regression":
-        row("RMSE to teacher", "0", "rmse", "{:.4g}")
-    for key in target_keys:
-        if "teacher" in metrics and key in metrics["teacher"]:
-            label = {"target_accuracy": "accuracy (true target)", "target_r2": "R² (true target)",
-                     "target_rmse": "RMSE (true target)"}[key]
-            fmt = "{:.4g}" if key == "target_rmse" else "{:.4f}"
-            row(label, fmt.format(metrics["teacher"][key]), key, fmt)
-    t, s = report["teacher"], report["student"]
-    size_cells = ["size (pickled)", _fmt_bytes(t["serialized_bytes"]), _fmt_bytes(s["serialized_bytes"])]
-    if "baseline" in metrics:
-        size_cells.append("")
-    table.add_row(*size_cells)
-    if "n_nodes" in s:
-        shape = f"{s['n_nodes']:,} nodes, depth {s['depth']}"
+        metric("fidelity (R² to teacher)", "fidelity", "1")
+        metric("RMSE to teacher", "rmse", "0", "{:.4g}")
     else:
-        shape = f"{s['n_parameters']:,} parameters"
-    cells = ["model", f"{t['n_trees']:,} trees, {t['n_nodes']:,} nodes", shape]
-    if "baseline" in metrics:
-        cells.append("")
-    table.add_row(*cells)
-    for key, label in (("batch_ms", f"latency, {t['latency']['batch_rows']:,} rows"),
-                       ("single_row_ms", "latency, 1 row")):
-        cells = [label, f"{t['latency'][key]:.2f} ms", f"{s['latency'][key]:.2f} ms"]
-        if "baseline" in metrics:
-            cells.append("")
-        table.add_row(*cells)
+        metric("fidelity (agreement)", "fidelity", "1")
+    teacher_metrics = metrics.get("teacher", {})
+    for key, label, fmt in (("target_accuracy", "accuracy", "{:.4f}"), ("target_r2", "R² to target", "{:.4f}"),
+                            ("target_rmse", "RMSE to target", "{:.4g}")):
+        if key in teacher_metrics:
+            metric(label, key, fmt.format(teacher_metrics[key]), fmt)
+    t, s = report["teacher"], report["student"]
+    add("size, pickled", _fmt_bytes(t["serialized_bytes"]), _fmt_bytes(s["serialized_bytes"]))
+    if "n_leaves" in s:
+        add("trees", f"{t['n_trees']:,}", "1")
+        add("leaves", f"{t['n_leaves']:,}", f"{s['n_leaves']:,}")
+    else:
+        add("trees / weights", f"{t['n_trees']:,} trees", f"{s['n_parameters']:,} weights")
+    add(f"latency, {t['latency']['batch_rows']:,} rows", f"{t['latency']['batch_ms']:.1f} ms",
+        f"{s['latency']['batch_ms']:.1f} ms")
+    add("latency, 1 row", f"{t['latency']['single_row_ms']:.2f} ms", f"{s['latency']['single_row_ms']:.2f} ms")
     console.print(table)
     timings = report["timings_s"]
-    spent = ", ".join(f"{k} {v:.1f}s" for k, v in timings.items() if k != "total")
-    console.print(f"total {timings['total']:.1f} s ({spent})", highlight=False)
+    spent = ", ".join(f"{k} {v:.1f}" for k, v in timings.items() if k != "total")
+    console.print(f"wall time {timings['total']:.1f} s ({spent})", highlight=False)
     if report.get("gate"):
         gate = report["gate"]
         verdict = "[green]passed[/green]" if gate["passed"] else "[red]FAILED[/red]"

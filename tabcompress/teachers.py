@@ -8,7 +8,6 @@ columns are already aligned to those names (see :mod:`tabcompress.data`).
 from __future__ import annotations
 
 import json
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -253,9 +252,6 @@ class Teacher:
     def complexity(self) -> dict[str, int]:
         """Number of trees, nodes and leaves in the ensemble."""
         return _ensemble_complexity(self.model)
-
-    def serialized_bytes(self) -> int:
-        return len(pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def _ensemble_complexity(model: Any) -> dict[str, int]:

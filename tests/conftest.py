@@ -1,0 +1,121 @@
+"""Shared fixtures: small slices of real datasets (tests/data) and small teachers fitted on them.
+
+Slices, 1,200-1,500 rows each, sampled from ../shared/datasets: magic (numeric, binary),
+covertype (a text column, 7 classes), california_housing (a text column, missing cells,
+regression), house_16H (numeric regression), bank_marketing (9 text columns, binary).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+DATA = Path(__file__).parent / "data"
+BIN = Path(sys.executable).parent
+
+
+def tabcompress_cmd() -> list[str]:
+    """The installed console script (what users run), next to this interpreter."""
+    script = BIN / "tabcompress"
+    assert script.exists(), f"console script not installed at {script}"
+    return [str(script)]
+
+
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run(tabcompress_cmd() + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def magic() -> pd.DataFrame:
+    return pd.read_csv(DATA / "magic_1200.csv")
+
+
+@pytest.fixture(scope="session")
+def covertype() -> pd.DataFrame:
+    return pd.read_csv(DATA / "covertype_1500.csv")
+
+
+@pytest.fixture(scope="session")
+def california() -> pd.DataFrame:
+    return pd.read_csv(DATA / "california_1200.csv")
+
+
+@pytest.fixture(scope="session")
+def house() -> pd.DataFrame:
+    return pd.read_csv(DATA / "house16h_1200.csv")
+
+
+@pytest.fixture(scope="session")
+def bank() -> pd.DataFrame:
+    return pd.read_csv(DATA / "bank_1500.csv")
+
+
+def _split(df: pd.DataFrame):
+    return df.drop(columns="target"), df["target"]
+
+
+def text_pipeline(X: pd.DataFrame, forest):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    text = [c for c in X.columns if X[c].dtype == object]
+    return Pipeline([
+        ("encode", ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), text)],
+                                     remainder="passthrough")),
+        ("forest", forest),
+    ])
+
+
+@pytest.fixture(scope="session")
+def teachers(tmp_path_factory, magic, house, bank, covertype) -> dict[str, Path]:
+    """Small fitted teachers saved to disk, by name."""
+    import xgboost as xgb
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+    root = tmp_path_factory.mktemp("teachers")
+    out: dict[str, Path] = {}
+
+    X, y = _split(magic)
+    out["rf_magic"] = root / "rf_magic.joblib"
+    joblib.dump(RandomForestClassifier(n_estimators=40, random_state=0).fit(X, y), out["rf_magic"])
+    out["xgb_magic"] = root / "xgb_magic.pkl"
+    joblib.dump(xgb.XGBClassifier(n_estimators=40, max_depth=4, random_state=0).fit(X, y), out["xgb_magic"])
+
+    X, y = _split(house)
+    out["rf_house"] = root / "rf_house.joblib"
+    joblib.dump(RandomForestRegressor(n_estimators=30, random_state=0).fit(X, y), out["rf_house"])
+
+    X, y = _split(bank)
+    out["pipe_bank"] = root / "pipe_bank.joblib"
+    joblib.dump(text_pipeline(X, RandomForestClassifier(n_estimators=40, random_state=0)).fit(X, y),
+                out["pipe_bank"])
+
+    X, y = _split(covertype)
+    out["pipe_covertype"] = root / "pipe_covertype.joblib"
+    joblib.dump(text_pipeline(X, RandomForestClassifier(n_estimators=30, random_state=0)).fit(X, y),
+                out["pipe_covertype"])
+    return out
+
+
+def heldout_rows(df: pd.DataFrame, model, *, test_size: float = 0.2, seed: int = 0,
+                 classifier: bool = True) -> pd.DataFrame:
+    """The rows tabcompress holds out, recomputed independently from its documented rule:
+    a split of the row numbers with ``test_size`` and ``seed``, stratified by the teacher's class."""
+    from sklearn.model_selection import train_test_split
+
+    X = df.drop(columns="target")
+    stratify = None
+    if classifier:
+        stratify = model.classes_[np.argmax(model.predict_proba(X), axis=1)]
+    _, test = train_test_split(np.arange(len(df)), test_size=test_size, random_state=seed, stratify=stratify)
+    return df.iloc[np.sort(test)].reset_index(drop=True)

@@ -1,0 +1,194 @@
+"""Bad input: exit code 2, one clear line naming the file, column or option, and nothing in --out."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import joblib
+import pandas as pd
+import pytest
+
+from conftest import DATA, run_cli
+
+FAST = ["--epochs", "1", "--synthetic-ratio", "1"]
+
+
+def assert_bad_input(done, *needles, out=None):
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    # Progress lines may come first; the error is one line, the last.
+    lines = done.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("tabcompress: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], done.stderr
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    if out is not None:
+        assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.fixture()
+def magic_csv(tmp_path, magic):
+    def write(frame: pd.DataFrame, name: str = "data.csv", **kwargs):
+        path = tmp_path / name
+        frame.to_csv(path, index=False, **kwargs)
+        return path
+    return write
+
+
+def test_missing_column(teachers, tmp_path, magic, magic_csv):
+    data = magic_csv(magic.drop(columns=["FAlpha", "FDist"]))
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", out)
+    assert_bad_input(done, str(data), "FAlpha", "FDist", out=out)
+
+
+def test_empty_csv(teachers, tmp_path):
+    data = tmp_path / "empty.csv"
+    data.write_text("")
+    out = tmp_path / "out"
+    assert_bad_input(run_cli("distill", teachers["rf_magic"], data, "--out", out), str(data), "empty", out=out)
+
+
+def test_header_only(teachers, tmp_path, magic):
+    data = tmp_path / "header.csv"
+    data.write_text(",".join(magic.columns) + "\n")
+    out = tmp_path / "out"
+    assert_bad_input(run_cli("distill", teachers["rf_magic"], data, "--out", out), str(data), "no rows", out=out)
+
+
+def test_pickle_that_is_not_a_model(tmp_path):
+    teacher = tmp_path / "not_a_model.pkl"
+    with open(teacher, "wb") as fh:
+        pickle.dump({"weights": [1, 2, 3]}, fh)
+    out = tmp_path / "out"
+    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
+    assert_bad_input(done, str(teacher), "unsupported model type", "dict", out=out)
+
+
+def test_unsupported_model_type(tmp_path, magic):
+    from sklearn.linear_model import LogisticRegression
+
+    teacher = tmp_path / "logreg.joblib"
+    joblib.dump(LogisticRegression(max_iter=200).fit(magic.drop(columns="target"), magic["target"]), teacher)
+    out = tmp_path / "out"
+    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
+    assert_bad_input(done, "LogisticRegression", "RandomForestClassifier", out=out)
+
+
+def test_csv_holding_only_the_target(teachers, tmp_path, magic, magic_csv):
+    data = magic_csv(magic[["target"]])
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", out)
+    assert_bad_input(done, str(data), "only the target", out=out)
+
+
+def test_missing_teacher_file(tmp_path):
+    out = tmp_path / "out"
+    done = run_cli("distill", tmp_path / "nope.pkl", DATA / "magic_1200.csv", "--out", out)
+    assert_bad_input(done, "nope.pkl", "no such file", out=out)
+
+
+def test_truncated_pickle(teachers, tmp_path):
+    teacher = tmp_path / "cut.joblib"
+    teacher.write_bytes(teachers["rf_magic"].read_bytes()[:5000])
+    out = tmp_path / "out"
+    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
+    assert_bad_input(done, str(teacher), "cannot be unpickled", out=out)
+
+
+def test_json_that_is_not_an_xgboost_model(tmp_path):
+    teacher = tmp_path / "model.json"
+    teacher.write_text(json.dumps({"hello": "world"}))
+    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", tmp_path / "out")
+    assert_bad_input(done, str(teacher), "XGBoost")
+
+
+def test_text_in_a_numeric_column(teachers, tmp_path, magic, magic_csv):
+    bad = magic.copy()
+    bad["FSize"] = bad["FSize"].astype(object)
+    bad.loc[7, "FSize"] = "oops"
+    data = magic_csv(bad)
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    assert_bad_input(done, "FSize", "oops", "numbers only")
+
+
+def test_duplicate_column_names(teachers, tmp_path):
+    data = tmp_path / "dup.csv"
+    data.write_text("a,b,a\n1,2,3\n")
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    assert_bad_input(done, str(data), "duplicate column names: a")
+
+
+def test_not_utf8(teachers, tmp_path):
+    data = tmp_path / "latin1.csv"
+    data.write_bytes("name,value\ncaf\xe9,1\n".encode("latin-1"))
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    assert_bad_input(done, str(data), "UTF-8")
+
+
+def test_semicolon_delimited_hint(teachers, tmp_path, magic, magic_csv):
+    data = magic_csv(magic, sep=";")
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    assert_bad_input(done, str(data), "semicolon")
+
+
+def test_directory_instead_of_file(teachers, tmp_path):
+    done = run_cli("distill", teachers["rf_magic"], tmp_path, "--out", tmp_path / "out")
+    assert_bad_input(done, str(tmp_path), "directory")
+
+
+def test_out_is_a_file(teachers, tmp_path):
+    out = tmp_path / "taken"
+    out.write_text("keep me")
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, *FAST)
+    assert_bad_input(done, "--out", "not a directory")
+    assert out.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("option,value,needle", [
+    ("--epochs", "0", "--epochs"),
+    ("--epochs", "abc", "--epochs"),
+    ("--synthetic-ratio", "0", "--synthetic-ratio"),
+    ("--synthetic-rows", "-5", "--synthetic-rows"),
+    ("--max-depth", "0", "--max-depth"),
+    ("--generator", "magic-gan", "--generator"),
+    ("--student", "forest", "--student"),
+    ("--device", "tpu", "--device"),
+    ("--test-size", "1.5", "--test-size"),
+    ("--hidden", "64,x", "--hidden"),
+    ("--batch-size", "55", "--batch-size"),
+    ("--target", "no_such_column", "--target"),
+    ("--categorical", "no_such_column", "--categorical"),
+    ("--min-fidelity", "2", "--min-fidelity"),
+])
+def test_bad_option_values(teachers, tmp_path, option, value, needle):
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, option, value)
+    assert_bad_input(done, needle, out=out)
+
+
+def test_cuda_without_a_gpu(teachers, tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--device", "cuda")
+    assert_bad_input(done, "--device cuda", "no CUDA GPU", out=out)
+
+
+# -- what must work ---------------------------------------------------------------------------
+def test_reordered_extra_columns_bom_and_no_target(teachers, tmp_path, magic):
+    frame = magic[list(reversed(magic.columns))].drop(columns="target").assign(comment="x")
+    data = tmp_path / "odd.csv"
+    data.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False).encode())
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out", "--json",
+                   "--generator", "none")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["data"]["ignored_columns"] == ["comment"]
+    assert report["data"]["target"] is None
+    assert "target_accuracy" not in report["metrics"]["student"]
+    assert any("comment" in note for note in report["notes"])
+    assert "comment" in done.stderr

@@ -1,0 +1,139 @@
+"""End to end through the installed console script, one run per teacher kind.
+
+Each run saves a student; a fresh Python process loads it with joblib and predicts on the held-out
+rows; the test recomputes fidelity itself and checks it against the report.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import DATA, heldout_rows, run_cli
+
+FAST = ["--epochs", "2", "--synthetic-ratio", "2", "--seed", "0"]
+
+CASES = [
+    # (teacher fixture name, data file, classifier?)
+    ("rf_magic", "magic_1200.csv", True),
+    ("xgb_magic", "magic_1200.csv", True),
+    ("rf_house", "house16h_1200.csv", False),
+    ("pipe_bank", "bank_1500.csv", True),
+]
+
+
+def predict_in_fresh_process(student_path, rows: pd.DataFrame, tmp_path) -> np.ndarray:
+    rows_path = tmp_path / "rows.pkl"
+    out_path = tmp_path / "pred.npy"
+    rows.to_pickle(rows_path)
+    code = (
+        "import sys, joblib, numpy as np, pandas as pd\n"
+        "student = joblib.load(sys.argv[1])\n"
+        "rows = pd.read_pickle(sys.argv[2])\n"
+        "np.save(sys.argv[3], np.asarray(student.predict(rows)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(student_path), str(rows_path), str(out_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return np.load(out_path, allow_pickle=True)
+
+
+@pytest.mark.parametrize("teacher_name,data_file,classifier", CASES)
+def test_distill_end_to_end(teachers, tmp_path, teacher_name, data_file, classifier):
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers[teacher_name], DATA / data_file, "--out", out, "--json", *FAST)
+    assert done.returncode == 0, done.stderr
+
+    report = json.loads(done.stdout)  # stdout is exactly one JSON document
+    assert json.loads((out / "report.json").read_text()) == report
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "student.joblib"]
+    assert "done in" in done.stderr  # progress goes to stderr
+
+    df = pd.read_csv(DATA / data_file)
+    teacher = joblib.load(teachers[teacher_name])
+    held = heldout_rows(df, teacher, classifier=classifier)
+    assert report["data"]["test_rows"] == len(held)
+    X_held = held.drop(columns="target")
+    # Columns shuffled: the student must pick its columns by name, as the teacher does.
+    shuffled = X_held[list(reversed(X_held.columns))]
+    student_pred = predict_in_fresh_process(out / "student.joblib", shuffled, tmp_path)
+
+    if classifier:
+        teacher_pred = teacher.classes_[np.argmax(teacher.predict_proba(X_held), axis=1)]
+        assert set(np.unique(student_pred)) <= set(teacher.classes_)
+        expected = float(np.mean(student_pred == teacher_pred))
+        assert report["metrics"]["student"]["fidelity"] == pytest.approx(expected, abs=1e-12)
+        accuracy = float(np.mean(student_pred == held["target"].to_numpy()))
+        assert report["metrics"]["student"]["target_accuracy"] == pytest.approx(accuracy, abs=1e-12)
+    else:
+        teacher_pred = teacher.predict(X_held)
+        r2 = 1 - np.sum((teacher_pred - student_pred) ** 2) / np.sum((teacher_pred - teacher_pred.mean()) ** 2)
+        assert report["metrics"]["student"]["fidelity"] == pytest.approx(r2, abs=1e-9)
+        assert report["metrics"]["student"]["r2"] == pytest.approx(r2, abs=1e-9)
+    assert report["metrics"]["student"]["fidelity"] > (0.6 if classifier else 0.3)
+
+    assert report["data"]["synthetic_rows"] == 2 * report["data"]["train_rows"]
+    assert report["student"]["serialized_bytes"] < report["teacher"]["serialized_bytes"]
+    assert report["settings"]["seed"] == 0
+    assert report["versions"]["scikit-learn"]
+    for stage in ("load_teacher", "read_data", "generator_fit", "generate", "student_fit", "evaluate", "total"):
+        assert report["timings_s"][stage] >= 0
+    for who in ("teacher", "student"):
+        assert report[who]["latency"]["batch_ms"] > 0 and report[who]["latency"]["single_row_ms"] > 0
+    assert "baseline" in report["metrics"]
+
+
+def test_mlp_student_and_python_dash_m(teachers, tmp_path):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "tabcompress", "distill", str(teachers["pipe_covertype"]),
+           str(DATA / "covertype_1500.csv"), "--student", "mlp", "--hidden", "16,16", "--device", "cpu",
+           "--out", str(out), "--quiet", *FAST]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and done.stdout == ""  # --quiet, no --json
+    report = json.loads((out / "report.json").read_text())
+    assert report["task"] == "multiclass"
+    assert report["student"]["type"] == "MLPStudent"
+    assert report["student"]["n_parameters"] > 0
+    assert 0.0 <= report["metrics"]["student"]["fidelity"] <= 1.0
+
+
+def test_min_fidelity_gate_exits_3_and_keeps_outputs(teachers, tmp_path):
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--generator", "none",
+                   "--max-depth", "1", "--min-fidelity", "1.0", "--json")
+    assert done.returncode == 3, done.stderr
+    assert "below --min-fidelity" in done.stderr
+    report = json.loads(done.stdout)
+    assert report["gate"] == {"min_fidelity": 1.0, "passed": False}
+    assert (out / "student.joblib").exists()
+
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--generator", "none",
+                   "--min-fidelity", "0.5", "--quiet")
+    assert done.returncode == 0, done.stderr
+
+
+def test_generator_none_trains_on_real_rows_only(teachers, tmp_path):
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", tmp_path / "o",
+                   "--generator", "none", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["data"]["synthetic_rows"] == 0
+    assert "generator_fit" not in report["timings_s"]
+    # Same architecture, same rows, same seed: the student is the baseline.
+    assert report["metrics"]["student"] == report["metrics"]["baseline"]
+
+
+def test_help_lists_the_options():
+    done = run_cli("distill", "--help")
+    assert done.returncode == 0
+    for option in ("--target", "--categorical", "--test-size", "--generator", "--epochs", "--batch-size",
+                   "--generator-rows", "--synthetic-rows", "--synthetic-ratio", "--student", "--max-depth",
+                   "--max-leaf-nodes", "--hidden", "--device", "--seed", "--out", "--json", "--min-fidelity"):
+        assert option in done.stdout

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabcompress.data import Schema, align, holdout_split, read_csv
+from tabcompress.errors import InputError
+from tabcompress.teachers import load_teacher
+
+
+def test_read_csv_with_bom_and_missing_cells(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfa,b\n1,x\n,y\n")
+    df = read_csv(path)
+    assert list(df.columns) == ["a", "b"]
+    assert df["a"].isna().sum() == 1
+
+
+def test_align_orders_columns_and_notes_extras(teachers, magic):
+    teacher = load_teacher(teachers["rf_magic"])
+    shuffled = magic[list(reversed(magic.columns))].assign(extra=1)
+    ds = align(shuffled, teacher, source="x.csv")
+    assert list(ds.X.columns) == teacher.feature_names
+    assert ds.target == "target" and ds.y is not None
+    assert ds.ignored_columns == ["extra"]
+    assert any("extra" in n for n in ds.notes)
+
+
+def test_align_target_option_and_errors(teachers, magic):
+    teacher = load_teacher(teachers["rf_magic"])
+    renamed = magic.rename(columns={"target": "label"})
+    ds = align(renamed, teacher, target="label")
+    assert ds.target == "label" and "label" not in ds.X.columns
+    # Without --target the label column is just an extra column.
+    assert align(renamed, teacher).ignored_columns == ["label"]
+    with pytest.raises(InputError, match="--target nope"):
+        align(magic, teacher, target="nope")
+    with pytest.raises(InputError, match="missing 1 column.*FAlpha"):
+        align(magic.drop(columns="FAlpha"), teacher, source="m.csv")
+    with pytest.raises(InputError, match="infinite"):
+        align(magic.assign(FSize=np.inf), teacher)
+
+
+def test_schema_kinds_ranges_and_categories(california):
+    X = california.drop(columns="target")
+    schema = Schema.infer(X, categorical={"housing_median_age"})
+    assert schema["ocean_proximity"].kind == "categorical"
+    assert schema["housing_median_age"].kind == "categorical"  # named with --categorical
+    assert schema["total_rooms"].kind == "integer"  # float column holding whole numbers
+    assert schema["median_income"].kind == "float"
+    assert schema["total_bedrooms"].has_missing
+    assert schema["longitude"].minimum == X["longitude"].min()
+    assert schema["ocean_proximity"].categories == sorted(X["ocean_proximity"].unique())
+
+
+def test_schema_conform_respects_the_schema(california):
+    X = california.drop(columns="target")
+    schema = Schema.infer(X)
+    raw = pd.DataFrame({
+        "longitude": [-1000.0, 0.0], "latitude": [35.5, 35.5], "housing_median_age": [10.4, 10.6],
+        "total_rooms": [1.2, 1e9], "total_bedrooms": [np.nan, 3.0], "population": [5, 5],
+        "households": [5, 5], "median_income": [2.5, 2.5], "ocean_proximity": ["INLAND", "MARS"],
+    })
+    out = schema.conform(raw[list(reversed(raw.columns))])
+    assert list(out.columns) == list(X.columns)
+    assert out["longitude"].tolist() == [X["longitude"].min(), X["longitude"].max()]
+    assert out["housing_median_age"].tolist() == [10.0, 11.0]
+    assert out["total_rooms"].max() == X["total_rooms"].max()
+    assert np.isnan(out["total_bedrooms"][0])  # missing is allowed where the real data has it
+    assert set(out["ocean_proximity"]) <= set(X["ocean_proximity"])  # never an unseen category
+    assert out.dtypes.to_dict() == X.dtypes.to_dict()
+
+
+def test_holdout_split_is_stratified_and_reproducible():
+    labels = np.array([0] * 90 + [1] * 10)
+    train, test, stratified = holdout_split(100, 0.2, seed=3, stratify=labels)
+    assert stratified and len(test) == 20 and len(train) == 80
+    assert set(train).isdisjoint(test)
+    assert (labels[test] == 1).sum() == 2
+    again = holdout_split(100, 0.2, seed=3, stratify=labels)
+    assert np.array_equal(test, again[1])
+    # A class of one row cannot be stratified: fall back rather than fail.
+    _, _, stratified = holdout_split(100, 0.2, seed=3, stratify=np.array([0] * 99 + [1]))
+    assert not stratified
+    with pytest.raises(InputError, match="at least 10"):
+        holdout_split(5, 0.2, seed=0)

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabcompress import evaluation
+from tabcompress.errors import InputError
+from tabcompress.export import check_out_dir, write_outputs
+from tabcompress.labeling import label_rows
+from tabcompress.report import to_json
+from tabcompress.teachers import load_teacher
+
+
+def test_label_rows_in_chunks_equals_one_call(teachers, magic, house):
+    teacher = load_teacher(teachers["rf_magic"])
+    X = magic.drop(columns="target")
+    whole = teacher.predict_proba(X)
+    np.testing.assert_allclose(label_rows(teacher, X, chunk_rows=97), whole)
+    assert label_rows(teacher, X, chunk_rows=97).shape == (len(X), 2)
+    regressor = load_teacher(teachers["rf_house"])
+    Xh = house.drop(columns="target")
+    np.testing.assert_allclose(label_rows(regressor, Xh, chunk_rows=50), regressor.predict(Xh))
+
+
+def test_fidelity_and_target_metrics():
+    assert evaluation.fidelity("binary", np.array([0, 1, 1, 0]), np.array([0, 1, 0, 0]))["fidelity"] == 0.75
+    ref = np.array([1.0, 2.0, 3.0, 4.0])
+    out = evaluation.fidelity("regression", ref, ref + 1.0)
+    assert out["rmse"] == pytest.approx(1.0)
+    assert out["r2"] == pytest.approx(1 - 4 / 5) and out["fidelity"] == out["r2"]
+    assert evaluation.against_target("multiclass", np.array(["a", "b"]), np.array(["a", "a"])) == {"accuracy": 0.5}
+
+
+def test_align_target_matches_labels_through_text():
+    y, note = evaluation.align_target(pd.Series([1, 0, 1]), np.array(["0", "1"]))
+    assert note is None and list(y) == ["1", "0", "1"]
+    y, note = evaluation.align_target(pd.Series(["x", "y"]), np.array([0, 1]))
+    assert y is None and "not among the teacher's classes" in note
+
+
+def test_latency_reports_medians(magic):
+    out = evaluation.latency(lambda frame: frame.sum(), magic, batch_repeats=3, single_repeats=3)
+    assert out["batch_rows"] == len(magic) and out["batch_ms"] > 0 and out["single_row_ms"] > 0
+
+
+def test_write_outputs_is_complete_and_leaves_no_temporaries(tmp_path):
+    out = tmp_path / "a" / "b"
+    report = {"x": np.float64(0.5), "bad": float("nan"), "n": np.int64(3)}
+    paths = write_outputs(out, {"model": [1, 2]}, report)
+    assert sorted(os.listdir(out)) == ["report.json", "student.joblib"]
+    assert json.loads((out / "report.json").read_text()) == {"x": 0.5, "bad": None, "n": 3}
+    assert paths["student"].endswith("student.joblib")
+
+
+def test_write_outputs_failure_leaves_nothing(tmp_path):
+    class Unpicklable:
+        def __reduce__(self):
+            raise OSError(28, "No space left on device")
+
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="--out .*No space left on device"):
+        write_outputs(out, Unpicklable(), {})
+    assert not out.exists()  # created for the run, removed again: nothing half-written
+
+    out.mkdir()
+    (out / "student.joblib").write_text("previous run")
+    with pytest.raises(InputError):
+        write_outputs(out, Unpicklable(), {})
+    assert os.listdir(out) == ["student.joblib"]
+    assert (out / "student.joblib").read_text() == "previous run"
+
+
+def test_check_out_dir(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="not a directory"):
+        check_out_dir(tmp_path / "file")
+    assert check_out_dir(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+
+
+def test_report_json_is_strict():
+    text = to_json({"a": [np.float32(1.5), float("inf")], "b": {"c": np.bool_(True)}})
+    assert json.loads(text) == {"a": [1.5, None], "b": {"c": True}}

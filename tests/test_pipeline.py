@@ -1,0 +1,51 @@
+"""The library API that the CLI calls: determinism, missing values, the gate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import text_pipeline
+from tabcompress import DistillConfig, FidelityGateError, InputError, Teacher, distill
+
+
+@pytest.mark.parametrize("student", ["tree", "mlp"])
+def test_same_seed_same_student(teachers, magic, student):
+    config = DistillConfig(epochs=2, synthetic_ratio=1.0, student=student, hidden=(16,), device="cpu", seed=7)
+    first = distill(teachers["rf_magic"], magic, config)
+    second = distill(teachers["rf_magic"], magic, config)
+    np.testing.assert_array_equal(first.student.predict_proba(first.X_test),
+                                  second.student.predict_proba(second.X_test))
+    other = distill(teachers["rf_magic"], magic, DistillConfig(epochs=2, synthetic_ratio=1.0, student=student,
+                                                              hidden=(16,), device="cpu", seed=8))
+    assert not other.X_test.equals(first.X_test)  # the seed moves the hold-out split too
+
+
+def test_regression_with_text_and_missing_values(california, tmp_path):
+    from sklearn.ensemble import RandomForestRegressor
+
+    X, y = california.drop(columns="target"), california["target"]
+    teacher = Teacher.from_model(text_pipeline(X, RandomForestRegressor(n_estimators=20, random_state=0)).fit(X, y))
+    result = distill(teacher, california, DistillConfig(epochs=2, synthetic_rows=3000), out_dir=tmp_path / "out")
+    report = result.report
+    assert report["task"] == "regression"
+    assert report["data"]["synthetic_rows"] == 3000
+    assert {"fidelity", "r2", "rmse", "target_r2", "target_rmse"} <= set(report["metrics"]["student"])
+    assert report["metrics"]["student"]["fidelity"] > 0.3
+    schema = {c["name"]: c for c in report["data"]["schema"]}
+    assert schema["ocean_proximity"]["kind"] == "categorical" and schema["total_bedrooms"]["has_missing"]
+    assert (tmp_path / "out" / "student.joblib").exists()
+
+
+def test_gate_raises_after_writing(teachers, magic, tmp_path):
+    config = DistillConfig(generator="none", max_depth=1, min_fidelity=0.999)
+    with pytest.raises(FidelityGateError) as info:
+        distill(teachers["rf_magic"], magic, config, out_dir=tmp_path / "o")
+    assert info.value.result.report["gate"]["passed"] is False
+    assert (tmp_path / "o" / "report.json").exists()
+
+
+def test_bad_config_fails_before_any_work(teachers, magic, tmp_path):
+    with pytest.raises(InputError, match="--synthetic-ratio"):
+        distill(teachers["rf_magic"], magic, DistillConfig(synthetic_ratio=0), out_dir=tmp_path / "o")
+    assert not (tmp_path / "o").exists()
