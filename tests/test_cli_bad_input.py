@@ -68,13 +68,13 @@ def test_pickle_that_is_not_a_model(tmp_path):
 
 
 def test_unsupported_model_type(tmp_path, magic):
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
 
-    teacher = tmp_path / "logreg.joblib"
-    joblib.dump(LogisticRegression(max_iter=200).fit(magic.drop(columns="target"), magic["target"]), teacher)
+    teacher = tmp_path / "knn.joblib"
+    joblib.dump(KNeighborsClassifier().fit(magic.drop(columns="target"), magic["target"]), teacher)
     out = tmp_path / "out"
     done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
-    assert_bad_input(done, "LogisticRegression", "RandomForestClassifier", out=out)
+    assert_bad_input(done, "KNeighborsClassifier", "RandomForestClassifier", out=out)
 
 
 def test_csv_holding_only_the_target(teachers, tmp_path, magic, magic_csv):
