@@ -10,7 +10,7 @@ import pytest
 
 from tabcompress.errors import InputError
 from tabcompress.students import MLPStudent, TreeStudent, make_student
-from tabcompress.students.encoding import CategoryEncoder
+from tabcompress.students.encoding import TabularEncoder
 
 
 @pytest.fixture(scope="module")
@@ -109,17 +109,36 @@ def test_fit_validates_targets(string_labelled):
         make_student("forest")
 
 
-def test_category_encoder_orders_by_target_and_handles_unknowns():
+def test_encoder_orders_categories_by_target_and_handles_unknowns():
     X = pd.DataFrame({"c": ["a", "b", "c", "a", "b", "c", None]})
     y = np.array([0.9, 0.1, 0.5, 0.9, 0.1, 0.5, 0.3])
-    enc = CategoryEncoder("ordinal").fit(X, y)
+    enc = TabularEncoder(["c"], categories="ordinal").fit(X, y)
     assert enc.categories_[0] == ["b", "c", "a"]  # by mean target
     codes = enc.transform(pd.DataFrame({"c": ["a", "zzz", None]}))
     assert codes[0, 0] == 2 and np.isnan(codes[1, 0]) and np.isnan(codes[2, 0])
-    onehot = CategoryEncoder("onehot").fit(X)
+    onehot = TabularEncoder(["c"], categories="onehot").fit(X)
     out = onehot.transform(pd.DataFrame({"c": ["b", "zzz", None]}))
     assert out.shape == (3, 4)  # a, b, c, <missing>
     assert out[1].sum() == 0 and out[2, 3] == 1 and out[0].sum() == 1
+
+
+def test_encoder_standardizes_with_missing_indicators():
+    X = pd.DataFrame({"x": [1.0, np.nan, 3.0, 5.0], "k": [2, 2, 2, 2], "c": ["u", "v", "u", "v"]})
+    enc = TabularEncoder(["c"], numeric="standardize", categories="onehot").fit(X)
+    Z = enc.transform(X)
+    assert list(enc.get_feature_names_out()) == ["x", "k", "x=<missing>", "c=u", "c=v"]
+    np.testing.assert_allclose(Z[:, :3].mean(axis=0), 0.0, atol=1e-12)
+    assert Z[1, 0] == Z[2, 0]  # the missing cell took the median, 3.0
+    assert np.all(Z[:, 1] == 0.0)  # a constant column does not divide by zero
+
+
+def test_encoder_small_and_large_batches_agree(bank):
+    X = bank.drop(columns="target")
+    categorical = [c for c in X.columns if X[c].dtype == object]
+    enc = TabularEncoder(categorical, categories="onehot").fit(X.iloc[:500])
+    big = enc.transform(X)  # pandas Categorical path
+    small = np.vstack([enc.transform(X.iloc[i:i + 100]) for i in range(0, len(X), 100)])  # dict path
+    np.testing.assert_array_equal(big, small)
 
 
 def _roundtrip(obj) -> io.BytesIO:

@@ -66,7 +66,7 @@ class Student(BaseEstimator, ABC):
             missing = [c for c in names if c not in X.columns]
             if missing:
                 raise ValueError(f"X is missing {len(missing)} column(s) the student needs: {', '.join(missing)}")
-            return X[names].reset_index(drop=True)
+            return X  # students read their columns by name
         array = np.asarray(X, dtype=object)
         if array.ndim != 2 or array.shape[1] != len(names):
             raise ValueError(f"X must be a DataFrame or a 2-D array with {len(names)} columns")

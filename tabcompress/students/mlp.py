@@ -11,14 +11,9 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-
 from tabcompress.errors import InputError
 from tabcompress.students.base import Student
-from tabcompress.students.encoding import CategoryEncoder
+from tabcompress.students.encoding import TabularEncoder
 
 
 def resolve_device(device: str) -> str:
@@ -60,17 +55,8 @@ class MLPStudent(Student):
     def _fit(self, X: pd.DataFrame, targets: np.ndarray) -> None:
         import torch
 
-        numeric = [c for c in X.columns if c not in self.categorical_]
-        self.preprocessor_ = ColumnTransformer(
-            [
-                ("numbers", make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
-                                                        keep_empty_features=True),
-                                          StandardScaler()), numeric),
-                ("categories", CategoryEncoder("onehot"), self.categorical_),
-            ],
-            verbose_feature_names_out=False,
-        )
-        Z = np.asarray(self.preprocessor_.fit_transform(X), dtype=np.float32)
+        self.encoder_ = TabularEncoder(self.categorical_, numeric="standardize", categories="onehot")
+        Z = self.encoder_.fit(X).transform(X).astype(np.float32)
         if self.task_ == "regression":
             self.target_mean_ = float(np.mean(targets))
             self.target_scale_ = float(np.std(targets)) or 1.0
@@ -100,7 +86,7 @@ class MLPStudent(Student):
 
     # -- prediction (numpy only) ---------------------------------------------------------------
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
-        h = np.asarray(self.preprocessor_.transform(X), dtype=np.float32)
+        h = self.encoder_.transform(X).astype(np.float32)
         for i, (W, b) in enumerate(self.weights_):
             h = h @ W + b
             if i < len(self.weights_) - 1:

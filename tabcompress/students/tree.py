@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
 from sklearn.tree import DecisionTreeRegressor
 
 from tabcompress.students.base import Student
-from tabcompress.students.encoding import CategoryEncoder
+from tabcompress.students.encoding import TabularEncoder
 
 
 class TreeStudent(Student):
@@ -27,19 +26,15 @@ class TreeStudent(Student):
         self.random_state = random_state
 
     def _fit(self, X: pd.DataFrame, targets: np.ndarray) -> None:
-        self.preprocessor_ = ColumnTransformer(
-            [("categories", CategoryEncoder("ordinal"), self.categorical_)],
-            remainder="passthrough", verbose_feature_names_out=False,
-        )
-        Z = np.asarray(self.preprocessor_.fit_transform(X, targets), dtype=np.float64)
+        self.encoder_ = TabularEncoder(self.categorical_, numeric="raw", categories="ordinal")
+        Z = self.encoder_.fit(X, targets).transform(X)
         self.tree_model_ = DecisionTreeRegressor(
             max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf, random_state=self.random_state,
         ).fit(Z, targets)
 
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
-        Z = np.asarray(self.preprocessor_.transform(X), dtype=np.float64)
-        return np.asarray(self.tree_model_.predict(Z))
+        return np.asarray(self.tree_model_.predict(self.encoder_.transform(X)))
 
     def _complexity(self) -> dict[str, int]:
         tree = self.tree_model_.tree_
