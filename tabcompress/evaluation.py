@@ -93,3 +93,57 @@ def latency(predict: Callable[[pd.DataFrame], Any], X: pd.DataFrame, *, batch_re
         "batch_ms": timed(X, batch_repeats),
         "single_row_ms": timed(X.iloc[:1], single_repeats),
     }
+
+
+def evaluate(teacher, students: dict[str, Any], X_test: pd.DataFrame, teacher_outputs: np.ndarray,
+             y_test: pd.Series | None) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[str]]:
+    """Score ``students`` (e.g. ``{"student": ..., "baseline": ...}``) on the held-out rows.
+
+    ``teacher_outputs`` are the teacher's soft targets for ``X_test``. Returns ``(metrics, teacher
+    section, section of the first student, notes)``: fidelity and target scores per model; size,
+    complexity and latency of the teacher and of the first student (the one that is shipped).
+    """
+    task = teacher.task
+    teacher_pred = teacher.classes_[np.argmax(teacher_outputs, axis=1)] if teacher.is_classifier else teacher_outputs
+    notes: list[str] = []
+    y_true = None
+    if y_test is not None:
+        if teacher.is_classifier:
+            y_true, note = align_target(y_test, teacher.classes_)
+        else:
+            y_true = pd.to_numeric(y_test, errors="coerce").to_numpy(dtype=float)
+            note = None
+            if np.isnan(y_true).any():
+                y_true, note = None, "the target column holds non-numeric or missing values: R² is not scored"
+        if note:
+            notes.append(note)
+
+    def on_target(pred: np.ndarray) -> dict[str, float]:
+        if y_true is None:
+            return {}
+        return {f"target_{k}": v for k, v in against_target(task, y_true, pred).items()}
+
+    metrics: dict[str, Any] = {}
+    for name, model in students.items():
+        pred = model.predict(X_test)
+        metrics[name] = {**fidelity(task, teacher_pred, pred), **on_target(pred)}
+    if y_true is not None:
+        metrics["teacher"] = on_target(teacher_pred)
+
+    shipped = next(iter(students.values()))
+    teacher_section = {
+        "path": str(teacher.source) if teacher.source else None,
+        "type": teacher.kind,
+        "task": task,
+        "file_bytes": teacher.source.stat().st_size if teacher.source else None,
+        "serialized_bytes": serialized_bytes(teacher.model),
+        **teacher.complexity(),
+        "latency": latency(teacher.predict, X_test),
+    }
+    student_section = {
+        "type": type(shipped).__name__,
+        "serialized_bytes": serialized_bytes(shipped),
+        **shipped.complexity(),
+        "latency": latency(shipped.predict, X_test),
+    }
+    return metrics, teacher_section, student_section, notes

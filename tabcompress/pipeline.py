@@ -163,7 +163,7 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
     with stages.run("label_real", "labelling the real rows with the teacher", f"{len(X):,} rows"):
         try:
             real_targets = label_rows(teacher, X, chunk_rows=config.label_chunk_rows)
-        except Exception as exc:  # the teacher rejects the data: say so on one line
+        except (ValueError, TypeError, KeyError) as exc:  # the teacher rejects the data: say so on one line
             first = (str(exc).strip().splitlines() or [""])[0][:200]
             raise InputError(f"data file {source}: the teacher cannot predict on it "
                              f"({type(exc).__name__}: {first})") from exc
@@ -213,46 +213,12 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
 
     # -- evaluation ---------------------------------------------------------------------------
     with stages.run("evaluate", "scoring on held-out real rows", f"{len(X_test):,} rows"):
-        teacher_pred = (teacher.classes_[np.argmax(T_test, axis=1)] if teacher.is_classifier else T_test)
-        y_true, target_note = None, None
-        if y_test is not None:
-            if teacher.is_classifier:
-                y_true, target_note = evaluation.align_target(y_test, teacher.classes_)
-            else:
-                y_true = pd.to_numeric(y_test, errors="coerce").to_numpy(dtype=float)
-                if np.isnan(y_true).any():
-                    y_true, target_note = None, "the target column holds non-numeric or missing values: R² is not scored"
-        if target_note:
-            notes.append(target_note)
-            progress.note(target_note)
-
-        def scores(model_pred: np.ndarray) -> dict[str, float]:
-            out = evaluation.fidelity(teacher.task, teacher_pred, model_pred)
-            if y_true is not None:
-                out.update({f"target_{k}": v for k, v in evaluation.against_target(teacher.task, y_true, model_pred).items()})
-            return out
-
-        metrics: dict[str, Any] = {"student": scores(student.predict(X_test))}
-        if baseline is not None:
-            metrics["baseline"] = scores(baseline.predict(X_test))
-        if y_true is not None:
-            metrics["teacher"] = {f"target_{k}": v for k, v in
-                                  evaluation.against_target(teacher.task, y_true, teacher_pred).items()}
-        teacher_section = {
-            "path": str(teacher.source) if teacher.source else None,
-            "type": teacher.kind,
-            "task": teacher.task,
-            "file_bytes": teacher.source.stat().st_size if teacher.source else None,
-            "serialized_bytes": evaluation.serialized_bytes(teacher.model),
-            **teacher.complexity(),
-            "latency": evaluation.latency(teacher.predict, X_test),
-        }
-        student_section = {
-            "type": type(student).__name__,
-            "serialized_bytes": evaluation.serialized_bytes(student),
-            **student.complexity(),
-            "latency": evaluation.latency(student.predict, X_test),
-        }
+        scored = {"student": student, **({"baseline": baseline} if baseline is not None else {})}
+        metrics, teacher_section, student_section, eval_notes = evaluation.evaluate(
+            teacher, scored, X_test, T_test, y_test)
+    for note in eval_notes:
+        notes.append(note)
+        progress.note(note)
 
     fid = metrics["student"]["fidelity"]
     gate = None

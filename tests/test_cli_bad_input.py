@@ -6,6 +6,7 @@ import json
 import pickle
 
 import joblib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -192,3 +193,17 @@ def test_reordered_extra_columns_bom_and_no_target(teachers, tmp_path, magic):
     assert "target_accuracy" not in report["metrics"]["student"]
     assert any("comment" in note for note in report["notes"])
     assert "comment" in done.stderr
+
+
+def test_missing_cells_the_teacher_cannot_take(tmp_path, magic, magic_csv):
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    teacher = tmp_path / "gb.joblib"
+    X, y = magic.drop(columns="target"), magic["target"]
+    joblib.dump(GradientBoostingClassifier(n_estimators=5, random_state=0).fit(X, y), teacher)
+    holes = magic.copy()
+    holes.loc[3, "FWidth"] = np.nan
+    data = magic_csv(holes)
+    out = tmp_path / "out"
+    done = run_cli("distill", teacher, data, "--out", out)
+    assert_bad_input(done, str(data), "the teacher cannot predict on it", "NaN", out=out)
