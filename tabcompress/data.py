@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabcompress.errors import InputError
+from tabcompress.errors import InputError, require_file
 from tabcompress.teachers import Teacher
 
 MIN_ROWS = 10
@@ -26,12 +26,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     """Read a CSV with a header row; every problem is an :class:`InputError` naming the file."""
     path = Path(path)
     where = f"data file {path}"
-    if not path.exists():
-        raise InputError(f"{where}: no such file")
-    if path.is_dir():
-        raise InputError(f"{where}: is a directory, expected a CSV file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{where}: is empty")
+    require_file(path, where, "a CSV file")
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             header = next(csv.reader(fh), [])

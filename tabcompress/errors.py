@@ -5,6 +5,7 @@ Library code raises these; the CLI turns them into one line on stderr and the ma
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -31,3 +32,16 @@ class FidelityGateError(TabcompressError):
     def __init__(self, message: str, result: Any = None):
         super().__init__(message)
         self.result = result
+
+
+def require_file(path: Path, where: str, expected: str) -> None:
+    """Raise :class:`InputError` unless ``path`` is a non-empty regular file.
+
+    ``where`` names it in the message ("data file x.csv"); ``expected`` says what it should be.
+    """
+    if not path.exists():
+        raise InputError(f"{where}: no such file")
+    if path.is_dir():
+        raise InputError(f"{where}: is a directory, expected {expected}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{where}: is empty")

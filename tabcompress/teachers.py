@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabcompress.errors import InputError
+from tabcompress.errors import InputError, require_file
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 XGBOOST_SUFFIXES = (".json", ".ubj")
 
-SUPPORTED_TYPES = (
+_SKLEARN_TYPES = (
     "RandomForestClassifier",
     "RandomForestRegressor",
     "ExtraTreesClassifier",
@@ -29,13 +29,9 @@ SUPPORTED_TYPES = (
     "GradientBoostingRegressor",
     "HistGradientBoostingClassifier",
     "HistGradientBoostingRegressor",
-    "XGBClassifier",
-    "XGBRegressor",
-    "XGBRFClassifier",
-    "XGBRFRegressor",
-    "xgboost.Booster",
-    "Pipeline ending in one of these",
 )
+_XGB_SKLEARN_TYPES = ("XGBClassifier", "XGBRegressor", "XGBRFClassifier", "XGBRFRegressor")
+SUPPORTED_TYPES = _SKLEARN_TYPES + _XGB_SKLEARN_TYPES + ("xgboost.Booster", "Pipeline ending in one of these")
 
 
 def _supported_list() -> str:
@@ -43,33 +39,15 @@ def _supported_list() -> str:
 
 
 def _sklearn_estimator_classes() -> tuple[type, ...]:
-    from sklearn.ensemble import (
-        ExtraTreesClassifier,
-        ExtraTreesRegressor,
-        GradientBoostingClassifier,
-        GradientBoostingRegressor,
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
+    import sklearn.ensemble
 
-    return (
-        RandomForestClassifier,
-        RandomForestRegressor,
-        ExtraTreesClassifier,
-        ExtraTreesRegressor,
-        GradientBoostingClassifier,
-        GradientBoostingRegressor,
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-    )
+    return tuple(getattr(sklearn.ensemble, name) for name in _SKLEARN_TYPES)
 
 
 def _xgb_sklearn_classes() -> tuple[type, ...]:
-    import xgboost as xgb
+    import xgboost
 
-    return (xgb.XGBClassifier, xgb.XGBRegressor, xgb.XGBRFClassifier, xgb.XGBRFRegressor)
+    return tuple(getattr(xgboost, name) for name in _XGB_SKLEARN_TYPES)
 
 
 # Objectives of a bare Booster, by the task they imply.
@@ -290,10 +268,7 @@ def load_teacher(path: str | Path) -> Teacher:
     """
     path = Path(path)
     where = f"teacher file {path}"
-    if not path.exists():
-        raise InputError(f"{where}: no such file")
-    if path.is_dir():
-        raise InputError(f"{where}: is a directory, expected a model file")
+    require_file(path, where, "a model file")
     suffix = path.suffix.lower()
     if suffix in XGBOOST_SUFFIXES:
         import xgboost as xgb
@@ -308,8 +283,6 @@ def load_teacher(path: str | Path) -> Teacher:
     if suffix in PICKLE_SUFFIXES:
         import joblib
 
-        if path.stat().st_size == 0:
-            raise InputError(f"{where}: is empty")
         try:
             model = joblib.load(path)
         except ModuleNotFoundError as exc:

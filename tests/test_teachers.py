@@ -137,3 +137,12 @@ def test_model_fitted_without_feature_names(magic):
     teacher = Teacher.from_model(model)
     assert teacher.feature_names is None and teacher.n_features == X.shape[1]
     np.testing.assert_allclose(teacher.predict_proba(X), model.predict_proba(X.to_numpy()))
+
+
+def test_empty_and_directory_teacher_files(tmp_path):
+    empty = tmp_path / "empty.pkl"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty.pkl: is empty"):
+        load_teacher(empty)
+    with pytest.raises(InputError, match="is a directory, expected a model file"):
+        load_teacher(tmp_path)
