@@ -105,6 +105,8 @@ def distill(
         from tabcompress.pipeline import DistillConfig, distill as run_distill
         from tabcompress.report import render_summary, to_json
 
+        if generator_rows < 0:
+            raise InputError(f"--generator-rows must be >= 0 (0 = all rows), got {generator_rows}")
         config = DistillConfig(
             target=target, categorical=_split_names(categorical), test_size=test_size, generator=generator,
             epochs=epochs, batch_size=batch_size, generator_rows=generator_rows or None,
@@ -112,8 +114,6 @@ def distill(
             max_depth=max_depth, max_leaf_nodes=max_leaf_nodes, hidden=_parse_hidden(hidden), device=device,
             seed=seed, min_fidelity=min_fidelity,
         )
-        if generator_rows < 0:
-            raise InputError(f"--generator-rows must be >= 0 (0 = all rows), got {generator_rows}")
         progress = Progress() if quiet else RichProgress(console)
         gate_error = None
         try:
@@ -122,7 +122,7 @@ def distill(
             gate_error, result = exc, exc.result
         if not quiet:
             render_summary(result.report, console)
-            console.print(f"student written to {Path(out) / 'student.joblib'}", highlight=False)
+            console.print(f"student written to {result.report['outputs']['student']}", highlight=False)
         if json_output:
             sys.stdout.write(to_json(result.report))
             sys.stdout.flush()
