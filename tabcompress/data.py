@@ -137,9 +137,9 @@ class Schema:
         numbers within the observed range, the real data's dtypes, the real data's column order."""
         out = {}
         for spec in self.columns:
-            col = frame[spec.name]
+            col = frame[spec.name].reset_index(drop=True)  # whatever the generator's index was
             if spec.is_categorical:
-                seen = pd.Series(col).where(pd.Series(col).isin(spec.categories))
+                seen = col.where(col.isin(spec.categories))
                 if not spec.has_missing and seen.isna().any():
                     # An unseen value can only come from a buggy generator; replace it by the mode of
                     # the rest rather than invent a category.

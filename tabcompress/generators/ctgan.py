@@ -48,7 +48,6 @@ class CTGANGenerator(Generator):
         columns: dict[str, Any] = {}
         discrete: list[str] = []
         self.constants_: dict[str, Any] = {}
-        self.fill_values_: dict[str, float] = {}
         for spec in self.schema_.columns:
             col = X[spec.name]
             if col.nunique(dropna=False) <= 1:
@@ -63,9 +62,7 @@ class CTGANGenerator(Generator):
             values = col.to_numpy(dtype=np.float64, na_value=np.nan)
             missing = np.isnan(values)
             if missing.any():
-                fill = float(np.median(values[~missing]))
-                self.fill_values_[spec.name] = fill
-                values = np.where(missing, fill, values)
+                values = np.where(missing, np.median(values[~missing]), values)
                 columns[spec.name + _MISSING_SUFFIX] = missing.astype(np.int64)
                 discrete.append(spec.name + _MISSING_SUFFIX)
             columns[spec.name] = values

@@ -54,7 +54,7 @@ class Student(BaseEstimator, ABC):
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         self.categorical_ = [str(c) for c in categorical]
-        self._fit(X.reset_index(drop=True), targets)
+        self._fit(X, targets)
         return self
 
     # -- prediction ----------------------------------------------------------------------------
