@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pandas as pd
 
@@ -10,15 +13,39 @@ from tabcompress.teachers import Teacher
 DEFAULT_CHUNK_ROWS = 50_000
 
 
-def label_rows(teacher: Teacher, X: pd.DataFrame, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> np.ndarray:
+def _available_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def label_rows(teacher: Teacher, X: pd.DataFrame, *, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+               workers: int | None = None) -> np.ndarray:
     """The teacher's soft targets for ``X``: probabilities ``(n, n_classes)`` for a classifier,
-    values ``(n,)`` for a regressor. One teacher call per chunk of ``chunk_rows`` rows."""
+    values ``(n,)`` for a regressor.
+
+    Rows go to the teacher in chunks of at most ``chunk_rows``, ``workers`` chunks at a time (default:
+    one per available core), so memory stays flat however many rows are asked for. Each row's answer
+    does not depend on the chunking or on thread timing (see :meth:`Teacher.reproducible`).
+    """
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
     n = len(X)
-    shape = (n, len(teacher.classes_)) if teacher.is_classifier else (n,)
-    out = np.empty(shape, dtype=np.float64)
-    for start in range(0, n, chunk_rows):
-        stop = min(start + chunk_rows, n)
+    workers = workers or _available_cores()
+    step = max(1, min(chunk_rows, -(-n // workers)))
+    starts = range(0, n, step)
+    out = np.empty((n, len(teacher.classes_)) if teacher.is_classifier else (n,), dtype=np.float64)
+
+    def label(start: int) -> None:
+        stop = min(start + step, n)
         out[start:stop] = teacher.soft_targets(X.iloc[start:stop])
+
+    with teacher.reproducible():
+        if workers == 1 or len(starts) <= 1:
+            for start in starts:
+                label(start)
+        else:
+            # Tree ensembles release the GIL while they predict: threads share the cores.
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                list(pool.map(label, starts))
     return out

@@ -7,10 +7,11 @@ columns are already aligned to those names (see :mod:`tabcompress.data`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -225,6 +226,32 @@ class Teacher:
     def soft_targets(self, X: pd.DataFrame) -> np.ndarray:
         """What the student learns from: probabilities (classification) or values (regression)."""
         return self.predict_proba(X) if self.is_classifier else self.predict(X)
+
+    @contextlib.contextmanager
+    def reproducible(self) -> Iterator[None]:
+        """Make the teacher's answers bit-for-bit repeatable inside the block.
+
+        A scikit-learn forest with ``n_jobs`` other than 1 adds up its trees' votes in whatever order
+        its threads finish, so the same row can get probabilities that differ in the last bit from
+        one call to the next — enough to move a student's split and break ``--seed``. Inside the
+        block the forest runs single-threaded; :func:`tabcompress.labeling.label_rows` parallelises
+        over chunks of rows instead.
+        """
+        from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier,
+                                      RandomForestRegressor)
+        from sklearn.pipeline import Pipeline
+
+        final = self.model.steps[-1][1] if isinstance(self.model, Pipeline) else self.model
+        forests = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
+        if not isinstance(final, forests) or final.n_jobs in (None, 1):
+            yield
+            return
+        n_jobs = final.n_jobs
+        final.n_jobs = 1
+        try:
+            yield
+        finally:
+            final.n_jobs = n_jobs
 
     # -- description ---------------------------------------------------------------------------
     def complexity(self) -> dict[str, int]:

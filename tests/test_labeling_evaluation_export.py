@@ -84,3 +84,21 @@ def test_check_out_dir(tmp_path):
 def test_report_json_is_strict():
     text = to_json({"a": [np.float32(1.5), float("inf")], "b": {"c": np.bool_(True)}})
     assert json.loads(text) == {"a": [1.5, None], "b": {"c": True}}
+
+
+def test_labels_of_a_multithreaded_forest_are_repeatable(magic):
+    from sklearn.ensemble import RandomForestClassifier
+
+    from tabcompress.teachers import Teacher
+
+    X, y = magic.drop(columns="target"), magic["target"]
+    # Fractional leaves from min_samples_leaf: two threads adding them up in varying order give
+    # probabilities that differ in the last bit from call to call (seen on every call here).
+    forest = RandomForestClassifier(n_estimators=100, min_samples_leaf=3, n_jobs=2, random_state=0).fit(X, y)
+    teacher = Teacher.from_model(forest)
+    first = label_rows(teacher, X)
+    for _ in range(4):
+        # Bit-for-bit: a forest adding its trees' votes from two threads does not manage this.
+        assert np.array_equal(label_rows(teacher, X, chunk_rows=333), first)
+    assert forest.n_jobs == 2  # the user's model is left as it was
+    np.testing.assert_allclose(first, forest.predict_proba(X), rtol=0, atol=1e-12)
