@@ -52,7 +52,7 @@ def _xgb_sklearn_classes() -> tuple[type, ...]:
 
 
 # Objectives of a bare Booster, by the task they imply.
-_BINARY_OBJECTIVES = {"binary:logistic", "binary:logitraw", "binary:hinge", "reg:logistic"}
+_BINARY_OBJECTIVES = {"binary:logistic", "binary:logitraw", "binary:hinge"}
 _MULTICLASS_OBJECTIVES = {"multi:softprob", "multi:softmax"}
 _REGRESSION_PREFIXES = ("reg:", "count:", "survival:")
 
@@ -81,25 +81,23 @@ class Teacher:
         from sklearn.pipeline import Pipeline
 
         where = f"teacher file {source}" if source else "teacher"
-        final = model
-        kind_prefix = ""
-        if isinstance(model, Pipeline):
-            final = model.steps[-1][1]
-            inner = " → ".join(type(step).__name__ for _, step in model.steps if step != "passthrough")
-            kind_prefix = "Pipeline"
-            kind = f"Pipeline({inner})"
+        in_pipeline = isinstance(model, Pipeline)
+        final = model.steps[-1][1] if in_pipeline else model
+        if in_pipeline:
+            steps = " → ".join(type(step).__name__ for _, step in model.steps if not isinstance(step, str))
+            kind = f"Pipeline({steps})"
         else:
             kind = type(model).__name__
 
         if isinstance(final, xgb.Booster):
-            if kind_prefix:
+            if in_pipeline:
                 raise InputError(f"{where}: a Pipeline ending in a bare xgboost.Booster cannot predict; "
                                  "use XGBClassifier/XGBRegressor in the Pipeline")
             return cls._from_booster(final, source)
 
         if not isinstance(final, _sklearn_estimator_classes() + _xgb_sklearn_classes()):
             found = f"{type(model).__module__}.{type(model).__qualname__}"
-            if kind_prefix:
+            if in_pipeline:
                 found = f"Pipeline ending in {type(final).__module__}.{type(final).__qualname__}"
             raise InputError(f"{where}: unsupported model type {found}; supported: {_supported_list()}")
 

@@ -146,3 +146,15 @@ def test_empty_and_directory_teacher_files(tmp_path):
         load_teacher(empty)
     with pytest.raises(InputError, match="is a directory, expected a model file"):
         load_teacher(tmp_path)
+
+
+def test_reg_logistic_booster_is_a_regressor(magic, tmp_path):
+    import xgboost as xgb
+
+    X, y = _xy(magic)
+    booster = xgb.train({"objective": "reg:logistic", "max_depth": 2}, xgb.DMatrix(X, label=y), num_boost_round=3)
+    path = tmp_path / "m.ubj"
+    booster.save_model(str(path))
+    teacher = load_teacher(path)
+    assert teacher.task == "regression"  # "reg:" means values in [0, 1], not classes
+    np.testing.assert_allclose(teacher.predict(X), booster.predict(xgb.DMatrix(X)), rtol=1e-6)
