@@ -31,6 +31,8 @@ _SKLEARN_TYPES = (
     "HistGradientBoostingClassifier",
     "HistGradientBoostingRegressor",
 )
+# Forests add their trees' votes from several threads when n_jobs != 1 (see Teacher.reproducible).
+_FOREST_TYPES = ("RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor")
 _XGB_SKLEARN_TYPES = ("XGBClassifier", "XGBRegressor", "XGBRFClassifier", "XGBRFRegressor")
 SUPPORTED_TYPES = _SKLEARN_TYPES + _XGB_SKLEARN_TYPES + ("xgboost.Booster", "Pipeline ending in one of these")
 
@@ -39,10 +41,17 @@ def _supported_list() -> str:
     return ", ".join(SUPPORTED_TYPES)
 
 
-def _sklearn_estimator_classes() -> tuple[type, ...]:
+def _sklearn_estimator_classes(names: tuple[str, ...] = _SKLEARN_TYPES) -> tuple[type, ...]:
     import sklearn.ensemble
 
-    return tuple(getattr(sklearn.ensemble, name) for name in _SKLEARN_TYPES)
+    return tuple(getattr(sklearn.ensemble, name) for name in names)
+
+
+def _final_estimator(model: Any) -> Any:
+    """The estimator that predicts: the last step of a Pipeline, else the model itself."""
+    from sklearn.pipeline import Pipeline
+
+    return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
 
 def _xgb_sklearn_classes() -> tuple[type, ...]:
@@ -82,7 +91,7 @@ class Teacher:
 
         where = f"teacher file {source}" if source else "teacher"
         in_pipeline = isinstance(model, Pipeline)
-        final = model.steps[-1][1] if in_pipeline else model
+        final = _final_estimator(model)
         if in_pipeline:
             steps = " → ".join(type(step).__name__ for _, step in model.steps if not isinstance(step, str))
             kind = f"Pipeline({steps})"
@@ -235,13 +244,8 @@ class Teacher:
         block the forest runs single-threaded; :func:`tabcompress.labeling.label_rows` parallelises
         over chunks of rows instead.
         """
-        from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier,
-                                      RandomForestRegressor)
-        from sklearn.pipeline import Pipeline
-
-        final = self.model.steps[-1][1] if isinstance(self.model, Pipeline) else self.model
-        forests = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)
-        if not isinstance(final, forests) or final.n_jobs in (None, 1):
+        final = _final_estimator(self.model)
+        if not isinstance(final, _sklearn_estimator_classes(_FOREST_TYPES)) or final.n_jobs in (None, 1):
             yield
             return
         n_jobs = final.n_jobs
@@ -260,10 +264,8 @@ class Teacher:
 def _ensemble_complexity(model: Any) -> dict[str, int]:
     import xgboost as xgb
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-    from sklearn.pipeline import Pipeline
 
-    if isinstance(model, Pipeline):
-        model = model.steps[-1][1]
+    model = _final_estimator(model)
     if isinstance(model, _xgb_sklearn_classes()):
         model = model.get_booster()
     if isinstance(model, xgb.Booster):

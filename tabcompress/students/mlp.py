@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+
 from tabcompress.errors import InputError
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
