@@ -70,7 +70,7 @@ def distill(
     categorical: Annotated[Optional[str], typer.Option(help="Comma-separated columns to treat as categories "
                                                        "(text, bool and category columns always are).")] = None,
     test_size: Annotated[float, typer.Option(help="Share of real rows held out from everything, for scoring.")] = 0.2,
-    generator: Annotated[str, typer.Option(help="Synthetic-row generator: ctgan or none (real rows only).")] = "ctgan",
+    generator: Annotated[str, typer.Option(help="Synthetic-row generator: ctgan, munge (nearest-neighbour perturbation) or none (real rows only).")] = "ctgan",
     epochs: Annotated[int, typer.Option(help="Generator training epochs.")] = 100,
     batch_size: Annotated[int, typer.Option(help="Generator batch size (a multiple of 10).")] = 500,
     generator_rows: Annotated[int, typer.Option(help="Fit the generator on a random subsample of at most this "

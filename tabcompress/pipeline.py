@@ -20,7 +20,7 @@ from tabcompress import data as data_mod
 from tabcompress import evaluation
 from tabcompress.errors import FidelityGateError, InputError
 from tabcompress.export import REPORT_FILE, STUDENT_FILE, check_out_dir, write_outputs
-from tabcompress.generators import GENERATOR_NAMES, make_generator
+from tabcompress.generators import GENERATOR_NAMES, Generator, make_generator
 from tabcompress.labeling import DEFAULT_CHUNK_ROWS, label_rows
 from tabcompress.progress import Progress
 from tabcompress.report import environment, versions
@@ -138,12 +138,7 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
     started = time.perf_counter()
     if out_dir is not None:
         check_out_dir(out_dir)
-    if config.student == "mlp" or config.generator == "ctgan":
-        from tabcompress.students.mlp import resolve_device
-
-        device = resolve_device(config.device)
-    else:
-        device = "cpu"
+    device = _run_device(config)
 
     # -- teacher and data ---------------------------------------------------------------------
     with stages.run("load_teacher", "loading the teacher"):
@@ -177,39 +172,11 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
     T_train, T_test = real_targets[train_idx], real_targets[test_idx]
     y_test = dataset.y.iloc[test_idx].reset_index(drop=True) if dataset.y is not None else None
 
-    # -- synthetic rows -----------------------------------------------------------------------
-    generator = make_generator(config.generator, epochs=config.epochs, batch_size=config.batch_size,
-                               max_rows=config.generator_rows, device=device) if config.generator != "none" else None
-    n_synthetic = 0
-    X_synth, T_synth = X_train.iloc[:0], T_train[:0]
-    generator_info: dict[str, Any] = {"name": config.generator}
-    if generator is not None:
-        fit_rows = min(len(X_train), config.generator_rows or len(X_train))
-        with stages.run("generator_fit", f"fitting {config.generator.upper()}",
-                        f"{config.epochs} epochs on {fit_rows:,} rows, device {device}"):
-            generator.fit(X_train, schema, random_state=config.seed, progress=progress.advance)
-        n_synthetic = (config.synthetic_rows if config.synthetic_rows is not None
-                       else int(round(config.synthetic_ratio * len(X_train))))
-        with stages.run("generate", "sampling synthetic rows", f"{n_synthetic:,} rows"):
-            X_synth = generator.sample(n_synthetic, random_state=config.seed + 1)
-        with stages.run("label_synthetic", "labelling the synthetic rows with the teacher"):
-            T_synth = label_rows(teacher, X_synth, chunk_rows=config.label_chunk_rows)
-        generator_info.update(fit_rows=int(generator.n_fit_rows_), epochs=config.epochs,
-                              batch_size=config.batch_size, device=device)
-
-    # -- students -----------------------------------------------------------------------------
-    classes = teacher.classes_ if teacher.is_classifier else None
-    X_student = pd.concat([X_train, X_synth], ignore_index=True) if n_synthetic else X_train
-    T_student = np.concatenate([T_train, T_synth]) if n_synthetic else T_train
-    with stages.run("student_fit", f"training the {config.student} student",
-                    f"{len(X_train):,} real + {n_synthetic:,} synthetic rows"):
-        student = make_student(config.student, **config.student_options())
-        student.fit(X_student, T_student, classes=classes, categorical=schema.categorical)
-    baseline = None
-    if config.baseline:
-        with stages.run("baseline_fit", "training the real-rows-only baseline", f"{len(X_train):,} rows"):
-            baseline = make_student(config.student, **config.student_options())
-            baseline.fit(X_train, T_train, classes=classes, categorical=schema.categorical)
+    # -- synthetic rows, labels, students -------------------------------------------------------
+    trained = train_student(teacher, X_train, T_train, schema, config, progress=progress, device=device)
+    stages.seconds.update(trained.timings_s)
+    student, baseline, n_synthetic = trained.student, trained.baseline, trained.n_synthetic
+    generator_info = trained.generator_info
 
     # -- evaluation ---------------------------------------------------------------------------
     with stages.run("evaluate", "scoring on held-out real rows", f"{len(X_test):,} rows"):
@@ -261,6 +228,83 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
         raise FidelityGateError(f"student fidelity {fid:.4f} is below --min-fidelity {config.min_fidelity}",
                                 result=result)
     return result
+
+
+@dataclass
+class TrainedStudent:
+    """What :func:`train_student` returns: the student, the optional baseline, and how they were made."""
+
+    student: Student
+    baseline: Student | None
+    generator: Generator | None
+    generator_info: dict[str, Any]
+    n_synthetic: int
+    timings_s: dict[str, float]
+
+
+def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, schema: data_mod.Schema,
+                  config: DistillConfig, *, generator: Generator | None = None,
+                  progress: Progress | None = None, device: str | None = None) -> TrainedStudent:
+    """The training half of :func:`distill`: synthetic rows, teacher labels, student (and baseline).
+
+    ``T_train`` holds the teacher's soft targets for ``X_train``. A ``generator`` that is already
+    fitted on ``X_train`` is used as it is (its fit is skipped), so a caller who distils several
+    teachers or students from the same rows — the benchmark does — fits it once.
+    """
+    progress = progress or Progress()
+    stages = _Stages(progress)
+    device = device or _run_device(config)
+    reused = generator is not None and hasattr(generator, "schema_")
+    if generator is None and config.generator != "none":
+        generator = make_generator(config.generator, epochs=config.epochs, batch_size=config.batch_size,
+                                   max_rows=config.generator_rows, device=device)
+    n_synthetic = 0
+    X_synth, T_synth = X_train.iloc[:0], T_train[:0]
+    generator_info: dict[str, Any] = {"name": config.generator if generator is None else generator.name}
+    if generator is not None:
+        if reused:
+            if generator.schema_.names != schema.names:
+                raise ValueError("the fitted generator was fitted on other columns than X_train's")
+        else:
+            fit_rows = min(len(X_train), config.generator_rows or len(X_train))
+            detail = (f"{config.epochs} epochs on {fit_rows:,} rows, device {device}" if generator.name == "ctgan"
+                      else f"{fit_rows:,} rows")
+            with stages.run("generator_fit", f"fitting {generator.name.upper()}", detail):
+                generator.fit(X_train, schema, random_state=config.seed, progress=progress.advance)
+        n_synthetic = (config.synthetic_rows if config.synthetic_rows is not None
+                       else int(round(config.synthetic_ratio * len(X_train))))
+        with stages.run("generate", "sampling synthetic rows", f"{n_synthetic:,} rows"):
+            X_synth = generator.sample(n_synthetic, random_state=config.seed + 1)
+        with stages.run("label_synthetic", "labelling the synthetic rows with the teacher"):
+            T_synth = label_rows(teacher, X_synth, chunk_rows=config.label_chunk_rows)
+        generator_info.update(fit_rows=int(generator.n_fit_rows_), reused=bool(reused))
+        if generator.name == "ctgan":
+            generator_info.update(epochs=generator.epochs, batch_size=generator.batch_size, device=generator.device)
+
+    classes = teacher.classes_ if teacher.is_classifier else None
+    X_student = pd.concat([X_train, X_synth], ignore_index=True) if n_synthetic else X_train
+    T_student = np.concatenate([T_train, T_synth]) if n_synthetic else T_train
+    with stages.run("student_fit", f"training the {config.student} student",
+                    f"{len(X_train):,} real + {n_synthetic:,} synthetic rows"):
+        student = make_student(config.student, **config.student_options())
+        student.fit(X_student, T_student, classes=classes, categorical=schema.categorical)
+    baseline = None
+    if config.baseline:
+        with stages.run("baseline_fit", "training the real-rows-only baseline", f"{len(X_train):,} rows"):
+            baseline = make_student(config.student, **config.student_options())
+            baseline.fit(X_train, T_train, classes=classes, categorical=schema.categorical)
+    return TrainedStudent(student=student, baseline=baseline, generator=generator,
+                          generator_info=generator_info, n_synthetic=int(n_synthetic),
+                          timings_s=stages.seconds)
+
+
+def _run_device(config: DistillConfig) -> str:
+    """The torch device of a run; "cpu" when nothing in it uses torch (so --device cuda is not checked)."""
+    if config.student == "mlp" or config.generator == "ctgan":
+        from tabcompress.students.mlp import resolve_device
+
+        return resolve_device(config.device)
+    return "cpu"
 
 
 def _jsonable(value: Any) -> Any:

@@ -49,3 +49,23 @@ def test_bad_config_fails_before_any_work(teachers, magic, tmp_path):
     with pytest.raises(InputError, match="--synthetic-ratio"):
         distill(teachers["rf_magic"], magic, DistillConfig(synthetic_ratio=0), out_dir=tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def test_train_student_reuses_a_fitted_generator(teachers, magic):
+    from tabcompress import data as data_mod
+    from tabcompress.generators import MUNGEGenerator
+    from tabcompress.labeling import label_rows
+    from tabcompress.pipeline import train_student
+
+    teacher = Teacher.from_model(__import__("joblib").load(teachers["rf_magic"]))
+    X = magic.drop(columns="target").iloc[:400].reset_index(drop=True)
+    schema = data_mod.Schema.infer(X)
+    generator = MUNGEGenerator().fit(X, schema, random_state=0)
+    config = DistillConfig(generator="munge", synthetic_rows=800, baseline=False)
+    trained = train_student(teacher, X, label_rows(teacher, X), schema, config, generator=generator)
+    assert trained.generator is generator and trained.generator_info["reused"] is True
+    assert "generator_fit" not in trained.timings_s and trained.n_synthetic == 800
+    assert trained.baseline is None and trained.student.predict(X).shape == (400,)
+    fresh = train_student(teacher, X, label_rows(teacher, X), schema, config)
+    assert "generator_fit" in fresh.timings_s and fresh.generator_info["reused"] is False
+    np.testing.assert_array_equal(fresh.student.predict_proba(X), trained.student.predict_proba(X))
