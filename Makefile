@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DEMO   := demo-out
 
-.PHONY: install demo test clean
+.PHONY: install demo test bench bench-quick clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,17 @@ demo: install
 
 test: install
 	$(VENV)/bin/python -m pytest
+
+# The full matrix (8 datasets × 2 teachers × 3 students × 6 methods × 3 seeds, about 1–2 hours on
+# 2 cores), then BENCHMARKS.md and its plots. BENCH_ARGS narrows it, e.g. BENCH_ARGS="--datasets magic".
+BENCH_ARGS ?=
+bench: install
+	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/render.py bench/results/full.json
+
+bench-quick: install
+	$(PY) bench/run.py --quick --datasets sample_data/bank_marketing_4k.csv --out bench/results/quick
+	$(PY) bench/render.py bench/results/quick/quick.json --md bench/results/quick/BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) $(DEMO) build *.egg-info .pytest_cache
