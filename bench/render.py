@@ -63,6 +63,7 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
         f"{', '.join(f'{x:.2f}' for x in machine.get('load_average_at_start') or [])}; {machine.get('platform')}. "
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
         "",
+        *[line for note in results.get("_notes", []) for line in (f"**Note:** {note}", "")],
         "## What is compared",
         "",
         f"For each dataset and seed ({', '.join(map(str, s['seeds']))}), {s['train_rows']:,} random real rows "
@@ -114,6 +115,18 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
         lines.append(f"| {METHOD_LABELS.get(method, method)} | {fmt(m['mean_fidelity'])} | "
                      f"{fmt(_pct(m['median_headroom_closed']), '.0f')}{' %' if m['median_headroom_closed'] is not None else ''} | "
                      f"{m['cells_best']} | {fmt(m['median_end_to_end_s'], '.1f')} |")
+    lines += ["", "Mean fidelity by student and task (over datasets, teachers and seeds):", "",
+              "| student | task | " + " | ".join(s["methods"]) + " |", "|---|---|" + "---:|" * len(s["methods"])]
+    for student in s["students"]:
+        for task in ("classification", "regression"):
+            group = [c for c in summary["cells"] if c["student"] == student and c["task"] == task]
+            if not group:
+                continue
+            means = []
+            for m in s["methods"]:
+                xs = [c["methods"][m]["fidelity"]["mean"] for c in group if m in c["methods"]]
+                means.append(fmt(sum(xs) / len(xs)) if xs else "–")
+            lines.append(f"| {student} | {task} | " + " | ".join(means) + " |")
     lines += ["", "Fidelity by cell (mean over seeds; **bold** = best method, oracle aside):", ""]
     methods = [m for m in s["methods"]]
     lines.append("| dataset | teacher | student | " + " | ".join(methods) + " |")
@@ -163,18 +176,50 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
                       f"| tabcompress {gens[0]['tabcompress']['name']}, {gens[0]['tabcompress']['epochs']} epochs | "
                       f"{gens[0]['tabcompress']['fit_rows']:,} | {mean_sd(gen_stats('tabcompress', 'fit'), '.1f')} | "
                       "in the pipeline |", ""]
-        lines += [f"| teacher | student | method | fidelity | {target_name} | size (KiB) | end to end (s) | "
-                  "peak RSS (MiB) | headroom closed |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+        lines += stage_table(results, dataset)
+        regression = task == "regression"
+        lines += [f"| teacher | student | method | fidelity | {target_name} | "
+                  + ("RMSE (target) | " if regression else "")
+                  + "size (KiB) | end to end (s) | peak RSS (MiB) | headroom closed |",
+                  "|---|---|---|---:|---:|" + ("---:|" if regression else "") + "---:|---:|---:|---:|"]
         for cell in (c for c in summary["cells"] if c["dataset"] == dataset):
             for m, v in cell["methods"].items():
                 lines.append(
                     f"| {cell['teacher']} | {cell['student']} | {m} | {mean_sd(v['fidelity'])} | "
-                    f"{mean_sd(v['target'])} | {_kib(v['serialized_bytes']['mean'])} | "
+                    f"{mean_sd(v['target'])} | " + (f"{mean_sd(v['target_rmse'], ',.0f')} | " if regression else "")
+                    + f"{_kib(v['serialized_bytes']['mean'])} | "
                     f"{mean_sd(v['end_to_end_s'], '.1f')} | {fmt(v['peak_rss_mib']['max'], ',.0f')} | "
                     f"{fmt(_pct(v['headroom_closed']), '.0f')}{' %' if v['headroom_closed'] is not None else ''} |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+STAGES = ("label_real", "generator_fit", "generate", "label_synthetic", "student_fit")
+
+
+def stage_table(results: dict[str, Any], dataset: str) -> list[str]:
+    """Mean wall time of each stage per method, over teachers, students and seeds."""
+    lines = ["Seconds per stage (mean over teachers, students and seeds; a generator's fit is shared by all "
+             "cells of a seed):", "", "| method | " + " | ".join(STAGES) + " | end to end |",
+             "|---|" + "---:|" * (len(STAGES) + 1)]
+    for method in results["settings"]["methods"]:
+        runs = [r for r in results["runs"] if r["dataset"] == dataset and r["method"] == method]
+        if not runs:
+            continue
+        cols = []
+        for stage in STAGES:
+            values = [_stage_seconds(r, stage) for r in runs]
+            values = [v for v in values if v is not None]
+            cols.append(f"{sum(values) / len(values):.2f}" if values else "–")
+        e2e = [r["end_to_end_s"] for r in runs if r["end_to_end_s"] is not None]
+        cols.append(f"{sum(e2e) / len(e2e):.1f}" if e2e else "–")
+        lines.append(f"| {method} | " + " | ".join(cols) + " |")
+    return lines + [""]
+
+
+def _stage_seconds(run: dict[str, Any], stage: str) -> float | None:
+    value = run["timings"].get(stage)
+    return None if value is None else value.get("s")
 
 
 def _pct(x: float | None) -> float | None:
@@ -228,12 +273,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("results", type=Path)
     p.add_argument("--md", type=Path, default=ROOT / "BENCHMARKS.md")
     p.add_argument("--plots", type=Path, default=None, help="folder for the PNGs (default: next to the JSON)")
+    p.add_argument("--note", action="append", default=[],
+                   help="a sentence about the run (e.g. what else was running) for the page's header")
     args = p.parse_args(argv)
     results = json.loads(args.results.read_text())
     if "summary" not in results:  # a run that was stopped part-way: summarise what it has
         results["summary"] = summary_mod.summarise(results)
         results["finished"] = results.get("finished") or "(not finished: partial results)"
     results["_path"] = str(args.results.resolve())
+    results["_notes"] = args.note
     plot_dir = args.plots or args.results.parent / f"{args.results.stem}_plots"
     md_dir = args.md.resolve().parent
     plots = {}

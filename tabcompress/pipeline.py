@@ -251,6 +251,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     fitted on ``X_train`` is used as it is (its fit is skipped), so a caller who distils several
     teachers or students from the same rows — the benchmark does — fits it once.
     """
+    config.validate()
     progress = progress or Progress()
     stages = _Stages(progress)
     device = device or _run_device(config)
