@@ -24,7 +24,6 @@ stopped keeps what it measured; ``bench/render.py`` turns the file into BENCHMAR
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shlex

@@ -12,7 +12,7 @@ BASELINES = ("B0", "B1", "B2", "B3")
 MIN_HEADROOM = 0.002
 
 
-def _stats(values: list[float | None]) -> dict[str, float | None]:
+def stats(values: list[float | None]) -> dict[str, float | None]:
     xs = [v for v in values if v is not None]
     if not xs:
         return {"mean": None, "sd": None, "min": None, "max": None, "n": 0}
@@ -42,13 +42,13 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
             if not runs:
                 continue
             methods[method] = {
-                "fidelity": _stats([r["fidelity"] for r in runs]),
-                "target": _stats([r.get(target_key(task)) for r in runs]),
-                **({"target_rmse": _stats([r.get("target_rmse") for r in runs]),
-                    "rmse_to_teacher": _stats([r.get("rmse") for r in runs])} if task == "regression" else {}),
-                "serialized_bytes": _stats([r["serialized_bytes"] for r in runs]),
-                "end_to_end_s": _stats([r["end_to_end_s"] for r in runs]),
-                "peak_rss_mib": _stats([r["peak_rss_mib"] for r in runs]),
+                "fidelity": stats([r["fidelity"] for r in runs]),
+                "target": stats([r.get(target_key(task)) for r in runs]),
+                **({"target_rmse": stats([r.get("target_rmse") for r in runs]),
+                    "rmse_to_teacher": stats([r.get("rmse") for r in runs])} if task == "regression" else {}),
+                "serialized_bytes": stats([r["serialized_bytes"] for r in runs]),
+                "end_to_end_s": stats([r["end_to_end_s"] for r in runs]),
+                "peak_rss_mib": stats([r["peak_rss_mib"] for r in runs]),
             }
         mean = {m: v["fidelity"]["mean"] for m, v in methods.items()}
         room = (mean["oracle"] - mean["B0"]) if "oracle" in mean and "B0" in mean else None
