@@ -239,6 +239,11 @@ def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,
     if y is not None and y.isna().all():
         notes.append(f"target column {target!r} is empty: accuracy is not scored")
         y = None
+    if y is not None and teacher.is_classifier and y.nunique(dropna=True) == 1:
+        # Almost always the wrong column or a filtered file; accuracy on one class would mislead.
+        raise InputError(f"{where}: target column {target!r} holds a single class ({y.dropna().iloc[0]}); "
+                         f"name the right column with --target, or drop the column to distil without "
+                         f"scoring accuracy")
     if y is None and target is None:
         notes.append("no target column: accuracy against the true target is not scored")
     schema = Schema.infer(X, categorical=set(categorical))

@@ -7,10 +7,11 @@ complete, so an interrupted or failed run never leaves a half-written ``student.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from tabcompress.errors import InputError
 from tabcompress.report import to_json
@@ -31,7 +32,34 @@ def check_out_dir(out_dir: str | Path) -> Path:
         raise InputError(f"--out {path}: {existing} is not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise InputError(f"--out {path}: cannot write in {existing} (permission denied)")
+    # Permission bits do not tell everything (root, read-only mounts, /proc): try a file for real.
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".tabcompress-probe.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"--out {path}: cannot write in {existing} ({exc.strerror or exc})") from exc
     return path
+
+
+@contextlib.contextmanager
+def _output_lock(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` while the outputs take their names.
+
+    Two runs writing the same ``--out`` at once then leave one run's student and report, never one of
+    each. The lock is on the directory itself, so no lock file is left behind.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - no flock on Windows: renames stay atomic one by one
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def write_outputs(out_dir: str | Path, student: Any, report: dict[str, Any]) -> dict[str, str]:
@@ -53,9 +81,10 @@ def write_outputs(out_dir: str | Path, student: Any, report: dict[str, Any]) -> 
             fh.write(to_json(report))
             fh.flush()
             os.fsync(fh.fileno())
-        # Both files are complete: only now do they take their real names.
-        os.replace(student_tmp, targets["student"])
-        os.replace(report_tmp, targets["report"])
+        # Both files are complete: only now do they take their real names, together.
+        with _output_lock(path):
+            os.replace(student_tmp, targets["student"])
+            os.replace(report_tmp, targets["report"])
         temps.clear()
     except OSError as exc:
         raise InputError(f"--out {path}: cannot write the outputs ({exc.strerror or exc})") from exc
@@ -66,7 +95,10 @@ def write_outputs(out_dir: str | Path, student: Any, report: dict[str, Any]) -> 
             except OSError:
                 pass
         if created and path.exists() and not any(path.iterdir()):
-            path.rmdir()
+            try:
+                path.rmdir()
+            except OSError:  # another run has just put its files there
+                pass
     return {name: str(p) for name, p in targets.items()}
 
 

@@ -180,6 +180,40 @@ def test_cuda_without_a_gpu(teachers, tmp_path):
     assert_bad_input(done, "--device cuda", "no CUDA GPU", out=out)
 
 
+def test_infinite_values(teachers, tmp_path, magic, magic_csv):
+    bad = magic.copy()
+    bad.loc[4, "FLength"] = np.inf
+    bad.loc[9, "FLength"] = -np.inf
+    data = magic_csv(bad)
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", out)
+    assert_bad_input(done, str(data), "'FLength'", "infinite", out=out)
+
+
+def test_single_class_target(teachers, tmp_path, magic, magic_csv):
+    data = magic_csv(magic.assign(target=1))
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", out)
+    assert_bad_input(done, str(data), "'target' holds a single class (1)", "--target", out=out)
+
+
+def test_teacher_with_another_feature_count(tmp_path, magic):
+    from sklearn.ensemble import RandomForestClassifier
+
+    teacher = tmp_path / "five.joblib"
+    X, y = magic.drop(columns="target"), magic["target"]
+    joblib.dump(RandomForestClassifier(n_estimators=3, random_state=0).fit(X.iloc[:, :5].to_numpy(), y), teacher)
+    out = tmp_path / "out"
+    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
+    assert_bad_input(done, "magic_1200.csv", "10 feature column(s)", "5 unnamed features", out=out)
+
+
+def test_out_that_cannot_be_written(teachers, tmp_path):
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", "/proc/tabcompress-out")
+    assert_bad_input(done, "--out /proc/tabcompress-out", "cannot write")
+    assert "fitting" not in done.stderr  # refused before any training
+
+
 # -- what must work ---------------------------------------------------------------------------
 def test_reordered_extra_columns_bom_and_no_target(teachers, tmp_path, magic):
     frame = magic[list(reversed(magic.columns))].drop(columns="target").assign(comment="x")

@@ -102,3 +102,49 @@ def test_labels_of_a_multithreaded_forest_are_repeatable(magic):
         assert np.array_equal(label_rows(teacher, X, chunk_rows=333), first)
     assert forest.n_jobs == 2  # the user's model is left as it was
     np.testing.assert_allclose(first, forest.predict_proba(X), rtol=0, atol=1e-12)
+
+
+def test_check_out_dir_tries_a_file_for_real():
+    # /proc refuses new files even to root, whose permission bits say yes.
+    with pytest.raises(InputError, match="--out /proc/tabcompress-out: cannot write in /proc"):
+        check_out_dir("/proc/tabcompress-out")
+
+
+def test_outputs_take_their_names_under_the_directory_lock(tmp_path):
+    import fcntl
+    import threading
+
+    out = tmp_path / "out"
+    out.mkdir()
+    fd = os.open(out, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another run is renaming its outputs
+    writer = threading.Thread(target=write_outputs, args=(out, {"run": "b"}, {"run": "b"}))
+    writer.start()
+    writer.join(timeout=1.0)
+    assert writer.is_alive() and not (out / "report.json").exists()  # both files wait for the lock
+    os.close(fd)
+    writer.join(timeout=10)
+    assert not writer.is_alive() and sorted(os.listdir(out)) == ["report.json", "student.joblib"]
+
+
+def _write_many(out: str, run: int, times: int) -> None:
+    for i in range(times):
+        write_outputs(out, {"run": run, "i": i, "pad": list(range(20_000))}, {"run": run, "i": i})
+
+
+def test_two_runs_writing_one_out_leave_one_runs_pair(tmp_path):
+    import multiprocessing
+
+    import joblib
+
+    out = tmp_path / "out"
+    ctx = multiprocessing.get_context("fork")
+    writers = [ctx.Process(target=_write_many, args=(str(out), run, 40)) for run in (1, 2)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(timeout=120)
+        assert w.exitcode == 0
+    student, report = joblib.load(out / "student.joblib"), json.loads((out / "report.json").read_text())
+    assert (student["run"], student["i"]) == (report["run"], report["i"]) and report["i"] == 39
+    assert sorted(os.listdir(out)) == ["report.json", "student.joblib"]  # no stray temporaries
