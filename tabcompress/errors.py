@@ -10,9 +10,23 @@ from typing import Any
 
 
 class TabcompressError(Exception):
-    """Base class for errors tabcompress reports to the user."""
+    """Base class for errors tabcompress reports to the user.
+
+    The message is kept to one line: control characters that reach it from the user's data (a column
+    name with a line break, say) are written as escapes.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *args: Any):
+        super().__init__(one_line(str(message)), *args)
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks, tabs and other control characters written as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 class InputError(TabcompressError, ValueError):

@@ -214,6 +214,13 @@ def test_out_that_cannot_be_written(teachers, tmp_path):
     assert "fitting" not in done.stderr  # refused before any training
 
 
+def test_column_name_with_a_line_break_stays_on_one_line(teachers, tmp_path):
+    data = tmp_path / "newline.csv"
+    data.write_text('a,"b\nc","b\nc"\n1,2,3\n')
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    assert_bad_input(done, str(data), "duplicate column names: b\\nc")
+
+
 # -- what must work ---------------------------------------------------------------------------
 def test_reordered_extra_columns_bom_and_no_target(teachers, tmp_path, magic):
     frame = magic[list(reversed(magic.columns))].drop(columns="target").assign(comment="x")
