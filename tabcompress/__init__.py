@@ -11,6 +11,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 from tabcompress.errors import FidelityGateError, InputError, TabcompressError  # noqa: E402
+from tabcompress.export import load_student  # noqa: E402
 from tabcompress.pipeline import DistillConfig, DistillResult, distill  # noqa: E402
 from tabcompress.teachers import Teacher, load_teacher  # noqa: E402
 
@@ -23,5 +24,6 @@ __all__ = [
     "Teacher",
     "__version__",
     "distill",
+    "load_student",
     "load_teacher",
 ]

@@ -61,7 +61,7 @@ def _parse_hidden(value: str) -> tuple[int, ...]:
 
 @app.command()
 def distill(
-    teacher: Annotated[Path, typer.Argument(help="Fitted teacher: .pkl/.pickle/.joblib, or XGBoost .json/.ubj.",
+    teacher: Annotated[Path, typer.Argument(help="Fitted teacher: .pkl/.pickle/.joblib, .skops, or XGBoost .json/.ubj.",
                                             show_default=False)],
     data: Annotated[Path, typer.Argument(help="CSV of real rows with a header (the target column optional).",
                                          show_default=False)],
@@ -94,6 +94,11 @@ def distill(
     min_fidelity: Annotated[Optional[float], typer.Option(help="Exit with code 3 when the student's fidelity "
                                                           "is below this (R² to the teacher for regression).",
                                                           show_default=False)] = None,
+    safe: Annotated[bool, typer.Option("--safe", envvar="TABCOMPRESS_SAFE",
+                                       help="Refuse pickle/joblib teachers (loading one runs its code); read "
+                                       ".skops and XGBoost .json/.ubj only; save the student as .skops.")] = False,
+    student_format: Annotated[Optional[str], typer.Option(help="joblib or skops. [default: skops with --safe, "
+                                                          "else joblib]", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks of unexpected errors.")] = False,
 ) -> None:
@@ -112,7 +117,8 @@ def distill(
             epochs=epochs, batch_size=batch_size, generator_rows=generator_rows or None,
             synthetic_rows=synthetic_rows, synthetic_ratio=synthetic_ratio, student=student,
             max_depth=max_depth, max_leaf_nodes=max_leaf_nodes, hidden=_parse_hidden(hidden), device=device,
-            seed=seed, min_fidelity=min_fidelity,
+            seed=seed, min_fidelity=min_fidelity, safe=safe,
+            student_format=student_format or ("skops" if safe else "joblib"),
         )
         progress = Progress() if quiet else RichProgress(console)
         gate_error = None

@@ -18,6 +18,37 @@ from tabcompress.report import to_json
 
 STUDENT_FILE = "student.joblib"
 REPORT_FILE = "report.json"
+STUDENT_FORMATS = ("joblib", "skops")
+# Beyond skops's defaults, the types a saved student is made of.
+SKOPS_TRUSTED_STUDENT_TYPES = (
+    "tabcompress.students.encoding.TabularEncoder",
+    "tabcompress.students.tree.TreeStudent",
+    "tabcompress.students.mlp.MLPStudent",
+    "sklearn.tree._tree.Tree",
+)
+
+
+def student_file(student_format: str = "joblib") -> str:
+    """The student's file name in ``--out`` for a format: ``student.joblib`` or ``student.skops``."""
+    if student_format not in STUDENT_FORMATS:
+        raise InputError(f"--student-format: unknown format {student_format!r}; choose joblib or skops")
+    return f"student.{student_format}"
+
+
+def load_student(path: str | Path) -> Any:
+    """Load a student written by tabcompress. A ``.skops`` file is read without running stored code
+    (only the student types are trusted); a ``.joblib`` file is a pickle: load only files you trust."""
+    from tabcompress.errors import require_file
+    from tabcompress.teachers import load_skops
+
+    path = Path(path)
+    where = f"student file {path}"
+    require_file(path, where, "a student file")
+    if path.suffix.lower() == ".skops":
+        return load_skops(path, SKOPS_TRUSTED_STUDENT_TYPES, where)
+    import joblib
+
+    return joblib.load(path)
 
 
 def check_out_dir(out_dir: str | Path) -> Path:
@@ -62,19 +93,28 @@ def _output_lock(directory: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def write_outputs(out_dir: str | Path, student: Any, report: dict[str, Any]) -> dict[str, str]:
-    """Write ``student.joblib`` and ``report.json`` into ``out_dir``; returns their paths."""
+def write_outputs(out_dir: str | Path, student: Any, report: dict[str, Any],
+                  student_format: str = "joblib") -> dict[str, str]:
+    """Write the student (``student.joblib`` or ``student.skops``) and ``report.json`` into
+    ``out_dir``; returns their paths."""
     import joblib
 
     path = check_out_dir(out_dir)
     created = not path.exists()
     temps: list[str] = []
-    targets = {"student": path / STUDENT_FILE, "report": path / REPORT_FILE}
+    name = student_file(student_format)
+    targets = {"student": path / name, "report": path / REPORT_FILE}
     try:
         path.mkdir(parents=True, exist_ok=True)
-        student_tmp = _temp_name(path, STUDENT_FILE)
+        student_tmp = _temp_name(path, name)
         temps.append(student_tmp)
-        joblib.dump(student, student_tmp)
+        if student_format == "skops":
+            import skops.io
+
+            with open(student_tmp, "wb") as fh:
+                skops.io.dump(student, fh)
+        else:
+            joblib.dump(student, student_tmp)
         report_tmp = _temp_name(path, REPORT_FILE)
         temps.append(report_tmp)
         with open(report_tmp, "w", encoding="utf-8") as fh:

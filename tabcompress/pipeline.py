@@ -19,7 +19,7 @@ import pandas as pd
 from tabcompress import data as data_mod
 from tabcompress import evaluation
 from tabcompress.errors import FidelityGateError, InputError
-from tabcompress.export import REPORT_FILE, STUDENT_FILE, check_out_dir, write_outputs
+from tabcompress.export import REPORT_FILE, STUDENT_FORMATS, check_out_dir, student_file, write_outputs
 from tabcompress.generators import GENERATOR_NAMES, Generator, make_generator
 from tabcompress.labeling import DEFAULT_CHUNK_ROWS, label_rows
 from tabcompress.progress import Progress
@@ -50,6 +50,8 @@ class DistillConfig:
     min_fidelity: float | None = None
     label_chunk_rows: int = DEFAULT_CHUNK_ROWS
     baseline: bool = True
+    safe: bool = False
+    student_format: str = "joblib"
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first bad option."""
@@ -88,6 +90,8 @@ class DistillConfig:
         if self.min_fidelity is not None and not 0.0 <= self.min_fidelity <= 1.0:
             raise InputError(f"--min-fidelity must be between 0 and 1, got {self.min_fidelity}")
         positive("label_chunk_rows", self.label_chunk_rows)
+        if self.student_format not in STUDENT_FORMATS:
+            raise InputError(f"--student-format: unknown format {self.student_format!r}; choose joblib or skops")
 
     def student_options(self) -> dict[str, Any]:
         if self.student == "tree":
@@ -143,7 +147,7 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
     # -- teacher and data ---------------------------------------------------------------------
     with stages.run("load_teacher", "loading the teacher"):
         if not isinstance(teacher, Teacher):
-            teacher = load_teacher(teacher)
+            teacher = load_teacher(teacher, safe=config.safe)
     source = str(data) if not isinstance(data, pd.DataFrame) else "<DataFrame>"
     with stages.run("read_data", "reading the data", source):
         frame = data if isinstance(data, pd.DataFrame) else data_mod.read_csv(data)
@@ -221,9 +225,10 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
     result = DistillResult(student=student, baseline=baseline, report=report, teacher=teacher,
                            X_test=X_test, y_test=y_test)
     if out_dir is not None:
-        report["outputs"] = {"student": str(Path(out_dir) / STUDENT_FILE), "report": str(Path(out_dir) / REPORT_FILE)}
+        report["outputs"] = {"student": str(Path(out_dir) / student_file(config.student_format)),
+                             "report": str(Path(out_dir) / REPORT_FILE)}
         with progress.stage("writing the outputs", str(out_dir)):
-            write_outputs(out_dir, student, report)
+            write_outputs(out_dir, student, report, student_format=config.student_format)
     if gate is not None and not gate["passed"]:
         raise FidelityGateError(f"student fidelity {fid:.4f} is below --min-fidelity {config.min_fidelity}",
                                 result=result)
