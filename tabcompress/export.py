@@ -16,7 +16,6 @@ from typing import Any, Iterator
 from tabcompress.errors import InputError
 from tabcompress.report import to_json
 
-STUDENT_FILE = "student.joblib"
 REPORT_FILE = "report.json"
 STUDENT_FORMATS = ("joblib", "skops")
 # Beyond skops's defaults, the types a saved student is made of.

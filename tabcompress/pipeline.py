@@ -19,7 +19,7 @@ import pandas as pd
 from tabcompress import data as data_mod
 from tabcompress import evaluation
 from tabcompress.errors import FidelityGateError, InputError
-from tabcompress.export import REPORT_FILE, STUDENT_FORMATS, check_out_dir, student_file, write_outputs
+from tabcompress.export import REPORT_FILE, check_out_dir, student_file, write_outputs
 from tabcompress.generators import GENERATOR_NAMES, Generator, make_generator
 from tabcompress.labeling import DEFAULT_CHUNK_ROWS, label_rows
 from tabcompress.progress import Progress
@@ -90,8 +90,7 @@ class DistillConfig:
         if self.min_fidelity is not None and not 0.0 <= self.min_fidelity <= 1.0:
             raise InputError(f"--min-fidelity must be between 0 and 1, got {self.min_fidelity}")
         positive("label_chunk_rows", self.label_chunk_rows)
-        if self.student_format not in STUDENT_FORMATS:
-            raise InputError(f"--student-format: unknown format {self.student_format!r}; choose joblib or skops")
+        student_file(self.student_format)  # raises InputError naming --student-format
 
     def student_options(self) -> dict[str, Any]:
         if self.student == "tree":
