@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from tabcompress.errors import InputError
+from tabcompress.errors import InputError, require_file
 from tabcompress.report import to_json
 
 REPORT_FILE = "report.json"
@@ -37,13 +37,12 @@ def student_file(student_format: str = "joblib") -> str:
 def load_student(path: str | Path) -> Any:
     """Load a student written by tabcompress. A ``.skops`` file is read without running stored code
     (only the student types are trusted); a ``.joblib`` file is a pickle: load only files you trust."""
-    from tabcompress.errors import require_file
-    from tabcompress.teachers import load_skops
+    from tabcompress.teachers import SKOPS_SUFFIXES, load_skops
 
     path = Path(path)
     where = f"student file {path}"
     require_file(path, where, "a student file")
-    if path.suffix.lower() == ".skops":
+    if path.suffix.lower() in SKOPS_SUFFIXES:
         return load_skops(path, SKOPS_TRUSTED_STUDENT_TYPES, where)
     import joblib
 

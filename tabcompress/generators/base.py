@@ -9,6 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from tabcompress.data import Schema
@@ -46,6 +47,14 @@ class Generator(ABC):
         if len(rows) != n:
             raise RuntimeError(f"{type(self).__name__} returned {len(rows)} rows, {n} were asked for")
         return self.schema_.conform(rows)
+
+    @staticmethod
+    def _subsample(X: pd.DataFrame, max_rows: int | None, random_state: int | None) -> pd.DataFrame:
+        """At most ``max_rows`` of ``X``'s rows, drawn at random without replacement, in their order."""
+        if max_rows is None or len(X) <= max_rows:
+            return X
+        rng = np.random.default_rng(random_state)
+        return X.iloc[np.sort(rng.choice(len(X), size=max_rows, replace=False))].reset_index(drop=True)
 
     @abstractmethod
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:

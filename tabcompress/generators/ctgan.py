@@ -91,9 +91,7 @@ class CTGANGenerator(Generator):
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
         from ctgan import CTGAN
 
-        if self.max_rows is not None and len(X) > self.max_rows:
-            rng = np.random.default_rng(random_state)
-            X = X.iloc[np.sort(rng.choice(len(X), size=self.max_rows, replace=False))]
+        X = self._subsample(X, self.max_rows, random_state)
         self.n_fit_rows_ = len(X)
         encoded, discrete = self._encode(X)
         self.model_ = None

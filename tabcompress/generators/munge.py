@@ -46,9 +46,7 @@ class MUNGEGenerator(Generator):
             raise ValueError(f"MUNGE p must be between 0 and 1, got {self.p}")
         if not self.s > 0:
             raise ValueError(f"MUNGE s must be > 0, got {self.s}")
-        if self.max_rows is not None and len(X) > self.max_rows:
-            rng = np.random.default_rng(random_state)
-            X = X.iloc[np.sort(rng.choice(len(X), size=self.max_rows, replace=False))].reset_index(drop=True)
+        X = self._subsample(X, self.max_rows, random_state)
         self.n_fit_rows_ = len(X)
         self.rows_ = X
         if len(X) == 1:
