@@ -174,10 +174,15 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
                       f"| B2 CTGAN, {gens[0]['B2']['epochs']} epochs | {gens[0]['B2']['fit_rows']:,} | "
                       f"{mean_sd(gen_stats('B2', 'fit'), '.1f')} | {mean_sd(gen_stats('B2', 'generate'), '.1f')} |",
                       f"| B3 MUNGE | {gens[0]['B3']['fit_rows']:,} | {mean_sd(gen_stats('B3', 'fit'), '.1f')} | "
-                      f"{mean_sd(gen_stats('B3', 'generate'), '.1f')} |",
-                      f"| tabcompress {gens[0]['tabcompress']['name']}, {gens[0]['tabcompress']['epochs']} epochs | "
-                      f"{gens[0]['tabcompress']['fit_rows']:,} | {mean_sd(gen_stats('tabcompress', 'fit'), '.1f')} | "
-                      "in the pipeline |", ""]
+                      f"{mean_sd(gen_stats('B3', 'generate'), '.1f')} |"]
+            for gname, first in gens[0]["tabcompress"].items():
+                fits = summary_mod.stats([((g["tabcompress"].get(gname) or {}).get("fit") or {}).get("s") for g in gens])
+                epochs = summary_mod.stats([(g["tabcompress"].get(gname) or {}).get(gname, {}).get("epochs_run")
+                                            for g in gens])
+                ran = f", {mean_sd(epochs, '.0f')} epochs run (early stop)" if epochs["n"] else ""
+                lines.append(f"| tabcompress {gname}{ran} | {first['fit_rows']:,} | {mean_sd(fits, '.1f')} | "
+                             "in the pipeline |")
+            lines.append("")
         lines += stage_table(results, dataset)
         regression = task == "regression"
         lines += [f"| teacher | student | method | fidelity | {target_name} | "

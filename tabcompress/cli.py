@@ -70,8 +70,12 @@ def distill(
     categorical: Annotated[Optional[str], typer.Option(help="Comma-separated columns to treat as categories "
                                                        "(text, bool and category columns always are).")] = None,
     test_size: Annotated[float, typer.Option(help="Share of real rows held out from everything, for scoring.")] = 0.2,
-    generator: Annotated[str, typer.Option(help="Synthetic-row generator: ctgan, munge (nearest-neighbour perturbation) or none (real rows only).")] = "ctgan",
-    epochs: Annotated[int, typer.Option(help="Generator training epochs.")] = 100,
+    generator: Annotated[str, typer.Option(help="Synthetic-row generator: auto (the benchmark's pick for the student), "
+                                           "ctgan, tvae, copula, munge, a mix such as munge+ctgan, or none "
+                                           "(real rows only).")] = "auto",
+    epochs: Annotated[int, typer.Option(help="Generator training epochs (ctgan, tvae): the most it trains.")] = 100,
+    early_stop: Annotated[bool, typer.Option("--early-stop/--no-early-stop",
+                                             help="Stop generator training when its losses flatten.")] = True,
     batch_size: Annotated[int, typer.Option(help="Generator batch size (a multiple of 10).")] = 500,
     generator_rows: Annotated[int, typer.Option(help="Fit the generator on a random subsample of at most this "
                                                 "many training rows; 0 = all rows.")] = 20_000,
@@ -79,7 +83,20 @@ def distill(
                                                           "[default: --synthetic-ratio × training rows]",
                                                           show_default=False)] = None,
     synthetic_ratio: Annotated[float, typer.Option(help="Synthetic rows per training row, "
-                                                   "when --synthetic-rows is not given.")] = 10.0,
+                                                   "when --synthetic-rows is not given.")] = 20.0,
+    synthetic_max_rows: Annotated[int, typer.Option(help="At most this many synthetic rows from the ratio; "
+                                                    "0 = no cap.")] = 400_000,
+    selection_rounds: Annotated[int, typer.Option(help="Teacher-aware selection: rounds of drawing candidates and "
+                                                  "keeping those where teacher and student disagree most; 0 = off.")] = 0,
+    selection_share: Annotated[float, typer.Option(help="Share of the synthetic rows chosen by selection.")] = 0.5,
+    selection_pool: Annotated[int, typer.Option(help="Candidates drawn (and labelled) per selected row.")] = 4,
+    time_budget: Annotated[Optional[float], typer.Option(help="Seconds the whole run may take: generator epochs, "
+                                                         "synthetic rows and selection rounds are planned to fit.",
+                                                         show_default=False)] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Where fitted generators are cached. [default: "
+                                                      "$TABCOMPRESS_CACHE_DIR, else the user's cache directory]",
+                                                      show_default=False)] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the generator cache.")] = False,
     student: Annotated[str, typer.Option(help="Student model: tree or mlp.")] = "tree",
     max_depth: Annotated[int, typer.Option(help="Tree student: maximum depth.")] = 6,
     max_leaf_nodes: Annotated[Optional[int], typer.Option(help="Tree student: maximum number of leaves.",
@@ -115,9 +132,12 @@ def distill(
         config = DistillConfig(
             target=target, categorical=_split_names(categorical), test_size=test_size, generator=generator,
             epochs=epochs, batch_size=batch_size, generator_rows=generator_rows or None,
-            synthetic_rows=synthetic_rows, synthetic_ratio=synthetic_ratio, student=student,
+            synthetic_rows=synthetic_rows, synthetic_ratio=synthetic_ratio,
+            synthetic_max_rows=synthetic_max_rows or None, student=student,
             max_depth=max_depth, max_leaf_nodes=max_leaf_nodes, hidden=_parse_hidden(hidden), device=device,
-            seed=seed, min_fidelity=min_fidelity, safe=safe,
+            seed=seed, min_fidelity=min_fidelity, safe=safe, early_stop=early_stop,
+            selection_rounds=selection_rounds, selection_share=selection_share, selection_pool=selection_pool,
+            time_budget=time_budget, cache=not no_cache, cache_dir=str(cache_dir) if cache_dir else None,
             student_format=student_format or ("skops" if safe else "joblib"),
         )
         progress = Progress() if quiet else RichProgress(console)

@@ -16,13 +16,17 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from tabcompress import budget as budget_mod
 from tabcompress import data as data_mod
 from tabcompress import evaluation
+from tabcompress.cache import GeneratorCache, worth_caching
 from tabcompress.errors import FidelityGateError, InputError
 from tabcompress.export import REPORT_FILE, check_out_dir, student_file, write_outputs
-from tabcompress.generators import GENERATOR_NAMES, Generator, make_generator
+from tabcompress.generators import Generator, check_generator_name, make_generator
+from tabcompress.generators.mixture import MixtureGenerator
 from tabcompress.labeling import DEFAULT_CHUNK_ROWS, label_rows
 from tabcompress.progress import Progress
+from tabcompress.selection import SelectionSettings, train_with_selection
 from tabcompress.report import environment, versions
 from tabcompress.students import STUDENT_NAMES, Student, make_student
 from tabcompress.teachers import Teacher, load_teacher
@@ -35,12 +39,13 @@ class DistillConfig:
     target: str | None = None
     categorical: tuple[str, ...] = ()
     test_size: float = 0.2
-    generator: str = "ctgan"
+    generator: str = "auto"
     epochs: int = 100
     batch_size: int = 500
     generator_rows: int | None = 20_000
     synthetic_rows: int | None = None
-    synthetic_ratio: float = 10.0
+    synthetic_ratio: float = 20.0
+    synthetic_max_rows: int | None = 400_000
     student: str = "tree"
     max_depth: int | None = 6
     max_leaf_nodes: int | None = None
@@ -52,6 +57,13 @@ class DistillConfig:
     baseline: bool = True
     safe: bool = False
     student_format: str = "joblib"
+    early_stop: bool = True
+    selection_rounds: int = 0
+    selection_share: float = 0.5
+    selection_pool: int = 4
+    time_budget: float | None = None
+    cache: bool = True
+    cache_dir: str | None = None
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first bad option."""
@@ -61,9 +73,8 @@ class DistillConfig:
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value}")
 
-        if self.generator not in GENERATOR_NAMES:
-            raise InputError(f"--generator: unknown generator {self.generator!r}; "
-                             f"choose one of {', '.join(GENERATOR_NAMES)}")
+        if self.generator != "auto":
+            check_generator_name(self.generator)  # raises InputError naming --generator
         if self.student not in STUDENT_NAMES:
             raise InputError(f"--student: unknown student {self.student!r}; choose one of {', '.join(STUDENT_NAMES)}")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -90,7 +101,19 @@ class DistillConfig:
         if self.min_fidelity is not None and not 0.0 <= self.min_fidelity <= 1.0:
             raise InputError(f"--min-fidelity must be between 0 and 1, got {self.min_fidelity}")
         positive("label_chunk_rows", self.label_chunk_rows)
+        positive("synthetic_max_rows", self.synthetic_max_rows, allow_none=True)
         student_file(self.student_format)  # raises InputError naming --student-format
+        SelectionSettings(rounds=self.selection_rounds, share=self.selection_share,
+                          pool=self.selection_pool).validate()
+        if self.time_budget is not None and not (self.time_budget > 0 and np.isfinite(self.time_budget)):
+            raise InputError(f"--time-budget must be a number of seconds > 0, got {self.time_budget}")
+
+    def n_synthetic(self, n_real: int) -> int:
+        """Synthetic rows for ``n_real`` training rows: ``synthetic_rows``, else the ratio, capped."""
+        if self.synthetic_rows is not None:
+            return int(self.synthetic_rows)
+        n = int(round(self.synthetic_ratio * n_real))
+        return min(n, self.synthetic_max_rows) if self.synthetic_max_rows is not None else n
 
     def student_options(self) -> dict[str, Any]:
         if self.student == "tree":
@@ -176,7 +199,12 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
     y_test = dataset.y.iloc[test_idx].reset_index(drop=True) if dataset.y is not None else None
 
     # -- synthetic rows, labels, students -------------------------------------------------------
-    trained = train_student(teacher, X_train, T_train, schema, config, progress=progress, device=device)
+    time_left = None
+    if config.time_budget is not None:
+        # scoring takes a few teacher and student calls on the held-out rows: keep its share back
+        time_left = config.time_budget - (time.perf_counter() - started) - _scoring_allowance(stages.seconds, X, X_test)
+    trained = train_student(teacher, X_train, T_train, schema, config, progress=progress, device=device,
+                            time_left=time_left)
     stages.seconds.update(trained.timings_s)
     student, baseline, n_synthetic = trained.student, trained.baseline, trained.n_synthetic
     generator_info = trained.generator_info
@@ -214,6 +242,8 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
             "schema": schema.to_dict(),
         },
         "generator": generator_info,
+        "selection": trained.selection,
+        "budget": _budget_report(config, trained.budget, stages.seconds["total"]),
         "gate": gate,
         "timings_s": stages.seconds,
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
@@ -244,72 +274,244 @@ class TrainedStudent:
     generator_info: dict[str, Any]
     n_synthetic: int
     timings_s: dict[str, float]
+    selection: dict[str, Any] | None = None
+    budget: dict[str, Any] | None = None
 
 
 def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, schema: data_mod.Schema,
                   config: DistillConfig, *, generator: Generator | None = None,
-                  progress: Progress | None = None, device: str | None = None) -> TrainedStudent:
+                  progress: Progress | None = None, device: str | None = None,
+                  time_left: float | None = None) -> TrainedStudent:
     """The training half of :func:`distill`: synthetic rows, teacher labels, student (and baseline).
 
     ``T_train`` holds the teacher's soft targets for ``X_train``. A ``generator`` that is already
     fitted on ``X_train`` is used as it is (its fit is skipped), so a caller who distils several
-    teachers or students from the same rows — the benchmark does — fits it once.
+    teachers or students from the same rows — the benchmark does — fits it once. Otherwise the
+    generator comes from the cache (``config.cache``) or is fitted and stored there.
+
+    ``time_left`` (default: ``config.time_budget``) is the seconds this call may take; the run is then
+    planned to fit (see :mod:`tabcompress.budget`).
     """
     config.validate()
+    started = time.perf_counter()
     progress = progress or Progress()
     stages = _Stages(progress)
     device = device or _run_device(config)
+    if time_left is None:
+        time_left = config.time_budget
     reused = generator is not None and hasattr(generator, "schema_")
-    if generator is None and config.generator != "none":
-        generator = make_generator(config.generator, epochs=config.epochs, batch_size=config.batch_size,
-                                   max_rows=config.generator_rows, device=device)
-    n_synthetic = 0
-    X_synth, T_synth = X_train.iloc[:0], T_train[:0]
-    generator_info: dict[str, Any] = {"name": config.generator if generator is None else generator.name}
-    if generator is not None:
+    name = generator.name if generator is not None else resolve_generator(config, schema)
+    classes = teacher.classes_ if teacher.is_classifier else None
+    fit_kwargs = {"classes": classes, "categorical": schema.categorical}
+
+    deadline = started + time_left if time_left is not None else None
+    fits_left = [1]  # student fits still to come; set from the plan
+
+    def make(time_limit: float | None = None) -> Student:
+        options = config.student_options()
+        if config.student == "mlp" and deadline is not None:
+            # An MLP's epochs are not known in advance: under a budget, each fit gets its share of
+            # what is left and stops there (keeping its best weights so far).
+            if time_limit is None:
+                time_limit = (deadline - time.perf_counter()) / max(1, fits_left[0])
+                fits_left[0] -= 1
+            options["time_limit"] = max(0.5, time_limit)
+        return make_student(config.student, **options)
+
+    def label(rows: pd.DataFrame) -> np.ndarray:
+        return label_rows(teacher, rows, chunk_rows=config.label_chunk_rows)
+
+    n_synthetic = 0 if name == "none" else config.n_synthetic(len(X_train))
+    rounds = config.selection_rounds
+
+    # -- the baseline first: under a time budget its fit also measures the student's cost per row ----
+    baseline, student_rate = None, None
+    if config.baseline:
+        with stages.run("baseline_fit", "training the real-rows-only baseline", f"{len(X_train):,} rows"):
+            limit = BASELINE_SHARE * time_left if time_left is not None else None
+            baseline = make(limit).fit(X_train, T_train, **fit_kwargs)
+        student_rate = stages.seconds["baseline_fit"] / len(X_train)
+
+    # -- the plan, when there is a budget -----------------------------------------------------------
+    cache = _cache(config)
+    rates = None
+    trainable = name != "none" and not reused and any(p in TRAINABLE_GENERATORS for p in name.split("+"))
+    if trainable and cache is not None and _cached(cache, build_generator(name, config, device), X_train, schema,
+                                                   config.seed):
+        trainable = False  # a cached fit costs no training time
+    plan = None
+    if time_left is not None and n_synthetic:
+        with stages.run("plan", "planning the time budget", f"{time_left:.0f} s left"):
+            rates = _measure_rates(teacher, X_train, T_train, make, fit_kwargs, student_rate, config)
+            plan = budget_mod.plan(time_left - (time.perf_counter() - started), n_real=len(X_train),
+                                   n_synthetic=n_synthetic, rounds=rounds, share=config.selection_share,
+                                   pool=config.selection_pool, rates=rates, trainable_generator=trainable)
+        n_synthetic, rounds = plan.n_synthetic, plan.rounds
+        for note in plan.adjustments:
+            progress.note(f"time budget: {note}")
+    fits_left[0] = 1 + (rounds if n_synthetic and config.selection_share > 0 else 0)
+
+    # -- the generator ----------------------------------------------------------------------------
+    generator_info: dict[str, Any] = {"name": name}
+    X_synth, T_synth, selection_info = X_train.iloc[:0], T_train[:0], None
+    if name != "none" and n_synthetic > 0:
+        if generator is None:
+            time_limit = plan.generator_time_limit if plan is not None else None
+            generator = build_generator(name, config, device, time_limit=time_limit)
         if reused:
             if generator.schema_.names != schema.names:
                 raise ValueError("the fitted generator was fitted on other columns than X_train's")
         else:
             fit_rows = min(len(X_train), config.generator_rows or len(X_train))
-            detail = (f"{config.epochs} epochs on {fit_rows:,} rows, device {device}" if generator.name == "ctgan"
-                      else f"{fit_rows:,} rows")
-            with stages.run("generator_fit", f"fitting {generator.name.upper()}", detail):
-                generator.fit(X_train, schema, random_state=config.seed, progress=progress.advance)
-        n_synthetic = (config.synthetic_rows if config.synthetic_rows is not None
-                       else int(round(config.synthetic_ratio * len(X_train))))
-        with stages.run("generate", "sampling synthetic rows", f"{n_synthetic:,} rows"):
-            X_synth = generator.sample(n_synthetic, random_state=config.seed + 1)
-        with stages.run("label_synthetic", "labelling the synthetic rows with the teacher"):
-            T_synth = label_rows(teacher, X_synth, chunk_rows=config.label_chunk_rows)
-        generator_info.update(fit_rows=int(generator.n_fit_rows_), reused=bool(reused))
-        if generator.name == "ctgan":
-            generator_info.update(epochs=generator.epochs, batch_size=generator.batch_size, device=generator.device)
+            with stages.run("generator_fit", f"fitting {name.upper()}", f"{fit_rows:,} rows"):
+                generator, cache_info = fit_generator(generator, X_train, schema, random_state=config.seed,
+                                                      cache=cache, progress=progress.advance)
+            if cache_info:
+                generator_info["cache"] = cache_info
+            for info in cache_info.values():
+                if info.get("note"):
+                    progress.note(f"generator cache: {info['note']}")
+        generator_info.update(fit_rows=int(generator.n_fit_rows_), reused=bool(reused), **training_facts(generator))
+        if plan is not None and trainable:
+            # The generator is done (perhaps early, or from the cache): plan the rows again with the
+            # time actually left, so its unused time goes to rows instead of being lost.
+            requested = config.n_synthetic(len(X_train))
+            replan = budget_mod.plan(deadline - time.perf_counter(), n_real=len(X_train), n_synthetic=requested,
+                                     rounds=config.selection_rounds, share=config.selection_share,
+                                     pool=config.selection_pool, rates=rates, trainable_generator=False)
+            n_synthetic, rounds = replan.n_synthetic, replan.rounds
+            plan.replanned = {"n_synthetic": n_synthetic, "rounds": rounds, "adjustments": replan.adjustments}
+            fits_left[0] = 1 + (rounds if n_synthetic and config.selection_share > 0 else 0)
 
-    classes = teacher.classes_ if teacher.is_classifier else None
-    X_student = pd.concat([X_train, X_synth], ignore_index=True) if n_synthetic else X_train
-    T_student = np.concatenate([T_train, T_synth]) if n_synthetic else T_train
-    with stages.run("student_fit", f"training the {config.student} student",
-                    f"{len(X_train):,} real + {n_synthetic:,} synthetic rows"):
-        student = make_student(config.student, **config.student_options())
-        student.fit(X_student, T_student, classes=classes, categorical=schema.categorical)
-    baseline = None
-    if config.baseline:
-        with stages.run("baseline_fit", "training the real-rows-only baseline", f"{len(X_train):,} rows"):
-            baseline = make_student(config.student, **config.student_options())
-            baseline.fit(X_train, T_train, classes=classes, categorical=schema.categorical)
+        # -- synthetic rows, teacher labels, student ------------------------------------------------
+        result = train_with_selection(
+            make=make, fit_kwargs=fit_kwargs, label=label, generator=generator, X_real=X_train,
+            T_real=T_train, n_synthetic=n_synthetic, seed=config.seed, stage=stages.run,
+            student_name=config.student,
+            settings=SelectionSettings(rounds=rounds, share=config.selection_share, pool=config.selection_pool))
+        student, X_synth, T_synth = result.student, result.X_synth, result.T_synth
+        selection_info = result.info
+    else:
+        with stages.run("student_fit", f"training the {config.student} student", f"{len(X_train):,} real rows"):
+            student = make().fit(X_train, T_train, **fit_kwargs)
+    budget_info = None
+    if time_left is not None:
+        budget_info = {"seconds": round(float(time_left), 2), "plan": plan.to_dict() if plan else None,
+                       "spent_s": round(time.perf_counter() - started, 2)}
+        if hasattr(student, "stop_reason_"):
+            budget_info["student_stop_reason"] = student.stop_reason_
     return TrainedStudent(student=student, baseline=baseline, generator=generator,
-                          generator_info=generator_info, n_synthetic=int(n_synthetic),
-                          timings_s=stages.seconds)
+                          generator_info=generator_info, n_synthetic=int(len(X_synth)),
+                          timings_s=stages.seconds, selection=selection_info, budget=budget_info)
+
+
+#: share of a time budget the real-rows-only baseline (an MLP) may take
+BASELINE_SHARE = 0.15
+#: generators that train (epochs) and so take a time limit
+TRAINABLE_GENERATORS = ("ctgan", "tvae")
+
+
+def resolve_generator(config: DistillConfig, schema: data_mod.Schema | None = None) -> str:
+    """The generator a run uses: ``config.generator``, or for ``auto`` the benchmark's pick (README,
+    "Choosing a generator"): MUNGE for tree students, whose few splits must follow the real rows'
+    distribution, which MUNGE's rows keep and CTGAN's do not; for an MLP, CTGAN when the data has
+    categorical columns (MUNGE's nearest neighbours are poor across categories) and MUNGE otherwise.
+    """
+    if config.generator != "auto":
+        return config.generator
+    if config.student == "mlp" and schema is not None and schema.categorical:
+        return "ctgan"
+    return "munge"
+
+
+def build_generator(name: str, config: DistillConfig, device: str, *, time_limit: float | None = None) -> Generator:
+    parts = name.split("+")
+    n_trainable = sum(p in TRAINABLE_GENERATORS for p in parts) or 1
+    options = {"epochs": config.epochs, "batch_size": config.batch_size, "max_rows": config.generator_rows,
+               "device": device, "early_stop": config.early_stop}
+    if time_limit is not None:  # shared by the trainable parts of a mixture
+        options["time_limit"] = time_limit / n_trainable
+    return make_generator(name, **options)
+
+
+def fit_generator(generator: Generator, X: pd.DataFrame, schema: data_mod.Schema, *, random_state: int,
+                  cache: GeneratorCache | None, progress=None) -> tuple[Generator, dict[str, dict[str, Any]]]:
+    """Fit ``generator`` on ``X`` (each part of a mixture on its own), through ``cache`` where a fit is
+    worth caching. Returns the fitted generator and, per cached part, the cache's report."""
+    parts = generator.parts if isinstance(generator, MixtureGenerator) else [generator]
+    fitted, infos = [], {}
+    for part in parts:
+        if cache is not None and worth_caching(part):
+            part, infos[part.name] = cache.fit_or_load(part, X, schema, random_state=random_state, progress=progress)
+        else:
+            part.fit(X, schema, random_state=random_state, progress=progress)
+        fitted.append(part)
+    if isinstance(generator, MixtureGenerator):
+        return MixtureGenerator.from_fitted(fitted, generator.shares, schema), infos
+    return fitted[0], infos
+
+
+def _cached(cache: GeneratorCache, generator: Generator, X: pd.DataFrame, schema: data_mod.Schema,
+            seed: int) -> bool:
+    """Whether every trainable part of ``generator`` has a cache entry for this fit."""
+    parts = generator.parts if isinstance(generator, MixtureGenerator) else [generator]
+    return all(cache.has(p, X, schema, random_state=seed) for p in parts if p.name in TRAINABLE_GENERATORS)
+
+
+def training_facts(generator: Generator) -> dict[str, Any]:
+    """Epochs asked and run, and why training stopped, for each trainable part."""
+    facts: dict[str, Any] = {}
+    parts = generator.parts if isinstance(generator, MixtureGenerator) else [generator]
+    for part in parts:
+        if part.name in TRAINABLE_GENERATORS:
+            facts[part.name] = {k: getattr(part, attr) for k, attr in (
+                ("epochs", "epochs"), ("epochs_run", "epochs_run_"), ("stop_reason", "stop_reason_"),
+                ("time_limit", "time_limit"), ("batch_size", "batch_size"), ("device", "device"))
+                if getattr(part, attr, None) is not None}
+    return facts
+
+
+def _measure_rates(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, make, fit_kwargs,
+                   student_rate: float | None, config: DistillConfig) -> budget_mod.Rates:
+    """Seconds per row of labelling (timed on a slice of the real rows), of a student fit (the
+    baseline's, else a fit on a slice) and of sampling (a conservative constant: CTGAN's decoder,
+    the slowest we have, samples about 100,000 rows a second on 2 cores)."""
+    probe = X_train.iloc[: min(len(X_train), 2000)]
+    start = time.perf_counter()
+    label_rows(teacher, probe, chunk_rows=config.label_chunk_rows)
+    label_rate = (time.perf_counter() - start) / len(probe)
+    if student_rate is None:
+        start = time.perf_counter()
+        make(BASELINE_SHARE * 0.5 * (config.time_budget or 60.0)).fit(probe, T_train[: len(probe)], **fit_kwargs)
+        student_rate = (time.perf_counter() - start) / len(probe)
+    return budget_mod.Rates(label=label_rate, student=student_rate, sample=1e-5)
+
+
+def _cache(config: DistillConfig) -> GeneratorCache | None:
+    return GeneratorCache(config.cache_dir) if config.cache else None
 
 
 def _run_device(config: DistillConfig) -> str:
     """The torch device of a run; "cpu" when nothing in it uses torch (so --device cuda is not checked)."""
-    if config.student == "mlp" or config.generator == "ctgan":
+    parts = resolve_generator(config).split("+")  # "auto" needs torch only with an MLP, which is checked
+    if config.student == "mlp" or any(p in TRAINABLE_GENERATORS for p in parts):
         from tabcompress.students.mlp import resolve_device
 
         return resolve_device(config.device)
     return "cpu"
+
+
+def _scoring_allowance(seconds: dict[str, float], X: pd.DataFrame, X_test: pd.DataFrame) -> float:
+    """Seconds to keep for scoring: the teacher's time on the held-out rows (from labelling the real
+    rows), twice over for the latency probes and the students, plus a second for writing."""
+    return 2.0 * seconds.get("label_real", 0.0) * len(X_test) / max(1, len(X)) + 1.0
+
+
+def _budget_report(config: DistillConfig, trained: dict[str, Any] | None, total: float) -> dict[str, Any] | None:
+    if config.time_budget is None:
+        return None
+    return {"seconds": config.time_budget, "total_s": round(total, 2), "within": bool(total <= config.time_budget),
+            "training": trained}
 
 
 def _jsonable(value: Any) -> Any:

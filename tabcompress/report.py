@@ -68,6 +68,29 @@ def _fmt_bytes(n: int | None) -> str:
     return str(n)
 
 
+def generator_line(report: dict[str, Any]) -> str:
+    """One line on where the synthetic rows came from: generator, epochs, cache, selection."""
+    g = report.get("generator") or {}
+    rows = report["data"].get("synthetic_rows", 0)
+    if g.get("name") in (None, "none") or not rows:
+        return "synthetic rows: none (real rows only)"
+    parts = []
+    for name, facts in g.items():
+        if isinstance(facts, dict) and "epochs_run" in facts:
+            parts.append(f"{name} {facts['epochs_run']}/{facts['epochs']} epochs ({facts.get('stop_reason', '')})")
+    for name, info in (g.get("cache") or {}).items():
+        status = {"hit": "loaded from cache, fit skipped", "miss": "fitted and cached",
+                  "refit": "cache entry damaged, refitted"}.get(info.get("status"), info.get("status"))
+        parts.append(f"{name}: {status}")
+    if g.get("reused"):
+        parts.append("generator reused")
+    sel = report.get("selection") or {}
+    if sel.get("rounds"):
+        parts.append(f"{sel['selected_rows']:,} rows chosen by teacher-aware selection in {sel['rounds']} rounds")
+    detail = f" — {'; '.join(parts)}" if parts else ""
+    return f"synthetic rows: {rows:,} from {g['name']}{detail}"
+
+
 def render_summary(report: dict[str, Any], console) -> None:
     """A compact table of the headline figures, for a person at a terminal (stderr)."""
     from rich import box
@@ -117,6 +140,14 @@ def render_summary(report: dict[str, Any], console) -> None:
     timings = report["timings_s"]
     spent = ", ".join(f"{k} {v:.1f}" for k, v in timings.items() if k != "total")
     console.print(f"wall time {timings['total']:.1f} s ({spent})", highlight=False)
+    console.print(generator_line(report), highlight=False)
+    budget = report.get("budget")
+    if budget:
+        plan = (budget.get("training") or {}).get("plan") or {}
+        cuts = "; ".join((plan.get("replanned") or plan).get("adjustments") or []) or "no cuts"
+        verdict = "within" if budget["within"] else "OVER"
+        console.print(f"time budget {budget['seconds']:g} s: {budget['total_s']:.1f} s spent ({verdict}); "
+                      f"plan: {cuts}", highlight=False)
     if report.get("gate"):
         gate = report["gate"]
         verdict = "[green]passed[/green]" if gate["passed"] else "[red]FAILED[/red]"

@@ -34,6 +34,18 @@ def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
                           timeout=timeout, env=env)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_generator_cache(tmp_path_factory):
+    """Tests never read or fill the user's real generator cache (CLI subprocesses inherit this)."""
+    before = os.environ.get("TABCOMPRESS_CACHE_DIR")
+    os.environ["TABCOMPRESS_CACHE_DIR"] = str(tmp_path_factory.mktemp("generator-cache"))
+    yield
+    if before is None:
+        os.environ.pop("TABCOMPRESS_CACHE_DIR", None)
+    else:
+        os.environ["TABCOMPRESS_CACHE_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def magic() -> pd.DataFrame:
     return pd.read_csv(DATA / "magic_1200.csv")

@@ -176,7 +176,8 @@ def test_cuda_without_a_gpu(teachers, tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     out = tmp_path / "out"
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--device", "cuda")
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--device", "cuda",
+                   "--generator", "ctgan")
     assert_bad_input(done, "--device cuda", "no CUDA GPU", out=out)
 
 

@@ -135,5 +135,7 @@ def test_help_lists_the_options():
     assert done.returncode == 0
     for option in ("--target", "--categorical", "--test-size", "--generator", "--epochs", "--batch-size",
                    "--generator-rows", "--synthetic-rows", "--synthetic-ratio", "--student", "--max-depth",
-                   "--max-leaf-nodes", "--hidden", "--device", "--seed", "--out", "--json", "--min-fidelity"):
+                   "--max-leaf-nodes", "--hidden", "--device", "--seed", "--out", "--json", "--min-fidelity",
+                   "--synthetic-max-rows", "--early-stop", "--selection-rounds", "--selection-share",
+                   "--selection-pool", "--time-budget", "--cache-dir", "--no-cache"):
         assert option in done.stdout

@@ -78,7 +78,9 @@ def _signal_during(stage: str, sig: int, options: list[str], out, teacher) -> tu
 
 def test_sigterm_during_generator_fit_leaves_nothing(teachers, tmp_path):
     out = tmp_path / "out"
-    code, stderr = _signal_during("fitting CTGAN", signal.SIGTERM, ["--epochs", "500"], out, teachers["rf_magic"])
+    code, stderr = _signal_during("fitting CTGAN", signal.SIGTERM,
+                                  ["--generator", "ctgan", "--epochs", "500", "--no-early-stop", "--no-cache"],
+                                  out, teachers["rf_magic"])
     assert code == 143, stderr
     assert stderr.strip().splitlines()[-1] == "tabcompress: error: terminated"
     assert not out.exists()

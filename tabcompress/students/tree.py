@@ -36,6 +36,10 @@ class TreeStudent(Student):
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.tree_model_.predict(self.encoder_.transform(X)))
 
+    def leaf_ids(self, X: pd.DataFrame) -> np.ndarray:
+        """The leaf each row lands in (used to spread selected rows across the tree's regions)."""
+        return np.asarray(self.tree_model_.apply(self.encoder_.transform(self._check_X(X))))
+
     def _complexity(self) -> dict[str, int]:
         tree = self.tree_model_.tree_
         return {"n_nodes": int(tree.node_count), "n_leaves": int(tree.n_leaves), "depth": int(tree.max_depth)}

@@ -1,0 +1,95 @@
+"""Planning a run to fit a time budget (``--time-budget SECONDS``).
+
+The costly quantities of a run are known before they are spent, up to a rate each: how many synthetic
+rows are drawn and labelled, how many rows each student fit sees and how often (selection rounds),
+and how long a trainable generator (CTGAN, TVAE) trains. The rates are measured on the spot — the
+teacher on a slice of the real rows, the student by its real-rows fit, the generator by a small draw —
+and the plan picks the largest run that fits:
+
+1. keep a tenth of what is left for scoring and writing, and estimation error;
+2. give a trainable generator at least :data:`GENERATOR_SHARE` of the rest as its time limit;
+3. fit the rows into the remainder: fewer selection rounds first (each retrains the student), then
+   fewer synthetic rows, down to none (the real rows only).
+
+Every cut is written down in ``adjustments``, and the report shows the plan beside what was spent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: share of the plannable time a trainable generator gets at least
+GENERATOR_SHARE = 0.4
+#: share of the time left that is kept back for scoring, writing and estimation error
+RESERVE = 0.1
+
+
+@dataclass
+class Rates:
+    """Measured (or assumed) seconds per row of each costly step."""
+
+    label: float  # teacher labelling, per row
+    student: float  # one student fit, per training row
+    sample: float  # generator sampling, per row
+
+
+@dataclass
+class Plan:
+    n_synthetic: int
+    rounds: int
+    generator_time_limit: float | None  # None: the generator is not trainable or no budget applies
+    estimate_s: float  # the rows' estimated cost (sampling, labelling, student fits), generator excluded
+    adjustments: list[str] = field(default_factory=list)
+    replanned: dict[str, Any] | None = None  # the rows planned again once the generator was fitted
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["estimate_s"] = round(self.estimate_s, 2)
+        if self.generator_time_limit is not None:
+            out["generator_time_limit"] = round(self.generator_time_limit, 2)
+        return out
+
+
+def rows_cost(n_real: int, n_synthetic: int, rounds: int, share: float, pool: int, rates: Rates) -> float:
+    """Estimated seconds to draw, label and train on ``n_synthetic`` rows with ``rounds`` of selection."""
+    n_selected = int(round(n_synthetic * share)) if rounds and n_synthetic else 0
+    n_plain = n_synthetic - n_selected
+    drawn = n_plain + n_selected * pool
+    fits = n_real + n_plain  # the first fit
+    for r in range(1, (rounds if n_selected else 0) + 1):
+        fits += n_real + n_plain + n_selected * r / rounds
+    return drawn * (rates.label + rates.sample) + fits * rates.student
+
+
+def plan(seconds_left: float, *, n_real: int, n_synthetic: int, rounds: int, share: float, pool: int,
+         rates: Rates, trainable_generator: bool) -> Plan:
+    """The largest run (as asked, or cut down) whose estimated cost fits in ``seconds_left``."""
+    usable = max(0.0, seconds_left * (1.0 - RESERVE))
+    for_rows = usable * (1.0 - GENERATOR_SHARE) if trainable_generator else usable
+    adjustments: list[str] = []
+
+    def cost(n: int, r: int) -> float:
+        return rows_cost(n_real, n, r, share, pool, rates)
+
+    n, r = n_synthetic, rounds
+    while r > 0 and cost(n, r) > for_rows:
+        r -= 1
+    if r < rounds:
+        adjustments.append(f"selection rounds {rounds} → {r}")
+    if cost(n, r) > for_rows:
+        # the largest n that fits: cost is increasing in n, so bisect
+        lo, hi = 0, n
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if cost(mid, r) <= for_rows:
+                lo = mid
+            else:
+                hi = mid - 1
+        adjustments.append(f"synthetic rows {n:,} → {lo:,}")
+        n = lo
+    estimate = cost(n, r)
+    limit = None
+    if trainable_generator:
+        limit = max(0.0, usable - estimate) if n else 0.0
+    return Plan(n_synthetic=n, rounds=r, generator_time_limit=limit, estimate_s=estimate, adjustments=adjustments)

@@ -1,0 +1,168 @@
+"""Issue 4's pieces around the generators: mixtures, ``--generator auto``, teacher-aware selection,
+the time budget and the generator cache as the pipeline and the CLI use them."""
+
+from __future__ import annotations
+
+import json
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import DATA, run_cli
+from tabcompress import DistillConfig, InputError, Teacher, distill
+from tabcompress.budget import Rates, plan, rows_cost
+from tabcompress.data import Schema
+from tabcompress.generators import MixtureGenerator, MUNGEGenerator, check_generator_name, make_generator
+from tabcompress.pipeline import resolve_generator
+from tabcompress.selection import SelectionSettings, select, train_with_selection
+
+
+# -- mixtures and names -------------------------------------------------------------------------
+def test_mixture_shares_and_reproducibility(bank):
+    X = bank.drop(columns="target")
+    schema = Schema.infer(X)
+    mix = make_generator("munge+copula")
+    assert isinstance(mix, MixtureGenerator) and mix.name == "munge+copula"
+    mix.fit(X, schema, random_state=0)
+    assert list(mix.counts(1001)) == [501, 500] and mix.counts(7).sum() == 7
+    first, again = mix.sample(2000, random_state=3), mix.sample(2000, random_state=3)
+    pd.testing.assert_frame_equal(first, again)
+    assert not first.equals(mix.sample(2000, random_state=4))
+    # the copula's half is not made of perturbed real rows: its rows are not all near-copies
+    assert list(first.columns) == list(X.columns) and len(first) == 2000
+
+
+@pytest.mark.parametrize("name, message", [("gan", "unknown generator 'gan'"), ("munge+munge", "twice"),
+                                           ("munge+none", "unknown generator 'none'")])
+def test_bad_generator_names(name, message):
+    with pytest.raises(InputError, match=message):
+        check_generator_name(name)
+
+
+def test_auto_picks_from_student_and_columns(bank, magic):
+    bank_schema, magic_schema = Schema.infer(bank.drop(columns="target")), Schema.infer(magic.drop(columns="target"))
+    assert resolve_generator(DistillConfig(student="tree"), bank_schema) == "munge"
+    assert resolve_generator(DistillConfig(student="mlp"), bank_schema) == "ctgan"
+    assert resolve_generator(DistillConfig(student="mlp"), magic_schema) == "munge"
+    assert resolve_generator(DistillConfig(generator="copula", student="mlp"), bank_schema) == "copula"
+
+
+# -- selection ----------------------------------------------------------------------------------
+def test_select_takes_the_top_scores_with_a_region_cap():
+    scores = np.array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0], dtype=float)
+    regions = np.array([0, 0, 0, 0, 1, 1, 2, 2, 3, 3])
+    assert list(select(scores, regions, 4, region_cap=1.0)) == [0, 1, 2, 3]
+    # cap 25 % of 4 rows = 1 per region: the best row of each region
+    assert list(select(scores, regions, 4, region_cap=0.25)) == [0, 4, 6, 8]
+    # too few regions for the cap: the rest go to the best remaining rows
+    assert list(select(scores, np.zeros(10), 3, region_cap=0.25)) == [0, 1, 2]
+    assert len(select(scores, regions, 0, region_cap=0.5)) == 0
+
+
+def test_selection_rounds_keep_rows_where_teacher_and_student_disagree(teachers, magic):
+    from tabcompress.labeling import label_rows
+    from tabcompress.students import make_student
+
+    teacher = Teacher.from_model(joblib.load(teachers["rf_magic"]))
+    X = magic.drop(columns="target")
+    schema = Schema.infer(X)
+    T = label_rows(teacher, X)
+    gen = MUNGEGenerator().fit(X, schema, random_state=0)
+    kwargs = {"classes": teacher.classes_, "categorical": []}
+    result = train_with_selection(make=lambda: make_student("tree", max_depth=3, random_state=0), fit_kwargs=kwargs,
+                                  label=lambda rows: label_rows(teacher, rows), generator=gen, X_real=X, T_real=T,
+                                  n_synthetic=2000, settings=SelectionSettings(rounds=2, share=0.5, pool=4), seed=0)
+    info = result.info
+    assert info["rounds"] == 2 and info["plain_rows"] == 1000 and info["selected_rows"] == 1000
+    assert len(result.X_synth) == 2000 and len(result.T_synth) == 2000
+    assert info["candidates_labelled"] == 4000
+    for round_ in info["history"]:
+        assert round_["mean_disagreement_kept"] > round_["mean_disagreement_pool"]
+    np.testing.assert_allclose(result.T_synth, label_rows(teacher, result.X_synth))
+
+
+def test_selection_settings_are_checked(teachers, magic):
+    with pytest.raises(InputError, match="--selection-share"):
+        DistillConfig(selection_share=1.5).validate()
+    with pytest.raises(InputError, match="--selection-rounds"):
+        DistillConfig(selection_rounds=-1).validate()
+    with pytest.raises(InputError, match="--time-budget"):
+        DistillConfig(time_budget=0).validate()
+
+
+# -- time budget --------------------------------------------------------------------------------
+def test_plan_cuts_rounds_first_then_rows():
+    rates = Rates(label=1e-4, student=1e-4, sample=0.0)
+    full = rows_cost(1000, 20_000, 2, 0.5, 4, rates)
+    assert plan(full * 2, n_real=1000, n_synthetic=20_000, rounds=2, share=0.5, pool=4, rates=rates,
+                trainable_generator=False).adjustments == []
+    squeezed = plan(rows_cost(1000, 20_000, 0, 0.5, 4, rates) / 0.9 + 0.01, n_real=1000, n_synthetic=20_000,
+                    rounds=2, share=0.5, pool=4, rates=rates, trainable_generator=False)
+    assert squeezed.rounds == 0 and squeezed.n_synthetic == 20_000
+    tight = plan(1.0, n_real=1000, n_synthetic=20_000, rounds=2, share=0.5, pool=4, rates=rates,
+                 trainable_generator=True)
+    assert tight.rounds == 0 and 0 < tight.n_synthetic < 20_000
+    assert tight.estimate_s <= 0.9 * 0.6 + 1e-9  # 10 % reserve, 40 % for the generator
+    assert tight.generator_time_limit == pytest.approx(0.9 - tight.estimate_s)
+    nothing = plan(0.0, n_real=1000, n_synthetic=20_000, rounds=0, share=0.5, pool=4, rates=rates,
+                   trainable_generator=True)
+    assert nothing.n_synthetic == 0 and nothing.generator_time_limit == 0.0
+
+
+def test_time_budget_is_kept_and_reported(teachers, tmp_path):
+    # A CTGAN that would train 300 epochs and 60× synthetic rows, squeezed into 25 s.
+    out = tmp_path / "o"
+    result = run_cli("distill", teachers["pipe_bank"], DATA / "bank_1500.csv", "--out", out, "--generator", "ctgan",
+                     "--epochs", "300", "--synthetic-ratio", "60", "--time-budget", "25", "--no-cache", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    budget = report["budget"]
+    assert budget["seconds"] == 25 and budget["within"] and budget["total_s"] <= 25
+    plan_ = budget["training"]["plan"]
+    assert plan_["generator_time_limit"] > 0
+    ctgan = report["generator"]["ctgan"]
+    assert ctgan["epochs_run"] < 300 and ctgan["stop_reason"] in ("time_limit", "early_stop")
+    assert "time budget 25 s" in result.stderr
+
+
+# -- the cache, end to end ----------------------------------------------------------------------
+def test_warm_cache_skips_the_generator_fit(teachers, tmp_path):
+    args = ["distill", teachers["pipe_bank"], DATA / "bank_1500.csv", "--generator", "ctgan", "--epochs", "3",
+            "--synthetic-ratio", "1", "--cache-dir", tmp_path / "cache", "--json"]
+    cold = run_cli(*args, "--out", tmp_path / "a")
+    warm = run_cli(*args, "--out", tmp_path / "b")
+    assert cold.returncode == 0 and warm.returncode == 0, cold.stderr + warm.stderr
+    cold_r, warm_r = json.loads(cold.stdout), json.loads(warm.stdout)
+    assert cold_r["generator"]["cache"]["ctgan"]["status"] == "miss"
+    assert warm_r["generator"]["cache"]["ctgan"]["status"] == "hit"
+    assert "load_s" in warm_r["generator"]["cache"]["ctgan"]
+    assert "ctgan: loaded from cache, fit skipped" in " ".join(warm.stderr.split())
+    # same rows, same student
+    a = joblib.load(tmp_path / "a" / "student.joblib")
+    b = joblib.load(tmp_path / "b" / "student.joblib")
+    rows = pd.read_csv(DATA / "bank_1500.csv").drop(columns="target")
+    np.testing.assert_array_equal(a.predict_proba(rows), b.predict_proba(rows))
+    # --no-cache neither reads nor writes
+    off = run_cli(*args[:-1], "--no-cache", "--json", "--out", tmp_path / "c")
+    assert "cache" not in json.loads(off.stdout)["generator"]
+
+
+def test_damaged_cache_entry_is_refitted(teachers, tmp_path):
+    cache = tmp_path / "cache"
+    args = ["distill", teachers["pipe_bank"], DATA / "bank_1500.csv", "--generator", "ctgan", "--epochs", "2",
+            "--synthetic-ratio", "1", "--cache-dir", cache, "--json", "--out", tmp_path / "o"]
+    assert run_cli(*args).returncode == 0
+    (entry,) = cache.glob("*.joblib")
+    entry.write_bytes(entry.read_bytes()[:100])
+    again = run_cli(*args)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["generator"]["cache"]["ctgan"]["status"] == "refit"
+    assert "damaged" in again.stderr
+
+
+def test_library_defaults_run_without_torch_for_trees(teachers, bank):
+    result = distill(teachers["pipe_bank"], bank, DistillConfig(seed=0))
+    assert result.report["generator"]["name"] == "munge"
+    assert result.report["data"]["synthetic_rows"] == 20 * result.report["data"]["train_rows"]
