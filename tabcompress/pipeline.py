@@ -335,7 +335,10 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     # -- the plan, when there is a budget -----------------------------------------------------------
     cache = _cache(config)
     rates = None
-    trainable = name != "none" and not reused and any(p in TRAINABLE_GENERATORS for p in name.split("+"))
+    parts = name.split("+")
+    trainable = name != "none" and not reused and any(p in TIME_LIMITED_GENERATORS for p in parts)
+    if time_left is not None and not reused and "tvae" in parts:
+        progress.note("time budget: TVAE trains all its --epochs (it takes no time limit); lower them if it overruns")
     if trainable and cache is not None and _cached(cache, build_generator(name, config, device), X_train, schema,
                                                    config.seed):
         trainable = False  # a cached fit costs no training time
@@ -407,8 +410,10 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
 
 #: share of a time budget the real-rows-only baseline (an MLP) may take
 BASELINE_SHARE = 0.15
-#: generators that train (epochs) and so take a time limit
+#: generators that train with torch (epochs)
 TRAINABLE_GENERATORS = ("ctgan", "tvae")
+#: those that take a time limit, so a time budget can plan their training
+TIME_LIMITED_GENERATORS = ("ctgan",)
 
 
 def resolve_generator(config: DistillConfig, schema: data_mod.Schema | None = None) -> str:
@@ -426,7 +431,7 @@ def resolve_generator(config: DistillConfig, schema: data_mod.Schema | None = No
 
 def build_generator(name: str, config: DistillConfig, device: str, *, time_limit: float | None = None) -> Generator:
     parts = name.split("+")
-    n_trainable = sum(p in TRAINABLE_GENERATORS for p in parts) or 1
+    n_trainable = sum(p in TIME_LIMITED_GENERATORS for p in parts) or 1
     options = {"epochs": config.epochs, "batch_size": config.batch_size, "max_rows": config.generator_rows,
                "device": device, "early_stop": config.early_stop}
     if time_limit is not None:  # shared by the trainable parts of a mixture

@@ -1,0 +1,130 @@
+"""Side trials behind the defaults: variants of the synthetic rows, scored like ``bench/run.py``.
+
+Same splits (3,000 training rows, 5,000 held out), teachers and students as the benchmark, but only
+the variants named, and one line per (dataset, seed, teacher, student) on stdout. The figures quoted in
+the README's "Teacher-aware selection" and "Choosing a generator" came from runs of this script.
+
+    python bench/trials.py --datasets magic,california_housing --students tree4,tree8 --variants B3,SEL
+    python bench/trials.py --datasets adult --teachers rf --students mlp64x64 --variants B3,SEL,MIX
+
+Variants: B1 (real rows only, teacher probabilities); B3 (10× MUNGE, as the benchmark); M20 (20×
+MUNGE); SEL (10× MUNGE, half of it chosen by two rounds of teacher-aware selection); SELr3 (three
+rounds, 70 % selected); SELnoU (SEL without the uncertainty term); COP (10× copula); CT (10× CTGAN at
+the library's settings); MIX (10× munge+ctgan). A trailing ``h`` (e.g. ``B3h``) trains on the
+teacher's hard classes instead of its probabilities.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run as bench  # noqa: E402
+from tabcompress import Teacher, evaluation  # noqa: E402
+from tabcompress.data import Schema  # noqa: E402
+from tabcompress.generators import make_generator  # noqa: E402
+from tabcompress.labeling import label_rows  # noqa: E402
+from tabcompress.selection import SelectionSettings, train_with_selection  # noqa: E402
+from tabcompress.students import make_student  # noqa: E402
+
+# name → (generator, synthetic rows per real row, selection settings or None)
+VARIANTS = {
+    "B3": ("munge", 10, None),
+    "M20": ("munge", 20, None),
+    "SEL": ("munge", 10, SelectionSettings(rounds=2, share=0.5)),
+    "SELr3": ("munge", 10, SelectionSettings(rounds=3, share=0.7)),
+    "SELnoU": ("munge", 10, SelectionSettings(rounds=2, share=0.5, uncertainty=0.0)),
+    "COP": ("copula", 10, None),
+    "CT": ("ctgan", 10, None),
+    "MIX": ("munge+ctgan", 10, None),
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--datasets", default="magic,california_housing")
+    p.add_argument("--data-dir", type=Path, default=bench.DEFAULT_DATA_DIR)
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--teachers", default="rf,xgb")
+    p.add_argument("--students", default="tree4,tree8")
+    p.add_argument("--variants", default="B1,B3,SEL")
+    p.add_argument("--out", type=Path, help="also append one JSON line per run here")
+    a = p.parse_args()
+    sink = a.out.open("a") if a.out else None
+    for seed in map(int, a.seeds.split(",")):
+        for spec in a.datasets.split(","):
+            run_dataset(spec, seed, a, sink)
+
+
+def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
+    name, path = bench.resolve_dataset(spec, a.data_dir)
+    frame = pd.read_csv(path)
+    X, y = frame.drop(columns="target"), frame["target"]
+    classify = bench.is_classification(y)
+    if classify:
+        y = pd.Series(pd.Categorical(y).codes, name="target")
+    train, test = bench.split(X, y, classify, 3000, 5000, seed)
+    X_train, X_test = X.iloc[train].reset_index(drop=True), X.iloc[test].reset_index(drop=True)
+    y_train = y.iloc[train].reset_index(drop=True)
+    schema = Schema.infer(X_train, categorical=frozenset(bench.KNOWN_CATEGORICAL.get(name, ())))
+    text = [c for c in X.columns if X[c].dtype == object]
+    generators: dict[str, object] = {}
+    for kind in a.teachers.split(","):
+        teacher = Teacher.from_model(bench.build_teacher(kind, classify, text, seed, False).fit(X_train, y_train))
+        T_train, T_test = label_rows(teacher, X_train), label_rows(teacher, X_test)
+        teacher_pred = teacher.classes_[np.argmax(T_test, axis=1)] if classify else T_test
+        for student_name in a.students.split(","):
+            options = {k: v for k, v in bench.STUDENTS[student_name].items() if k != "student"}
+            kind_of_student = bench.STUDENTS[student_name]["student"]
+            if kind_of_student == "mlp":
+                options["device"] = "cpu"
+
+            def make():
+                return make_student(kind_of_student, random_state=seed, **options)
+
+            fit_kwargs = {"classes": teacher.classes_ if classify else None, "categorical": schema.categorical}
+            scores = {}
+            for variant in a.variants.split(","):
+                hard = variant.endswith("h") and classify
+                base = variant[:-1] if variant.endswith("h") else variant
+                targets = (lambda T: np.eye(T.shape[1])[np.argmax(T, axis=1)]) if hard else (lambda T: T)
+                start = time.perf_counter()
+                if base == "B1":
+                    student = make().fit(X_train, targets(T_train), **fit_kwargs)
+                else:
+                    gen_name, ratio, selection = VARIANTS[base]
+                    if gen_name not in generators:
+                        generators[gen_name] = make_generator(gen_name, early_stop=True).fit(
+                            X_train, schema, random_state=seed)
+                    gen = generators[gen_name]
+                    n = ratio * len(X_train)
+                    if selection is None:
+                        rows = gen.sample(n, random_state=seed + 1)
+                        student = make().fit(pd.concat([X_train, rows], ignore_index=True),
+                                             targets(np.concatenate([T_train, label_rows(teacher, rows)])),
+                                             **fit_kwargs)
+                    else:
+                        student = train_with_selection(
+                            make=make, fit_kwargs=fit_kwargs, label=lambda rows: label_rows(teacher, rows),
+                            generator=gen, X_real=X_train, T_real=T_train, n_synthetic=n, settings=selection,
+                            seed=seed).student
+                fidelity = evaluation.fidelity(teacher.task, teacher_pred, student.predict(X_test))["fidelity"]
+                scores[variant] = round(fidelity, 4)
+                if sink:
+                    sink.write(json.dumps({"dataset": name, "seed": seed, "teacher": kind, "student": student_name,
+                                           "variant": variant, "fidelity": fidelity,
+                                           "seconds": round(time.perf_counter() - start, 2)}) + "\n")
+                    sink.flush()
+            print(name, seed, kind, student_name, scores, flush=True)
+
+
+if __name__ == "__main__":
+    main()
