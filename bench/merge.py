@@ -1,10 +1,15 @@
-"""Merge benchmark results that were run as separate processes (e.g. half the datasets each, side by
-side on a 2-core machine) into one results file, with its summary recomputed.
+"""Merge benchmark results made by separate runs into one results file, summary recomputed.
 
-    python bench/merge.py bench/results/full_a.json bench/results/full_b.json --out bench/results/full.json
+Two uses: runs side by side on different datasets (half the datasets each), and runs of different
+methods on the same datasets — e.g. rerunning only ``tabcompress`` after a change to the library and
+keeping the baselines of an earlier run. The second is sound only when both runs saw the same splits
+and teachers, so the merge checks it: for every (dataset, seed, teacher) two parts share, the
+teacher's size, node count and held-out score must be identical, or the merge refuses.
 
-The parts must come from the same settings apart from their datasets; the merged file keeps every
-part's command, start and finish time, machine and elapsed seconds under ``parts``.
+    python bench/merge.py old.json:B0,B1,B2,B3,oracle tc_a.json tc_b.json --out bench/results/full.json
+
+A part is ``PATH`` (all the methods it ran) or ``PATH:M1,M2`` (only those). The merged file lists the
+parts under ``parts`` (command, times, methods taken), so the page can say where each figure came from.
 """
 
 from __future__ import annotations
@@ -19,33 +24,71 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import summary as summary_mod  # noqa: E402
 from run import write_json  # noqa: E402
 
-# settings that may differ between parts; everything else must match
-PER_PART = {"datasets"}
+# settings that belong to one method: taken from the part that ran it
+METHOD_SETTINGS = {"B2": "B2", "B3": "B3", "tabcompress": "tabcompress"}
+# settings that may differ between parts
+PER_PART = {"datasets", "methods", *METHOD_SETTINGS.values()}
+# the teacher figures that must agree where two parts share a teacher
+TEACHER_IDENTITY = ("type", "serialized_bytes", "n_trees", "n_nodes", "n_leaves", "target_accuracy", "target_r2")
 
 
-def merge(parts: list[dict], name: str) -> dict:
-    first = parts[0]
-    for part in parts[1:]:
+def _parse(spec: str) -> tuple[Path, list[str] | None]:
+    path, _, methods = spec.partition(":")
+    return Path(path), ([m for m in methods.split(",") if m] or None)
+
+
+def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
+    first = parts[0][0]
+    for part, _ in parts[1:]:
         for key, value in first["settings"].items():
             if key not in PER_PART and part["settings"].get(key) != value:
                 raise SystemExit(f"merge: setting {key!r} differs between {first['name']} and {part['name']}")
-        if part["versions"] != first["versions"]:
-            raise SystemExit(f"merge: package versions differ between {first['name']} and {part['name']}")
+    teachers: dict[tuple, dict] = {}
+    for part, _ in parts:
+        for t in part["teachers"]:
+            key = (t["dataset"], t["seed"], t["teacher"])
+            if key in teachers:
+                before = teachers[key]
+                differs = [k for k in TEACHER_IDENTITY if before.get(k) != t.get(k)]
+                if differs:
+                    raise SystemExit(f"merge: teacher {key} differs between parts ({', '.join(differs)}): "
+                                     "the runs did not see the same teachers")
+            teachers[key] = t  # the later part's timings
+    generators: dict[tuple, dict] = {}
+    for part, methods in parts:
+        for g in part["generators"]:
+            entry = generators.setdefault((g["dataset"], g["seed"]), {"dataset": g["dataset"], "seed": g["seed"]})
+            entry.update({k: v for k, v in g.items() if k in methods})
+    settings = {**first["settings"], "datasets": list(dict.fromkeys(d for p, _ in parts for d in p["settings"]["datasets"])),
+                "methods": [m for m in ("B0", "B1", "B2", "B3", "tabcompress", "oracle")
+                            if any(m in methods for _, methods in parts)]}
+    for part, methods in parts:
+        for method, key in METHOD_SETTINGS.items():
+            if method in methods and key in part["settings"]:
+                settings[key] = part["settings"][key]
+    runs = [r for part, methods in parts for r in part["runs"] if r["method"] in methods]
+    seen = set()
+    for r in runs:
+        key = (r["dataset"], r["seed"], r["teacher"], r["student"], r["method"])
+        if key in seen:
+            raise SystemExit(f"merge: two parts both give {key}; name the methods to take from each")
+        seen.add(key)
     merged = {
         "name": name,
-        "command": " & ".join(p["command"] for p in parts),
-        "started": min(p["started"] for p in parts),
-        "finished": max(p["finished"] or "" for p in parts) or None,
-        "machine": first["machine"],
-        "versions": first["versions"],
-        "settings": {**first["settings"], "datasets": [d for p in parts for d in p["settings"]["datasets"]]},
-        "datasets": {k: v for p in parts for k, v in p["datasets"].items()},
-        "generators": [g for p in parts for g in p["generators"]],
-        "teachers": [t for p in parts for t in p["teachers"]],
-        "runs": [r for p in parts for r in p["runs"]],
-        "elapsed_s": max(p.get("elapsed_s") or 0 for p in parts),
-        "parts": [{k: p.get(k) for k in ("name", "command", "started", "finished", "elapsed_s", "machine")}
-                  for p in parts],
+        "command": " & ".join(p["command"] for p, _ in parts),
+        "started": min(p["started"] for p, _ in parts),
+        "finished": max(p["finished"] or "" for p, _ in parts) or None,
+        "machine": parts[-1][0]["machine"],
+        "versions": parts[-1][0]["versions"],
+        "settings": settings,
+        "datasets": {k: v for p, _ in parts for k, v in p["datasets"].items()},
+        "generators": list(generators.values()),
+        "teachers": list(teachers.values()),
+        "runs": runs,
+        "elapsed_s": sum(p.get("elapsed_s") or 0 for p, _ in parts),
+        "parts": [{"name": p["name"], "command": p["command"], "started": p["started"], "finished": p["finished"],
+                   "elapsed_s": p.get("elapsed_s"), "methods": methods, "versions": p["versions"],
+                   "load_average_at_start": p["machine"].get("load_average_at_start")} for p, methods in parts],
     }
     merged["summary"] = summary_mod.summarise(merged)
     return merged
@@ -53,10 +96,14 @@ def merge(parts: list[dict], name: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("parts", nargs="+", type=Path)
+    p.add_argument("parts", nargs="+", help="PATH or PATH:METHOD,METHOD")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
-    parts = [json.loads(path.read_text()) for path in a.parts]
+    parts = []
+    for spec in a.parts:
+        path, methods = _parse(spec)
+        data = json.loads(path.read_text())
+        parts.append((data, methods or list(data["settings"]["methods"])))
     write_json(a.out, merge(parts, a.out.stem))
     print(f"merged {len(parts)} parts into {a.out}")
 

@@ -83,9 +83,14 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
         + f"), {s['B2']['ratio']:g}× the training rows, plus the real rows; teacher probabilities |",
         f"| B3 | MUNGE (Bucilă, Caruana & Niculescu-Mizil 2006), p = {s['B3']['p']:g}, s = {s['B3']['s']:g}: "
         f"{s['B3']['ratio']:g}× the training rows, plus the real rows; teacher probabilities |",
-        f"| tabcompress | the library's defaults (generator {s['tabcompress']['generator']}, "
-        f"{s['tabcompress']['epochs']} epochs, {s['tabcompress']['synthetic_ratio']:g}× synthetic rows), "
-        "through the same `train_student` the CLI runs |",
+        f"| tabcompress | the library's defaults (generator {s['tabcompress']['generator']}"
+        + (": MUNGE for tree students; for the MLP, CTGAN when the data has categorical columns, else MUNGE"
+           if s['tabcompress']['generator'] == "auto" else "")
+        + f"; CTGAN at most {s['tabcompress']['epochs']} epochs"
+        + (" with early stopping" if s['tabcompress'].get('early_stop') else "")
+        + f"; {s['tabcompress']['synthetic_ratio']:g}× synthetic rows"
+        + (f", at most {s['tabcompress']['synthetic_max_rows']:,}" if s['tabcompress'].get('synthetic_max_rows') else "")
+        + "), through the same `train_student` the CLI runs |",
         "| oracle | the teacher's labels of the held-out rows themselves: what the student's capacity allows, not a method |",
         "",
         "Fidelity is the share of held-out rows where the student's class equals the teacher's; for regression "

@@ -209,18 +209,28 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
     shared: dict[str, Any] = {}
     # B2 keeps CTGAN's own recipe: every epoch, Gaussian mixtures fitted on all rows (no early stop,
     # no subsampled preprocessing); only the torch thread count is ours, the same as tabcompress's.
-    b2 = CTGANGenerator(epochs=args.b2_epochs, batch_size=500, max_rows=args.b2_max_rows, transformer_rows=None,
-                        early_stop=False)
-    with meter.stage(shared, "B2_generator_fit"):
-        b2.fit(X_train, schema, random_state=seed)
-    with meter.stage(shared, "B2_generate"):
-        X_b2 = b2.sample(int(round(args.b2_ratio * n)), random_state=seed + 1)
-    log(f"  B2 CTGAN ({args.b2_epochs} epochs, {b2.n_fit_rows_:,} rows): {shared['B2_generator_fit']['s']:.1f} s")
-    munge = MUNGEGenerator(p=args.munge_p, s=args.munge_s)
-    with meter.stage(shared, "B3_generator_fit"):
-        munge.fit(X_train, schema, random_state=seed)
-    with meter.stage(shared, "B3_generate"):
-        X_b3 = munge.sample(int(round(args.munge_ratio * n)), random_state=seed + 1)
+    # Only the generators of the methods asked for are fitted (a tabcompress-only run skips B2's
+    # minutes of CTGAN).
+    generated: dict[str, pd.DataFrame] = {}
+    gen_records: dict[str, Any] = {}
+    if "B2" in args.methods:
+        b2 = CTGANGenerator(epochs=args.b2_epochs, batch_size=500, max_rows=args.b2_max_rows,
+                            transformer_rows=None, early_stop=False)
+        with meter.stage(shared, "B2_generator_fit"):
+            b2.fit(X_train, schema, random_state=seed)
+        with meter.stage(shared, "B2_generate"):
+            generated["B2"] = b2.sample(int(round(args.b2_ratio * n)), random_state=seed + 1)
+        log(f"  B2 CTGAN ({args.b2_epochs} epochs, {b2.n_fit_rows_:,} rows): {shared['B2_generator_fit']['s']:.1f} s")
+        gen_records["B2"] = {"fit_rows": int(b2.n_fit_rows_), "epochs": args.b2_epochs,
+                             "synthetic_rows": int(len(generated["B2"])), **_stage_pair(shared, "B2")}
+    if "B3" in args.methods:
+        munge = MUNGEGenerator(p=args.munge_p, s=args.munge_s)
+        with meter.stage(shared, "B3_generator_fit"):
+            munge.fit(X_train, schema, random_state=seed)
+        with meter.stage(shared, "B3_generate"):
+            generated["B3"] = munge.sample(int(round(args.munge_ratio * n)), random_state=seed + 1)
+        gen_records["B3"] = {"fit_rows": int(munge.n_fit_rows_), "p": args.munge_p, "s": args.munge_s,
+                             "synthetic_rows": int(len(generated["B3"])), **_stage_pair(shared, "B3")}
     # tabcompress's generator depends on the student (``--generator auto``): each one it picks is
     # fitted once per dataset and seed, as the library would, without the cache.
     tc_gens: dict[str, Any] = {}
@@ -241,10 +251,7 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
             tabcompress_generator(tabcompress_config(args, seed, student_name))
     results["generators"].append({
         "dataset": name, "seed": seed,
-        "B2": {"fit_rows": int(b2.n_fit_rows_), "epochs": args.b2_epochs, "synthetic_rows": int(len(X_b2)),
-               **_stage_pair(shared, "B2")},
-        "B3": {"fit_rows": int(munge.n_fit_rows_), "p": args.munge_p, "s": args.munge_s,
-               "synthetic_rows": int(len(X_b3)), **_stage_pair(shared, "B3")},
+        **gen_records,
         "tabcompress": {gname: {"fit_rows": int(gen.n_fit_rows_), **training_facts(gen),
                                 "fit": shared[f"tabcompress_generator_fit:{gname}"]}
                         for gname, gen in tc_gens.items()},
@@ -259,10 +266,10 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
         with meter.stage(t, "label_real"):
             T_train = label_rows(teacher, X_train)
         T_test = label_rows(teacher, X_test)
-        with meter.stage(t, "B2_label"):
-            T_b2 = label_rows(teacher, X_b2)
-        with meter.stage(t, "B3_label"):
-            T_b3 = label_rows(teacher, X_b3)
+        labels = {}
+        for method, rows in generated.items():
+            with meter.stage(t, f"{method}_label"):
+                labels[method] = label_rows(teacher, rows)
         teacher_pred = teacher.classes_[np.argmax(T_test, axis=1)] if classify else T_test
         results["teachers"].append({
             "dataset": name, "seed": seed, "teacher": teacher_kind, "type": teacher.kind,
@@ -284,8 +291,8 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
             inputs = {
                 "B0": (X_train, hard),
                 "B1": (X_train, T_train),
-                "B2": (pd.concat([X_train, X_b2], ignore_index=True), np.concatenate([T_train, T_b2])),
-                "B3": (pd.concat([X_train, X_b3], ignore_index=True), np.concatenate([T_train, T_b3])),
+                **{m: (pd.concat([X_train, rows], ignore_index=True), np.concatenate([T_train, labels[m]]))
+                   for m, rows in generated.items()},
                 "oracle": (X_test, T_test),
             }
             for method in args.methods:

@@ -435,7 +435,7 @@ def build_generator(name: str, config: DistillConfig, device: str, *, time_limit
     options = {"epochs": config.epochs, "batch_size": config.batch_size, "max_rows": config.generator_rows,
                "device": device, "early_stop": config.early_stop}
     if time_limit is not None:  # shared by the trainable parts of a mixture
-        options["time_limit"] = time_limit / n_trainable
+        options["time_limit"] = max(0.1, time_limit / n_trainable)  # at least one epoch runs anyway
     return make_generator(name, **options)
 
 
