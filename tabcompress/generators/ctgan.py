@@ -144,6 +144,7 @@ class CTGANGenerator(Generator):
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
         from ctgan import CTGAN
 
+        self._check_options()
         started = time.perf_counter()
         X = self._subsample(X, self.max_rows, random_state)
         self.n_fit_rows_ = len(X)
@@ -165,8 +166,12 @@ class CTGANGenerator(Generator):
         self.model_ = model
         watch = _Watch(self, model, progress, started)
         transformer = _transformer_factory(self.transformer_rows, random_state, threads)
-        with _torch_threads(threads), _patched_ctgan(tqdm=watch.ticker, DataTransformer=transformer):
-            model.fit(encoded, discrete_columns=discrete)
+        try:
+            with _torch_threads(threads), _patched_ctgan(tqdm=watch.ticker, DataTransformer=transformer):
+                model.fit(encoded, discrete_columns=discrete)
+        except BaseException:
+            self.model_ = None  # never leave a half-trained model behind
+            raise
         fitted = model._transformer
         self.transformer_fit_rows_ = fitted.gmm_rows_
         timed = dict(fit_s=fitted.fit_seconds_, transform_s=fitted.transform_seconds_, end=fitted.transform_end_)
@@ -184,6 +189,18 @@ class CTGANGenerator(Generator):
             setup_s=watch.first_epoch_start - timed["end"],
             epoch_s=watch.epoch_seconds, train_s=sum(watch.epoch_seconds),
             fit_s=time.perf_counter() - started)
+
+    def _check_options(self) -> None:
+        for name, value, least in (("threads", self.threads, 1), ("transformer_rows", self.transformer_rows, 10),
+                                   ("min_epochs", self.min_epochs, 1), ("window", self.window, 2),
+                                   ("patience", self.patience, 1)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                      or value < least):
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+        if self.time_limit is not None and not self.time_limit > 0:
+            raise ValueError(f"time_limit must be a positive number of seconds, got {self.time_limit!r}")
+        if not self.tolerance >= 0:
+            raise ValueError(f"tolerance must be >= 0, got {self.tolerance!r}")
 
     @property
     def resolved_threads(self) -> int:
