@@ -8,6 +8,8 @@ teacher's size, node count and held-out score must be identical, or the merge re
 
     python bench/merge.py old.json:B0,B1,B2,B3,oracle tc_a.json tc_b.json --out bench/results/full.json
 
+``--drop DATASET:TEACHER`` leaves out cells whose teachers could not be matched.
+
 A part is ``PATH`` (all the methods it ran) or ``PATH:M1,M2`` (only those). The merged file lists the
 parts under ``parts`` (command, times, methods taken), so the page can say where each figure came from.
 """
@@ -98,11 +100,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("parts", nargs="+", help="PATH or PATH:METHOD,METHOD")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--drop", action="append", default=[], metavar="DATASET:TEACHER",
+                   help="leave out every run and teacher of this dataset and teacher (repeatable)")
     a = p.parse_args()
+    dropped = {tuple(d.split(":", 1)) for d in a.drop}
     parts = []
     for spec in a.parts:
         path, methods = _parse(spec)
         data = json.loads(path.read_text())
+        for key in ("runs", "teachers"):
+            data[key] = [x for x in data[key] if (x["dataset"], x["teacher"]) not in dropped]
         parts.append((data, methods or list(data["settings"]["methods"])))
     write_json(a.out, merge(parts, a.out.stem))
     print(f"merged {len(parts)} parts into {a.out}")
