@@ -10,7 +10,8 @@ teacher's size, node count and held-out score must be identical, or the merge re
 
 ``--drop DATASET:TEACHER`` leaves out cells whose teachers could not be matched.
 
-A part is ``PATH`` (all the methods it ran) or ``PATH:M1,M2`` (only those). The merged file lists the
+A part is ``PATH`` (all the methods it ran) or ``PATH:M1,M2`` (only those), optionally followed by
+``!DATASET:TEACHER`` (repeatable) to leave that part's cells of that dataset and teacher out. The merged file lists the
 parts under ``parts`` (command, times, methods taken), so the page can say where each figure came from.
 """
 
@@ -29,14 +30,15 @@ from run import write_json  # noqa: E402
 # settings that belong to one method: taken from the part that ran it
 METHOD_SETTINGS = {"B2": "B2", "B3": "B3", "tabcompress": "tabcompress"}
 # settings that may differ between parts
-PER_PART = {"datasets", "methods", *METHOD_SETTINGS.values()}
+PER_PART = {"datasets", "methods", "teachers", *METHOD_SETTINGS.values()}
 # the teacher figures that must agree where two parts share a teacher
 TEACHER_IDENTITY = ("type", "serialized_bytes", "n_trees", "n_nodes", "n_leaves", "target_accuracy", "target_r2")
 
 
-def _parse(spec: str) -> tuple[Path, list[str] | None]:
+def _parse(spec: str) -> tuple[Path, list[str] | None, set[tuple[str, ...]]]:
+    spec, *drops = spec.split("!")
     path, _, methods = spec.partition(":")
-    return Path(path), ([m for m in methods.split(",") if m] or None)
+    return Path(path), ([m for m in methods.split(",") if m] or None), {tuple(d.split(":", 1)) for d in drops}
 
 
 def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
@@ -106,10 +108,10 @@ def main() -> None:
     dropped = {tuple(d.split(":", 1)) for d in a.drop}
     parts = []
     for spec in a.parts:
-        path, methods = _parse(spec)
+        path, methods, part_drops = _parse(spec)
         data = json.loads(path.read_text())
         for key in ("runs", "teachers"):
-            data[key] = [x for x in data[key] if (x["dataset"], x["teacher"]) not in dropped]
+            data[key] = [x for x in data[key] if (x["dataset"], x["teacher"]) not in dropped | part_drops]
         parts.append((data, methods or list(data["settings"]["methods"])))
     write_json(a.out, merge(parts, a.out.stem))
     print(f"merged {len(parts)} parts into {a.out}")
