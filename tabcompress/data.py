@@ -67,6 +67,13 @@ class ColumnSpec:
     def is_categorical(self) -> bool:
         return self.kind == "categorical"
 
+    def codes(self, values: pd.Series) -> np.ndarray:
+        """Categorical column → int64 codes in ``categories`` order; a missing (or unseen) cell gets
+        one code past the last category."""
+        codes = pd.Categorical(values, categories=self.categories).codes.astype(np.int64)
+        codes[codes < 0] = len(self.categories)
+        return codes
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "kind": self.kind, "dtype": self.dtype,
                                "has_missing": self.has_missing}

@@ -138,8 +138,7 @@ class CopulaGenerator(Generator):
                 self.constants_[spec.name] = col.iloc[0]
                 continue
             if spec.is_categorical:
-                codes = pd.Categorical(col, categories=spec.categories).codes.astype(np.int64)
-                codes[codes < 0] = len(spec.categories)  # missing → one code past the last category
+                codes = spec.codes(col)  # missing → one code past the last category
                 marginal = _CategoricalMarginal(codes, np.array([*spec.categories, np.nan], dtype=object))
                 dim = latent(marginal.uniforms(codes, rng))
                 self.plans_[spec.name] = {"categorical": marginal, "dim": dim}

@@ -107,8 +107,7 @@ class CTGANGenerator(Generator):
                 self.constants_[spec.name] = col.iloc[0]
                 continue
             if spec.is_categorical:
-                codes = pd.Categorical(col, categories=spec.categories).codes.astype(np.int64)
-                codes[codes < 0] = len(spec.categories)  # missing → one code past the last category
+                codes = spec.codes(col)  # missing → one code past the last category
                 columns[spec.name] = codes
                 discrete.append(spec.name)
                 continue
