@@ -63,6 +63,9 @@ STUDENTS = {
     "mlp64x64": {"student": "mlp", "hidden": (64, 64)},
 }
 TEACHERS = ("rf", "xgb")
+# The baselines and the oracle grow scikit-learn's greedy CART tree, as the published recipes do; the
+# refinement of a grown tree's splits (TreeStudent's refine_passes) is tabcompress's own.
+BASELINE_TREE_OPTIONS = {"refine_passes": 0}
 # Integer-coded categorical columns, declared as a user would with --categorical. Text columns are
 # categorical without being named.
 KNOWN_CATEGORICAL = {
@@ -311,7 +314,7 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                 else:
                     rows, targets = inputs[method]
                     student = make_student(spec["student"], random_state=seed, **options,
-                                           **({"device": "cpu"} if spec["student"] == "mlp" else {}))
+                                           **({"device": "cpu"} if spec["student"] == "mlp" else BASELINE_TREE_OPTIONS))
                     with meter.stage(timings, "student_fit"):
                         student.fit(rows, targets, classes=classes, categorical=schema.categorical)
                     if method in ("B1", "B2", "B3"):

@@ -11,7 +11,10 @@ Variants: B1 (real rows only, teacher probabilities); B3 (10× MUNGE, as the ben
 MUNGE); SEL (10× MUNGE, half of it chosen by two rounds of teacher-aware selection); SELr3 (three
 rounds, 70 % selected); SELnoU (SEL without the uncertainty term); COP (10× copula); CT (10× CTGAN at
 the library's settings); MIX (10× munge+ctgan). A trailing ``h`` (e.g. ``B3h``) trains on the
-teacher's hard classes instead of its probabilities.
+teacher's hard classes instead of its probabilities. Tree students are CART's greedy trees unless the
+variant ends in ``+R`` (e.g. ``M20+R``): then the grown tree's splits are refined (``refine_passes=3``).
+
+    python bench/trials.py --datasets magic,letter,adult --seeds 0,1,2 --variants M20,M20+R
 """
 
 from __future__ import annotations
@@ -87,18 +90,22 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
             if kind_of_student == "mlp":
                 options["device"] = "cpu"
 
-            def make():
-                return make_student(kind_of_student, random_state=seed, **options)
+            def make(refine: bool = False):
+                extra = {"refine_passes": 3 if refine else 0} if kind_of_student == "tree" else {}
+                return make_student(kind_of_student, random_state=seed, **options, **extra)
 
             fit_kwargs = {"classes": teacher.classes_ if classify else None, "categorical": schema.categorical}
             scores = {}
             for variant in a.variants.split(","):
-                hard = variant.endswith("h") and classify
-                base = variant[:-1] if variant.endswith("h") else variant
+                refine = variant.endswith("+R")
+                plain = variant.removesuffix("+R")
+                hard = plain.endswith("h") and classify
+                base = plain[:-1] if plain.endswith("h") else plain
+                make_this = (lambda: make(refine))
                 targets = (lambda T: np.eye(T.shape[1])[np.argmax(T, axis=1)]) if hard else (lambda T: T)
                 start = time.perf_counter()
                 if base == "B1":
-                    student = make().fit(X_train, targets(T_train), **fit_kwargs)
+                    student = make_this().fit(X_train, targets(T_train), **fit_kwargs)
                 else:
                     gen_name, ratio, selection = VARIANTS[base]
                     if gen_name not in generators:
@@ -108,12 +115,12 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                     n = ratio * len(X_train)
                     if selection is None:
                         rows = gen.sample(n, random_state=seed + 1)
-                        student = make().fit(pd.concat([X_train, rows], ignore_index=True),
+                        student = make_this().fit(pd.concat([X_train, rows], ignore_index=True),
                                              targets(np.concatenate([T_train, label_rows(teacher, rows)])),
                                              **fit_kwargs)
                     else:
                         student = train_with_selection(
-                            make=make, fit_kwargs=fit_kwargs, label=lambda rows: label_rows(teacher, rows),
+                            make=make_this, fit_kwargs=fit_kwargs, label=lambda rows: label_rows(teacher, rows),
                             generator=gen, X_real=X_train, T_real=T_train, n_synthetic=n, settings=selection,
                             seed=seed).student
                 fidelity = evaluation.fidelity(teacher.task, teacher_pred, student.predict(X_test))["fidelity"]

@@ -101,6 +101,10 @@ def distill(
     max_depth: Annotated[int, typer.Option(help="Tree student: maximum depth.")] = 6,
     max_leaf_nodes: Annotated[Optional[int], typer.Option(help="Tree student: maximum number of leaves.",
                                                           show_default=False)] = None,
+    refine_passes: Annotated[Optional[int], typer.Option(
+        help="Tree student: passes that refit the grown tree's splits to the teacher's classes (tree "
+        "alternating optimisation); 0 keeps the greedy tree. [default: 3 for classification, 0 for "
+        "regression]", show_default=False)] = None,
     hidden: Annotated[str, typer.Option(help="MLP student: hidden layer widths, comma-separated.")] = "64,64",
     device: Annotated[str, typer.Option(help="Where torch trains (generator, MLP): auto, cpu or cuda.")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed for every random source: same inputs and seed, same student.")] = 0,
@@ -134,7 +138,7 @@ def distill(
             epochs=epochs, batch_size=batch_size, generator_rows=generator_rows or None,
             synthetic_rows=synthetic_rows, synthetic_ratio=synthetic_ratio,
             synthetic_max_rows=synthetic_max_rows or None, student=student,
-            max_depth=max_depth, max_leaf_nodes=max_leaf_nodes, hidden=_parse_hidden(hidden), device=device,
+            max_depth=max_depth, max_leaf_nodes=max_leaf_nodes, refine_passes=refine_passes, hidden=_parse_hidden(hidden), device=device,
             seed=seed, min_fidelity=min_fidelity, safe=safe, early_stop=early_stop,
             selection_rounds=selection_rounds, selection_share=selection_share, selection_pool=selection_pool,
             time_budget=time_budget, cache=not no_cache, cache_dir=str(cache_dir) if cache_dir else None,

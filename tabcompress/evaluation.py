@@ -146,4 +146,6 @@ def evaluate(teacher, students: dict[str, Any], X_test: pd.DataFrame, teacher_ou
         **shipped.complexity(),
         "latency": latency(shipped.predict, X_test),
     }
+    if getattr(shipped, "refinement_", None) is not None:
+        student_section["refinement"] = shipped.refinement_
     return metrics, teacher_section, student_section, notes

@@ -49,6 +49,7 @@ class DistillConfig:
     student: str = "tree"
     max_depth: int | None = 6
     max_leaf_nodes: int | None = None
+    refine_passes: int | None = None
     hidden: tuple[int, ...] = (64, 64)
     device: str = "auto"
     seed: int = 0
@@ -96,6 +97,9 @@ class DistillConfig:
         if self.max_leaf_nodes is not None and (not isinstance(self.max_leaf_nodes, (int, np.integer))
                                                 or self.max_leaf_nodes < 2):
             raise InputError(f"--max-leaf-nodes must be a whole number >= 2, got {self.max_leaf_nodes}")
+        if self.refine_passes is not None and (not isinstance(self.refine_passes, (int, np.integer))
+                                               or isinstance(self.refine_passes, bool) or self.refine_passes < 0):
+            raise InputError(f"--refine-passes must be a whole number >= 0, got {self.refine_passes}")
         if not self.hidden or any((not isinstance(h, (int, np.integer))) or h < 1 for h in self.hidden):
             raise InputError(f"--hidden must be layer widths >= 1 such as 64,64, got {self.hidden}")
         if self.min_fidelity is not None and not 0.0 <= self.min_fidelity <= 1.0:
@@ -117,7 +121,8 @@ class DistillConfig:
 
     def student_options(self) -> dict[str, Any]:
         if self.student == "tree":
-            return {"max_depth": self.max_depth, "max_leaf_nodes": self.max_leaf_nodes, "random_state": self.seed}
+            return {"max_depth": self.max_depth, "max_leaf_nodes": self.max_leaf_nodes,
+                    "refine_passes": self.refine_passes, "random_state": self.seed}
         return {"hidden": tuple(self.hidden), "device": self.device, "random_state": self.seed}
 
 

@@ -141,6 +141,12 @@ def render_summary(report: dict[str, Any], console) -> None:
     spent = ", ".join(f"{k} {v:.1f}" for k, v in timings.items() if k != "total")
     console.print(f"wall time {timings['total']:.1f} s ({spent})", highlight=False)
     console.print(generator_line(report), highlight=False)
+    refinement = report["student"].get("refinement")
+    if refinement:
+        what = "disagreement with the teacher" if refinement["loss"] == "disagreement" else "squared error"
+        console.print(f"tree refined: training {what} {refinement['loss_before']:.4g} → "
+                      f"{refinement['loss_after']:.4g} ({refinement['nodes_changed']} splits changed, "
+                      f"{refinement['passes']} passes)", highlight=False)
     budget = report.get("budget")
     if budget:
         plan = (budget.get("training") or {}).get("plan") or {}

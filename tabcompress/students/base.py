@@ -23,12 +23,14 @@ class Student(BaseEstimator, ABC):
     """Base class of distilled students."""
 
     def fit(self, X: pd.DataFrame, targets: np.ndarray, *, classes: Sequence[Any] | None = None,
-            categorical: Sequence[str] = ()) -> "Student":
+            categorical: Sequence[str] = (), sample_weight: np.ndarray | None = None) -> "Student":
         """Fit on rows ``X`` and the teacher's soft targets.
 
         ``classes`` given: classification, ``targets`` has shape ``(n, len(classes))``.
         ``classes`` None: regression, ``targets`` has shape ``(n,)``.
         ``categorical`` names the columns of ``X`` to treat as categories.
+        ``sample_weight``: one non-negative weight per row (the pipeline weighs real rows against
+        synthetic ones); None weighs every row alike.
         """
         if not isinstance(X, pd.DataFrame):
             raise TypeError("X must be a pandas DataFrame")
@@ -37,6 +39,12 @@ class Student(BaseEstimator, ABC):
             raise ValueError(f"X has {len(X)} rows but targets has {len(targets)}")
         if len(X) == 0:
             raise ValueError("cannot fit a student on zero rows")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            if sample_weight.shape != (len(X),):
+                raise ValueError(f"sample_weight must have shape ({len(X)},), got {sample_weight.shape}")
+            if not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0) or sample_weight.sum() <= 0:
+                raise ValueError("sample_weight must be finite, non-negative and not all zero")
         if classes is not None:
             self.classes_ = np.asarray(classes)
             if targets.ndim != 2 or targets.shape[1] != len(self.classes_):
@@ -54,7 +62,7 @@ class Student(BaseEstimator, ABC):
         self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         self.n_features_in_ = len(self.feature_names_in_)
         self.categorical_ = [str(c) for c in categorical]
-        self._fit(X, targets)
+        self._fit(X, targets, sample_weight)
         return self
 
     # -- prediction ----------------------------------------------------------------------------
@@ -94,7 +102,7 @@ class Student(BaseEstimator, ABC):
 
     # -- for subclasses ------------------------------------------------------------------------
     @abstractmethod
-    def _fit(self, X: pd.DataFrame, targets: np.ndarray) -> None:
+    def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
         """Fit preprocessing and model; ``self.task_``, ``self.categorical_`` are set."""
 
     @abstractmethod

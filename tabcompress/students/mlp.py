@@ -56,7 +56,7 @@ class MLPStudent(Student):
         self.threads = threads
 
     # -- fitting -------------------------------------------------------------------------------
-    def _fit(self, X: pd.DataFrame, targets: np.ndarray) -> None:
+    def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
         import torch
 
         self.encoder_ = TabularEncoder(self.categorical_, numeric="standardize", categories="onehot")
@@ -77,7 +77,8 @@ class MLPStudent(Student):
         if self.threads is not None:
             torch.set_num_threads(int(self.threads))
         try:
-            history, net = self._train_network(torch, Z, T, device)
+            W = None if sample_weight is None else (sample_weight / sample_weight.mean()).astype(np.float32)
+            history, net = self._train_network(torch, Z, T, W, device)
         finally:
             torch.set_num_threads(threads_before)
         self.stop_reason_ = history.pop("stop_reason")
@@ -86,7 +87,8 @@ class MLPStudent(Student):
         self.weights_ = [(layer.weight.detach().cpu().numpy().T.copy(), layer.bias.detach().cpu().numpy().copy())
                          for layer in net if isinstance(layer, torch.nn.Linear)]
 
-    def _train_network(self, torch, Z: np.ndarray, T: np.ndarray, device) -> tuple[dict[str, Any], Any]:
+    def _train_network(self, torch, Z: np.ndarray, T: np.ndarray, W: np.ndarray | None,
+                       device) -> tuple[dict[str, Any], Any]:
         seed = 0 if self.random_state is None else int(self.random_state)
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(Z))
@@ -95,7 +97,7 @@ class MLPStudent(Student):
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             net = _build_network(Z.shape[1], list(self.hidden), T.shape[1]).to(device)
-            history = _train(net, Z, T, train_idx, val_idx, task=self.task_, device=device,
+            history = _train(net, Z, T, W, train_idx, val_idx, task=self.task_, device=device,
                              max_epochs=self.max_epochs, patience=self.patience,
                              batch_size=self.batch_size, lr=self.learning_rate,
                              weight_decay=self.weight_decay, seed=seed, time_limit=self.time_limit)
@@ -132,7 +134,7 @@ def _build_network(n_in: int, hidden: list[int], n_out: int):
     return torch.nn.Sequential(*layers)
 
 
-def _train(net, Z, T, train_idx, val_idx, *, task, device, max_epochs, patience, batch_size, lr,
+def _train(net, Z, T, W, train_idx, val_idx, *, task, device, max_epochs, patience, batch_size, lr,
            weight_decay, seed, time_limit=None) -> dict[str, Any]:
     """Adam with early stopping on the validation loss; the best weights are kept. With
     ``time_limit``, training also stops after the epoch that would overrun it (judged by the mean epoch
@@ -142,14 +144,21 @@ def _train(net, Z, T, train_idx, val_idx, *, task, device, max_epochs, patience,
 
     import torch
 
-    def loss_fn(out, target):
+    def loss_fn(out, target, weight):
         if task == "regression":
-            return torch.mean((out - target) ** 2)
-        # Cross-entropy against soft targets: -sum p_teacher * log p_student.
-        return -(target * torch.log_softmax(out, dim=1)).sum(dim=1).mean()
+            per_row = ((out - target) ** 2).sum(dim=1)
+        else:  # cross-entropy against soft targets: -sum p_teacher * log p_student
+            per_row = -(target * torch.log_softmax(out, dim=1)).sum(dim=1)
+        if weight is None:
+            return per_row.mean()
+        return (per_row * weight).sum() / weight.sum().clamp_min(1e-12)
 
     Zt = torch.from_numpy(Z).to(device)
     Tt = torch.from_numpy(T).to(device)
+    Wt = None if W is None else torch.from_numpy(W).to(device)
+
+    def weight_of(batch):
+        return None if Wt is None else Wt[batch]
     tr = torch.from_numpy(train_idx).to(device)
     va = torch.from_numpy(val_idx).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
@@ -170,7 +179,7 @@ def _train(net, Z, T, train_idx, val_idx, *, task, device, max_epochs, patience,
         for start in range(0, len(perm), batch_size):
             batch = perm[start:start + batch_size]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(net(Zt[batch]), Tt[batch])
+            loss = loss_fn(net(Zt[batch]), Tt[batch], weight_of(batch))
             loss.backward()
             optimizer.step()
             total += float(loss.detach()) * len(batch)
@@ -179,11 +188,14 @@ def _train(net, Z, T, train_idx, val_idx, *, task, device, max_epochs, patience,
             continue
         net.eval()
         with torch.no_grad():
-            val = 0.0
+            val, mass = 0.0, 0.0
             for start in range(0, len(va), 65536):
                 batch = va[start:start + 65536]
-                val += float(loss_fn(net(Zt[batch]), Tt[batch])) * len(batch)
-            val /= len(va)
+                weight = weight_of(batch)
+                share = float(len(batch)) if weight is None else float(weight.sum())
+                val += float(loss_fn(net(Zt[batch]), Tt[batch], weight)) * share
+                mass += share
+            val /= max(mass, 1e-12)
         history["val_loss"].append(val)
         if val < best - 1e-6:
             best, stale = val, 0

@@ -8,6 +8,15 @@ from sklearn.tree import DecisionTreeRegressor
 
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
+from tabcompress.students.tao import refine_tree
+
+
+# Refinement passes for classification when none are asked for. Measured with bench/tao_trials.py
+# (3,000 training rows + 20× MUNGE, depth 4 and 8, RF and XGBoost teachers): on the six classification
+# datasets it raised held-out fidelity by 0.006 on average, up to 0.058 (letter, depth 4); on the two
+# regression datasets it lowered R² to the teacher by 0.002 on average, so regression keeps CART's tree.
+# A pass changes nothing once the splits are settled; three were as good as eight.
+DEFAULT_REFINE_PASSES = 3
 
 
 class TreeStudent(Student):
@@ -16,22 +25,37 @@ class TreeStudent(Student):
     Regressing the probability vector (rather than classifying hard labels) lets each leaf hold the
     teacher's average belief, which is what distillation transfers. Categories are encoded as codes
     ordered by mean teacher output; missing values are routed by the tree itself.
+
+    For classification the grown tree is then refined (``refine_passes``, see ``tao.py``): its splits
+    are refitted, keeping its shape, to agree with the teacher's most probable class on the training
+    rows, which is what fidelity measures and what CART's greedy impurity only approximates.
+    ``refinement_`` records the training disagreement before and after.
     """
 
     def __init__(self, max_depth: int | None = 6, max_leaf_nodes: int | None = None,
-                 min_samples_leaf: int = 1, random_state: int | None = None):
+                 min_samples_leaf: int = 1, refine_passes: int | None = None, random_state: int | None = None):
         self.max_depth = max_depth
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
+        self.refine_passes = refine_passes
         self.random_state = random_state
 
-    def _fit(self, X: pd.DataFrame, targets: np.ndarray) -> None:
+    def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
         self.encoder_ = TabularEncoder(self.categorical_, numeric="raw", categories="ordinal")
         Z = self.encoder_.fit(X, targets).transform(X)
         self.tree_model_ = DecisionTreeRegressor(
             max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf, random_state=self.random_state,
-        ).fit(Z, targets)
+        ).fit(Z, targets, sample_weight=sample_weight)
+        passes = self.refine_passes
+        if passes is None:
+            passes = DEFAULT_REFINE_PASSES if self.task_ != "regression" else 0
+        if not isinstance(passes, (int, np.integer)) or isinstance(passes, bool) or passes < 0:
+            raise ValueError(f"refine_passes must be a whole number >= 0 or None, got {passes!r}")
+        self.refinement_ = None
+        if passes > 0 and self.tree_model_.tree_.max_depth > 0:
+            self.refinement_ = refine_tree(self.tree_model_, Z, targets, classify=self.task_ != "regression",
+                                           passes=int(passes), sample_weight=sample_weight)
 
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.tree_model_.predict(self.encoder_.transform(X)))

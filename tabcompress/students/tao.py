@@ -1,0 +1,255 @@
+"""Tree alternating optimisation: refit a grown tree's splits to the loss the student is judged by.
+
+CART grows a tree greedily, each split chosen for the impurity it removes at that node alone. TAO
+(Carreira-Perpiñán & Tavallali, "Alternating optimization of decision trees", NeurIPS 2018) keeps the
+tree's shape and revisits its decision nodes. With the rest of the tree fixed, a node's best split is a
+weighted two-class problem: each row that reaches the node costs ``loss_left`` if sent left (through
+the fixed left subtree) and ``loss_right`` if sent right, and the split — feature, threshold, and where
+missing values go — is found exactly by sorting each feature once. Nodes at one depth hold disjoint
+rows, so a depth is optimised in one sweep; then every node takes the mean target of its rows, as
+CART's do. Sweeps run from the deepest decision nodes up to the root.
+
+The loss is what the product measures: disagreement with the teacher's class (classification: a row
+costs 1 where the leaf's most probable class is not the teacher's), or squared error to the teacher's
+value (regression). A sweep never worsens the node problems it solves, but re-averaging the leaves can
+move a leaf's most probable class, so the best tree seen is kept and the refinement stops when a pass
+no longer helps.
+
+This works on the arrays of a fitted scikit-learn ``DecisionTreeRegressor`` and writes them back through
+the tree's own pickling state, so the student stays a plain scikit-learn tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class _Arrays:
+    left: np.ndarray
+    right: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
+    values: np.ndarray  # (n_nodes, n_outputs): each node's mean target
+
+    def copy(self) -> "_Arrays":
+        return _Arrays(self.left, self.right, self.feature.copy(), self.threshold.copy(),
+                       self.missing_left.copy(), self.values.copy())
+
+
+def refine_tree(model, Z: np.ndarray, targets: np.ndarray, *, classify: bool, passes: int = 2,
+                sample_weight: np.ndarray | None = None) -> dict:
+    """Refine the fitted ``DecisionTreeRegressor`` ``model`` in place on rows ``Z`` and ``targets``.
+
+    ``Z`` is the float matrix the tree was fitted on; ``targets`` the teacher's probabilities
+    ``(n, n_classes)`` when ``classify``, else its values ``(n,)``. Returns what happened: passes run,
+    decision nodes changed, and the training loss before and after (disagreement share or mean squared
+    error).
+    """
+    # The tree compares float32 features against float64 thresholds; route exactly as it does.
+    Z = np.asarray(Z, dtype=np.float32).astype(np.float64)
+    T = np.asarray(targets, dtype=np.float64).reshape(len(Z), -1)
+    labels = np.argmax(T, axis=1) if classify else None
+    W = np.ones(len(Z)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    state = model.tree_.__getstate__()
+    nodes = state["nodes"]
+    arrays = _Arrays(
+        left=nodes["left_child"].astype(np.int64), right=nodes["right_child"].astype(np.int64),
+        feature=nodes["feature"].astype(np.int64), threshold=nodes["threshold"].astype(np.float64),
+        missing_left=nodes["missing_go_to_left"].astype(bool),
+        values=state["values"][:, :, 0].astype(np.float64),
+    )
+    depth = _node_depths(arrays.left, arrays.right)
+    max_depth = int(depth.max())
+    internal_at = [np.flatnonzero((depth == d) & (arrays.left >= 0)) for d in range(max_depth)]
+
+    def loss_of(a: _Arrays, paths: np.ndarray) -> float:
+        return float(np.average(_row_losses(a, paths[:, -1], np.arange(len(Z)), T, labels), weights=W))
+
+    paths = _paths(Z, arrays, max_depth)
+    start = best_loss = loss_of(arrays, paths)
+    best = arrays.copy()
+    changed_total, passes_run = 0, 0
+    for _ in range(passes):
+        changed = 0
+        for d in reversed(range(max_depth)):
+            if len(internal_at[d]) == 0:
+                continue
+            changed += _sweep_depth(Z, T, W, labels, arrays, paths[:, d], internal_at[d])
+            paths = _paths(Z, arrays, max_depth)
+            _average_nodes(arrays, paths, T, W)
+        passes_run += 1
+        loss = loss_of(arrays, paths)
+        if loss >= best_loss - 1e-12:  # re-averaged leaves undid the gain: keep the best tree
+            break
+        best_loss, best = loss, arrays.copy()
+        changed_total += changed
+        if changed == 0:
+            break
+    arrays = best
+    _write_back(model, state, arrays, _paths(Z, arrays, max_depth), T, W)
+    return {"passes": passes_run, "nodes_changed": changed_total, "loss_before": start, "loss_after": best_loss,
+            "loss": "disagreement" if classify else "squared_error"}
+
+
+# -- routing ----------------------------------------------------------------------------------------
+
+def _node_depths(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    depth = np.zeros(len(left), dtype=np.int64)
+    for node in range(len(left)):  # children always come after their parent in scikit-learn's arrays
+        if left[node] >= 0:
+            depth[left[node]] = depth[right[node]] = depth[node] + 1
+    return depth
+
+
+def _step(Z: np.ndarray, rows: np.ndarray, node: np.ndarray, a: _Arrays) -> np.ndarray:
+    """Move each row one level down from ``node`` (all decision nodes)."""
+    x = Z[rows, a.feature[node]]
+    go_left = np.where(np.isnan(x), a.missing_left[node], x <= a.threshold[node])
+    return np.where(go_left, a.left[node], a.right[node])
+
+
+def _paths(Z: np.ndarray, a: _Arrays, max_depth: int) -> np.ndarray:
+    """``paths[r, d]``: the node row ``r`` is at after ``d`` steps (it stays put once in a leaf)."""
+    n = len(Z)
+    paths = np.empty((n, max_depth + 1), dtype=np.int64)
+    node = np.zeros(n, dtype=np.int64)
+    paths[:, 0] = node
+    for d in range(1, max_depth + 1):
+        moving = np.flatnonzero(a.left[node] >= 0)
+        node[moving] = _step(Z, moving, node[moving], a)
+        paths[:, d] = node
+    return paths
+
+
+def _route_from(Z: np.ndarray, rows: np.ndarray, start: int, a: _Arrays) -> np.ndarray:
+    node = np.full(len(rows), start, dtype=np.int64)
+    moving = np.flatnonzero(a.left[node] >= 0)
+    while len(moving):
+        node[moving] = _step(Z, rows[moving], node[moving], a)
+        moving = moving[a.left[node[moving]] >= 0]
+    return node
+
+
+def _row_losses(a: _Arrays, leaves: np.ndarray, rows: np.ndarray, T: np.ndarray,
+                labels: np.ndarray | None) -> np.ndarray:
+    if labels is not None:
+        return (np.argmax(a.values[leaves], axis=1) != labels[rows]).astype(np.float64)
+    return ((a.values[leaves] - T[rows]) ** 2).sum(axis=1)
+
+
+# -- the node problem -----------------------------------------------------------------------------
+
+def _sweep_depth(Z, T, W, labels, a: _Arrays, at_depth: np.ndarray, nodes: np.ndarray) -> int:
+    """Re-solve every decision node in ``nodes`` (all at one depth) for the rows that reach it."""
+    order = np.argsort(at_depth, kind="stable")
+    bounds = np.searchsorted(at_depth[order], nodes, side="left"), np.searchsorted(at_depth[order], nodes, side="right")
+    changed = 0
+    for node, lo, hi in zip(nodes, *bounds):
+        rows = order[lo:hi]
+        if len(rows) < 2:
+            continue
+        cost_left = W[rows] * _row_losses(a, _route_from(Z, rows, a.left[node], a), rows, T, labels)
+        cost_right = W[rows] * _row_losses(a, _route_from(Z, rows, a.right[node], a), rows, T, labels)
+        delta = cost_left - cost_right  # extra cost of sending a row left rather than right
+        if not np.any(delta):
+            continue
+        x = Z[rows, a.feature[node]]
+        now_left = np.where(np.isnan(x), a.missing_left[node], x <= a.threshold[node])
+        current = float(delta[now_left].sum())
+        found = _best_split(Z[rows], delta)
+        if found is None:
+            continue
+        cost, feature, threshold, missing_left = found
+        tolerance = 1e-9 * max(1.0, float(np.abs(cost_right).sum() + np.abs(cost_left).sum()))
+        if cost < current - tolerance:
+            a.feature[node], a.threshold[node], a.missing_left[node] = feature, threshold, missing_left
+            changed += 1
+    return changed
+
+
+def _best_split(X: np.ndarray, delta: np.ndarray) -> tuple[float, int, float, bool] | None:
+    """The split minimising ``sum(delta[rows sent left])``; both sides must keep rows with values."""
+    best: tuple[float, int, float, bool] | None = None
+    for f in range(X.shape[1]):
+        x = X[:, f]
+        missing = np.isnan(x)
+        present = ~missing
+        if present.sum() < 2:
+            continue
+        xs = x[present]
+        order = np.argsort(xs, kind="stable")
+        xs = xs[order]
+        cum = np.cumsum(delta[present][order])[:-1]  # first k+1 sorted rows sent left
+        cut = np.flatnonzero(xs[:-1] < xs[1:])
+        if len(cut) == 0:
+            continue
+        missing_delta = float(delta[missing].sum())
+        costs = cum[cut]
+        # Missing values go wherever they cost less; with none here, to the bigger side (as CART).
+        if missing.any():
+            with_missing = costs + min(missing_delta, 0.0)
+        else:
+            with_missing = costs
+        k = int(np.argmin(with_missing))
+        cost = float(with_missing[k])
+        if best is None or cost < best[0] - 1e-12:
+            position = cut[k]
+            threshold = (xs[position] + xs[position + 1]) / 2.0
+            if threshold >= xs[position + 1]:  # adjacent floats: keep the left value on the left
+                threshold = xs[position]
+            if missing.any():
+                go_left = missing_delta < 0.0
+            else:
+                go_left = position + 1 >= len(xs) - (position + 1)
+            best = (cost, f, float(threshold), bool(go_left))
+    return best
+
+
+# -- node values and write-back ---------------------------------------------------------------------
+
+def _node_stats(paths: np.ndarray, T: np.ndarray, W: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per node: rows reaching it, the sum of their targets, and the sum of their squared targets."""
+    counts = np.zeros(n_nodes)
+    sums = np.zeros((n_nodes, T.shape[1]))
+    squares = np.zeros(n_nodes)
+    for d in range(paths.shape[1]):
+        # A row already in a leaf repeats it at later depths: count each node once per row.
+        rows = np.arange(len(T)) if d == 0 else np.flatnonzero(paths[:, d] != paths[:, d - 1])
+        node = paths[rows, d]
+        w = W[rows]
+        counts += np.bincount(node, weights=w, minlength=n_nodes)
+        for j in range(T.shape[1]):
+            sums[:, j] += np.bincount(node, weights=w * T[rows, j], minlength=n_nodes)
+        squares += np.bincount(node, weights=w * (T[rows] ** 2).sum(axis=1), minlength=n_nodes)
+    return counts, sums, squares
+
+
+def _average_nodes(a: _Arrays, paths: np.ndarray, T: np.ndarray, W: np.ndarray) -> None:
+    counts, sums, _ = _node_stats(paths, T, W, len(a.left))
+    reached = counts > 0
+    a.values[reached] = sums[reached] / counts[reached, None]
+
+
+def _write_back(model, state: dict, a: _Arrays, paths: np.ndarray, T: np.ndarray, W: np.ndarray) -> None:
+    counts, _, squares = _node_stats(paths, T, W, len(a.left))
+    n_rows = _node_stats(paths, T[:, :0], np.ones(len(T)), len(a.left))[0]
+    reached = counts > 0
+    nodes = state["nodes"].copy()
+    decision = a.left >= 0
+    nodes["feature"] = np.where(decision, a.feature, nodes["feature"])
+    nodes["threshold"] = np.where(decision, a.threshold, nodes["threshold"])
+    nodes["missing_go_to_left"] = a.missing_left.astype(nodes["missing_go_to_left"].dtype)
+    nodes["n_node_samples"] = n_rows.astype(nodes["n_node_samples"].dtype)
+    nodes["weighted_n_node_samples"] = counts
+    # CART's squared-error impurity: the mean over outputs of each output's variance in the node.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = squares / counts - (a.values ** 2).sum(axis=1)
+    nodes["impurity"] = np.where(reached, np.maximum(variance, 0.0) / T.shape[1], 0.0)
+    new_state = dict(state)
+    new_state["nodes"] = nodes
+    new_state["values"] = a.values[:, :, None].astype(state["values"].dtype)
+    model.tree_.__setstate__(new_state)

@@ -1,0 +1,146 @@
+"""Tree alternating optimisation (students/tao.py) and sample weights."""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+from tabcompress.students import MLPStudent, TreeStudent
+
+
+def _disagreement(student: TreeStudent, X: pd.DataFrame, T: np.ndarray) -> float:
+    return float(np.mean(np.argmax(student.predict_proba(X), axis=1) != np.argmax(T, axis=1)))
+
+
+def test_split_moves_to_where_the_teacher_changes_its_mind():
+    # The teacher says class 1 with probability 0.45 below x = 0.5, 0.55 on [0.5, 0.6) and 1.0 above.
+    # CART's squared error puts the stump at 0.6, where the probabilities jump most, and gets
+    # [0.5, 0.6) wrong (10 % of rows); the split that agrees with the teacher's class everywhere is 0.5.
+    x = np.linspace(0.0, 1.0, 2001)[:-1]
+    p1 = np.select([x < 0.5, x < 0.6], [0.45, 0.55], 1.0)
+    X = pd.DataFrame({"x": x, "noise": np.random.default_rng(0).uniform(size=len(x))})
+    T = np.column_stack([1.0 - p1, p1])
+    greedy = TreeStudent(max_depth=1, refine_passes=0, random_state=0).fit(X, T, classes=[0, 1])
+    refined = TreeStudent(max_depth=1, refine_passes=3, random_state=0).fit(X, T, classes=[0, 1])
+    assert greedy.refinement_ is None
+    assert greedy.tree_model_.tree_.threshold[0] == pytest.approx(0.6, abs=1e-3)
+    assert _disagreement(greedy, X, T) == pytest.approx(0.1, abs=1e-3)
+    assert refined.tree_model_.tree_.feature[0] == 0
+    assert refined.tree_model_.tree_.threshold[0] == pytest.approx(0.5, abs=1e-3)
+    assert _disagreement(refined, X, T) == 0.0
+    info = refined.refinement_
+    assert info["loss"] == "disagreement" and info["nodes_changed"] == 1
+    # The recorded losses are what the scikit-learn trees actually do.
+    assert info["loss_before"] == pytest.approx(_disagreement(greedy, X, T))
+    assert info["loss_after"] == pytest.approx(_disagreement(refined, X, T))
+    # Leaves hold the mean teacher probability of their rows, as CART's do.
+    np.testing.assert_allclose(refined.predict_proba(pd.DataFrame({"x": [0.2, 0.8], "noise": [0.5, 0.5]}))[:, 1],
+                               [0.45, (0.1 * 0.55 + 0.4 * 1.0) / 0.5], atol=2e-3)
+
+
+def test_refined_tree_routes_missing_values_as_recorded(magic):
+    # Missing cells in several columns: the written-back tree (scikit-learn's own routing, float32
+    # comparisons included) must reproduce the training loss TAO computed.
+    X = magic.drop(columns="target").reset_index(drop=True).copy()
+    rng = np.random.default_rng(1)
+    for column in X.columns[:4]:
+        X.loc[rng.uniform(size=len(X)) < 0.15, column] = np.nan
+    forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(X.fillna(-1), magic["target"])
+    T = forest.predict_proba(X.fillna(-1))
+    student = TreeStudent(max_depth=5, random_state=0).fit(X, T, classes=forest.classes_)
+    info = student.refinement_
+    assert info is not None and info["passes"] >= 1  # classification refines by default
+    assert info["loss_after"] <= info["loss_before"]
+    assert info["loss_after"] == pytest.approx(_disagreement(student, X, T))
+    # Leaves hold the mean teacher probabilities of their rows: predict_proba stays a distribution.
+    proba = student.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    tree = student.tree_model_.tree_
+    assert tree.n_node_samples[0] == len(X)
+    assert np.all(tree.n_node_samples[tree.children_left >= 0] ==
+                  tree.n_node_samples[tree.children_left[tree.children_left >= 0]]
+                  + tree.n_node_samples[tree.children_right[tree.children_left >= 0]])
+
+
+def test_refinement_lowers_disagreement_on_real_rows(covertype):
+    X = covertype.drop(columns="target").reset_index(drop=True)
+    categorical = [c for c in X.columns if X[c].dtype == object]
+    codes = pd.get_dummies(X, columns=categorical, dtype=float)
+    forest = RandomForestClassifier(n_estimators=40, random_state=0).fit(codes, covertype["target"])
+    T = forest.predict_proba(codes)
+    greedy = TreeStudent(max_depth=4, refine_passes=0, random_state=0).fit(X, T, classes=forest.classes_,
+                                                                             categorical=categorical)
+    refined = TreeStudent(max_depth=4, refine_passes=3, random_state=0).fit(X, T, classes=forest.classes_,
+                                                                              categorical=categorical)
+    assert _disagreement(refined, X, T) < _disagreement(greedy, X, T)
+    # Same shape: refinement moves splits, it does not grow the tree.
+    assert refined.complexity() == greedy.complexity()
+
+
+def test_regression_refinement_is_opt_in_and_lowers_squared_error(house):
+    X = house.drop(columns="target").reset_index(drop=True)
+    forest = RandomForestRegressor(n_estimators=20, random_state=0).fit(X, house["target"])
+    values = forest.predict(X)
+    default = TreeStudent(max_depth=4, random_state=0).fit(X, values)
+    assert default.refinement_ is None  # regression keeps CART's tree unless asked
+    refined = TreeStudent(max_depth=4, refine_passes=3, random_state=0).fit(X, values)
+    info = refined.refinement_
+    assert info["loss"] == "squared_error"
+    assert info["loss_after"] <= info["loss_before"]
+    assert info["loss_after"] == pytest.approx(np.mean((refined.predict(X) - values) ** 2), rel=1e-9)
+    assert info["loss_before"] == pytest.approx(np.mean((default.predict(X) - values) ** 2), rel=1e-9)
+
+
+def test_refined_student_is_deterministic_and_survives_joblib(tmp_path, magic):
+    X = magic.drop(columns="target").reset_index(drop=True)
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, magic["target"])
+    T = forest.predict_proba(X)
+    one = TreeStudent(max_depth=6, random_state=3).fit(X, T, classes=forest.classes_)
+    two = TreeStudent(max_depth=6, random_state=3).fit(X, T, classes=forest.classes_)
+    np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))
+    joblib.dump(one, tmp_path / "s.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "s.joblib").predict_proba(X), one.predict_proba(X))
+
+
+def test_weight_two_equals_a_duplicated_row(magic):
+    X = magic.drop(columns="target").reset_index(drop=True).iloc[:600]
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, magic["target"].iloc[:600])
+    T = forest.predict_proba(X)
+    weights = np.ones(len(X))
+    weights[:200] = 2.0
+    weighted = TreeStudent(max_depth=4, random_state=0).fit(X, T, classes=forest.classes_, sample_weight=weights)
+    doubled_X = pd.concat([X, X.iloc[:200]], ignore_index=True)
+    doubled_T = np.vstack([T, T[:200]])
+    doubled = TreeStudent(max_depth=4, random_state=0).fit(doubled_X, doubled_T, classes=forest.classes_)
+    np.testing.assert_allclose(weighted.predict_proba(X), doubled.predict_proba(X))
+
+
+def test_mlp_ignores_rows_of_weight_zero(magic):
+    X = magic.drop(columns="target").reset_index(drop=True).iloc[:400]
+    # The same rows twice, with opposite targets; the second copy weighs nothing.
+    rows = pd.concat([X, X], ignore_index=True)
+    T = np.vstack([np.tile([0.9, 0.1], (len(X), 1)), np.tile([0.1, 0.9], (len(X), 1))])
+    for kept in (0, 1):
+        weights = np.r_[np.ones(len(X)), np.zeros(len(X))] if kept == 0 else np.r_[np.zeros(len(X)), np.ones(len(X))]
+        student = MLPStudent(hidden=(8,), max_epochs=300, batch_size=64, device="cpu", random_state=0)
+        student.fit(rows, T, classes=[0, 1], sample_weight=weights)
+        assert np.mean(student.predict(X) == kept) > 0.95
+
+
+@pytest.mark.parametrize("weights, message", [(np.ones(3), "shape"), (-np.ones(10), "non-negative"),
+                                              (np.zeros(10), "not all zero")])
+def test_bad_sample_weight_is_refused(weights, message):
+    X = pd.DataFrame({"x": np.arange(10.0)})
+    T = np.tile([0.5, 0.5], (10, 1))
+    with pytest.raises(ValueError, match=message):
+        TreeStudent().fit(X, T, classes=[0, 1], sample_weight=weights)
+
+
+def test_bad_refine_passes_is_refused():
+    X = pd.DataFrame({"x": np.arange(10.0)})
+    T = np.column_stack([np.arange(10) < 5, np.arange(10) >= 5]).astype(float)
+    with pytest.raises(ValueError, match="refine_passes"):
+        TreeStudent(refine_passes=-1).fit(X, T, classes=[0, 1])
