@@ -11,7 +11,9 @@ teacher's size, node count and held-out score must be identical, or the merge re
 ``--drop DATASET:TEACHER`` leaves out cells whose teachers could not be matched.
 
 A part is ``PATH`` (all the methods it ran) or ``PATH:M1,M2`` (only those), optionally followed by
-``!DATASET:TEACHER`` (repeatable) to leave that part's cells of that dataset and teacher out. The merged file lists the
+``!DATASET:TEACHER`` (repeatable) to leave that part's cells of that dataset and teacher out, and by
+``@S1,S2`` to take only those students' runs from that part (e.g. ``old.json:tabcompress@mlp64x64``
+keeps an earlier run's MLP cells when only the tree students were rerun). The merged file lists the
 parts under ``parts`` (command, times, methods taken), so the page can say where each figure came from.
 """
 
@@ -35,10 +37,12 @@ PER_PART = {"datasets", "methods", "teachers", *METHOD_SETTINGS.values()}
 TEACHER_IDENTITY = ("type", "serialized_bytes", "n_trees", "n_nodes", "n_leaves", "target_accuracy", "target_r2")
 
 
-def _parse(spec: str) -> tuple[Path, list[str] | None, set[tuple[str, ...]]]:
+def _parse(spec: str) -> tuple[Path, list[str] | None, set[tuple[str, ...]], set[str] | None]:
+    spec, _, students = spec.partition("@")
     spec, *drops = spec.split("!")
     path, _, methods = spec.partition(":")
-    return Path(path), ([m for m in methods.split(",") if m] or None), {tuple(d.split(":", 1)) for d in drops}
+    return (Path(path), ([m for m in methods.split(",") if m] or None), {tuple(d.split(":", 1)) for d in drops},
+            {s for s in students.split(",") if s} or None)
 
 
 def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
@@ -91,7 +95,8 @@ def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
         "runs": runs,
         "elapsed_s": sum(p.get("elapsed_s") or 0 for p, _ in parts),
         "parts": [{"name": p["name"], "command": p["command"], "started": p["started"], "finished": p["finished"],
-                   "elapsed_s": p.get("elapsed_s"), "methods": methods, "versions": p["versions"],
+                   "elapsed_s": p.get("elapsed_s"), "methods": methods,
+                   "students": p.get("students_taken", "all"), "versions": p["versions"],
                    "load_average_at_start": p["machine"].get("load_average_at_start")} for p, methods in parts],
     }
     merged["summary"] = summary_mod.summarise(merged)
@@ -100,7 +105,7 @@ def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("parts", nargs="+", help="PATH or PATH:METHOD,METHOD")
+    p.add_argument("parts", nargs="+", help="PATH[:METHOD,...][!DATASET:TEACHER...][@STUDENT,...]")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--drop", action="append", default=[], metavar="DATASET:TEACHER",
                    help="leave out every run and teacher of this dataset and teacher (repeatable)")
@@ -108,10 +113,13 @@ def main() -> None:
     dropped = {tuple(d.split(":", 1)) for d in a.drop}
     parts = []
     for spec in a.parts:
-        path, methods, part_drops = _parse(spec)
+        path, methods, part_drops, students = _parse(spec)
         data = json.loads(path.read_text())
         for key in ("runs", "teachers"):
             data[key] = [x for x in data[key] if (x["dataset"], x["teacher"]) not in dropped | part_drops]
+        if students is not None:
+            data["runs"] = [r for r in data["runs"] if r["student"] in students]
+            data["students_taken"] = sorted(students)
         parts.append((data, methods or list(data["settings"]["methods"])))
     write_json(a.out, merge(parts, a.out.stem))
     print(f"merged {len(parts)} parts into {a.out}")

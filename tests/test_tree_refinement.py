@@ -139,6 +139,17 @@ def test_bad_sample_weight_is_refused(weights, message):
         TreeStudent().fit(X, T, classes=[0, 1], sample_weight=weights)
 
 
+def test_big_trees_are_left_as_grown_unless_asked():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(5000, 3)), columns=["a", "b", "c"])
+    label = rng.integers(0, 2, len(X))  # noise: an unlimited tree grows thousands of leaves
+    T = np.column_stack([1.0 - label, label]).astype(float)
+    unlimited = TreeStudent(max_depth=None, random_state=0).fit(X, T, classes=[0, 1])
+    assert unlimited.complexity()["n_leaves"] > 1024 and unlimited.refinement_ is None
+    asked = TreeStudent(max_depth=None, refine_passes=1, random_state=0).fit(X, T, classes=[0, 1])
+    assert asked.complexity()["n_leaves"] > 1024 and asked.refinement_ is not None
+
+
 def test_bad_refine_passes_is_refused():
     X = pd.DataFrame({"x": np.arange(10.0)})
     T = np.column_stack([np.arange(10) < 5, np.arange(10) >= 5]).astype(float)

@@ -19,6 +19,9 @@ from tabcompress.students.tao import refine_tree
 # R² to the teacher fell by 0.002 on average, so regression keeps CART's tree. Three passes did as
 # well as eight: the splits settle after two or three.
 DEFAULT_REFINE_PASSES = 3
+# Unasked, trees with more leaves than this are left as grown: refinement visits every decision node in
+# Python, and a tree this big (depth > 10, or no depth limit) is not the small student it is meant for.
+AUTO_REFINE_MAX_LEAVES = 1024
 
 
 class TreeStudent(Student):
@@ -43,17 +46,19 @@ class TreeStudent(Student):
         self.random_state = random_state
 
     def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
+        passes = self.refine_passes
+        if passes is not None and (not isinstance(passes, (int, np.integer)) or isinstance(passes, bool)
+                                   or passes < 0):
+            raise ValueError(f"refine_passes must be a whole number >= 0 or None, got {passes!r}")
         self.encoder_ = TabularEncoder(self.categorical_, numeric="raw", categories="ordinal")
         Z = self.encoder_.fit(X, targets).transform(X)
         self.tree_model_ = DecisionTreeRegressor(
             max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf, random_state=self.random_state,
         ).fit(Z, targets, sample_weight=sample_weight)
-        passes = self.refine_passes
         if passes is None:
-            passes = DEFAULT_REFINE_PASSES if self.task_ != "regression" else 0
-        if not isinstance(passes, (int, np.integer)) or isinstance(passes, bool) or passes < 0:
-            raise ValueError(f"refine_passes must be a whole number >= 0 or None, got {passes!r}")
+            auto = self.task_ != "regression" and self.tree_model_.tree_.n_leaves <= AUTO_REFINE_MAX_LEAVES
+            passes = DEFAULT_REFINE_PASSES if auto else 0
         self.refinement_ = None
         if passes > 0 and self.tree_model_.tree_.max_depth > 0:
             self.refinement_ = refine_tree(self.tree_model_, Z, targets, classify=self.task_ != "regression",
