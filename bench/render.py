@@ -90,8 +90,11 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
         + (" with early stopping" if s['tabcompress'].get('early_stop') else "")
         + f"; {s['tabcompress']['synthetic_ratio']:g}× synthetic rows"
         + (f", at most {s['tabcompress']['synthetic_max_rows']:,}" if s['tabcompress'].get('synthetic_max_rows') else "")
+        + ("; tree students' splits refined for the teacher's classes (classification)"
+           if "refine_passes" in s['tabcompress'] and s['tabcompress']['refine_passes'] is None else "")
         + "), through the same `train_student` the CLI runs |",
-        "| oracle | the teacher's labels of the held-out rows themselves: what the student's capacity allows, not a method |",
+        "| oracle | the teacher's labels of the held-out rows themselves: what the student's capacity allows, not a "
+        "method (for trees, scikit-learn's greedy CART tree, as in B0–B3; tabcompress's refined trees can exceed it) |",
         "",
         "Fidelity is the share of held-out rows where the student's class equals the teacher's; for regression "
         "it is the R² of the student against the teacher's predictions. *Headroom closed* is "
