@@ -155,3 +155,67 @@ def test_bad_refine_passes_is_refused():
     T = np.column_stack([np.arange(10) < 5, np.arange(10) >= 5]).astype(float)
     with pytest.raises(ValueError, match="refine_passes"):
         TreeStudent(refine_passes=-1).fit(X, T, classes=[0, 1])
+
+
+def test_every_node_holds_the_mean_of_its_rows_after_refinement(magic):
+    X = magic.drop(columns="target").reset_index(drop=True)
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, magic["target"])
+    T = forest.predict_proba(X)
+    student = TreeStudent(max_depth=5, random_state=0).fit(X, T, classes=forest.classes_)
+    assert student.refinement_["nodes_changed"] >= 1
+    model = student.tree_model_
+    path = model.decision_path(student.encoder_.transform(X).astype(np.float32)).toarray().astype(bool)
+    values = model.tree_.value[:, :, 0]
+    for node in range(model.tree_.node_count):
+        rows = path[:, node]
+        if rows.any():
+            np.testing.assert_allclose(values[node], T[rows].mean(axis=0), atol=1e-9)
+            assert model.tree_.n_node_samples[node] == rows.sum()
+
+
+def _best_split_one_node(X, delta):
+    """Reference: the node problem solved for one node by sorting each feature (the plain way)."""
+    best = None
+    for f in range(X.shape[1]):
+        x = X[:, f]
+        missing = np.isnan(x)
+        xs = x[~missing]
+        order = np.argsort(xs, kind="stable")
+        xs = xs[order]
+        cum = np.cumsum(delta[~missing][order])[:-1]
+        cut = np.flatnonzero(xs[:-1] < xs[1:])
+        if len(cut) == 0:
+            continue
+        missing_delta = float(delta[missing].sum())
+        costs = cum[cut] + (min(missing_delta, 0.0) if missing.any() else 0.0)
+        k = int(np.argmin(costs))
+        if best is None or costs[k] < best[0] - 1e-12:
+            p = cut[k]
+            threshold = (xs[p] + xs[p + 1]) / 2.0
+            go_left = missing_delta < 0.0 if missing.any() else p + 1 >= len(xs) - (p + 1)
+            best = (float(costs[k]), f, float(threshold), bool(go_left))
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_all_nodes_at_once_match_one_node_at_a_time(seed):
+    from tabcompress.students.tao import _best_splits
+
+    rng = np.random.default_rng(seed)
+    n, d, m = 3000, 4, 7
+    Z = np.round(rng.normal(size=(n, d)), 1)  # ties
+    Z[rng.uniform(size=(n, d)) < 0.1] = np.nan
+    Z[:, 3] = 1.0  # a constant feature offers no cut
+    delta = rng.choice([-1.0, 0.0, 1.0], size=n) * rng.uniform(0.5, 2.0, size=n)
+    code = rng.integers(0, m + 1, size=n)  # m: rows at none of the nodes
+    code[code == 5] = m  # node 5 reaches no rows
+    orders = [np.argsort(Z[:, f], kind="stable") for f in range(d)]
+    cost, feature, threshold, missing_left = _best_splits(np.ascontiguousarray(Z.T), orders, code, delta, m)
+    for node in range(m):
+        rows = np.flatnonzero(code == node)
+        expected = _best_split_one_node(Z[rows], delta[rows]) if len(rows) else None
+        if expected is None:
+            assert cost[node] == np.inf
+            continue
+        assert cost[node] == pytest.approx(expected[0], abs=1e-9)
+        assert (feature[node], threshold[node], missing_left[node]) == expected[1:]

@@ -69,6 +69,9 @@ def refine_tree(model, Z: np.ndarray, targets: np.ndarray, *, classify: bool, pa
     def loss_of(a: _Arrays, paths: np.ndarray) -> float:
         return float(np.average(_row_losses(a, paths[:, -1], np.arange(len(Z)), T, labels), weights=W))
 
+    # Each feature sorted once (missing values last, ties by row): every node's split search reuses it.
+    columns = np.ascontiguousarray(Z.T)  # one feature's values contiguous: the split search reads by column
+    orders = [np.argsort(column, kind="stable") for column in columns]
     paths = _paths(Z, arrays, max_depth)
     start = best_loss = loss_of(arrays, paths)
     best = arrays.copy()
@@ -78,8 +81,8 @@ def refine_tree(model, Z: np.ndarray, targets: np.ndarray, *, classify: bool, pa
         for d in reversed(range(max_depth)):
             if len(internal_at[d]) == 0:
                 continue
-            changed += _sweep_depth(Z, T, W, labels, arrays, paths[:, d], internal_at[d])
-            paths = _paths(Z, arrays, max_depth)
+            changed += _sweep_depth(Z, T, W, labels, arrays, paths[:, d], internal_at[d], columns, orders)
+            paths = _paths(Z, arrays, max_depth, paths, from_depth=d)
             _average_nodes(arrays, paths, T, W)
         passes_run += 1
         loss = loss_of(arrays, paths)
@@ -112,13 +115,20 @@ def _step(Z: np.ndarray, rows: np.ndarray, node: np.ndarray, a: _Arrays) -> np.n
     return np.where(go_left, a.left[node], a.right[node])
 
 
-def _paths(Z: np.ndarray, a: _Arrays, max_depth: int) -> np.ndarray:
-    """``paths[r, d]``: the node row ``r`` is at after ``d`` steps (it stays put once in a leaf)."""
+def _paths(Z: np.ndarray, a: _Arrays, max_depth: int, paths: np.ndarray | None = None,
+           from_depth: int = 0) -> np.ndarray:
+    """``paths[r, d]``: the node row ``r`` is at after ``d`` steps (it stays put once in a leaf).
+
+    Given ``paths`` whose first ``from_depth + 1`` columns still hold (no split above that depth
+    changed), only the rest is recomputed, in place.
+    """
     n = len(Z)
-    paths = np.empty((n, max_depth + 1), dtype=np.int64)
-    node = np.zeros(n, dtype=np.int64)
-    paths[:, 0] = node
-    for d in range(1, max_depth + 1):
+    if paths is None:
+        paths = np.empty((n, max_depth + 1), dtype=np.int64)
+        paths[:, 0] = 0
+        from_depth = 0
+    node = paths[:, from_depth].copy()
+    for d in range(from_depth + 1, max_depth + 1):
         moving = np.flatnonzero(a.left[node] >= 0)
         node[moving] = _step(Z, moving, node[moving], a)
         paths[:, d] = node
@@ -143,70 +153,101 @@ def _row_losses(a: _Arrays, leaves: np.ndarray, rows: np.ndarray, T: np.ndarray,
 
 # -- the node problem -----------------------------------------------------------------------------
 
-def _sweep_depth(Z, T, W, labels, a: _Arrays, at_depth: np.ndarray, nodes: np.ndarray) -> int:
+def _sweep_depth(Z, T, W, labels, a: _Arrays, at_depth: np.ndarray, nodes: np.ndarray,
+                 columns: np.ndarray, orders: list[np.ndarray]) -> int:
     """Re-solve every decision node in ``nodes`` (all at one depth) for the rows that reach it."""
-    order = np.argsort(at_depth, kind="stable")
-    bounds = np.searchsorted(at_depth[order], nodes, side="left"), np.searchsorted(at_depth[order], nodes, side="right")
-    changed = 0
-    for node, lo, hi in zip(nodes, *bounds):
+    m = len(nodes)
+    lookup = np.full(len(a.left), m, dtype=np.int64)
+    lookup[nodes] = np.arange(m)
+    code = lookup[at_depth]  # which of ``nodes`` each row is at; m = none of them
+    order = np.argsort(code, kind="stable")
+    bounds = np.searchsorted(code[order], np.arange(m), side="left"), np.searchsorted(code[order], np.arange(m), side="right")
+    delta = np.zeros(len(Z))  # per row: extra cost of sending it left rather than right
+    current = np.zeros(m)
+    tolerance = np.zeros(m)
+    active = np.zeros(m, dtype=bool)
+    for i, (node, lo, hi) in enumerate(zip(nodes, *bounds)):
         rows = order[lo:hi]
         if len(rows) < 2:
             continue
         cost_left = W[rows] * _row_losses(a, _route_from(Z, rows, a.left[node], a), rows, T, labels)
         cost_right = W[rows] * _row_losses(a, _route_from(Z, rows, a.right[node], a), rows, T, labels)
-        delta = cost_left - cost_right  # extra cost of sending a row left rather than right
-        if not np.any(delta):
+        delta[rows] = cost_left - cost_right
+        if not np.any(delta[rows]):
             continue
         x = Z[rows, a.feature[node]]
         now_left = np.where(np.isnan(x), a.missing_left[node], x <= a.threshold[node])
-        current = float(delta[now_left].sum())
-        found = _best_split(Z[rows], delta)
-        if found is None:
-            continue
-        cost, feature, threshold, missing_left = found
-        tolerance = 1e-9 * max(1.0, float(np.abs(cost_right).sum() + np.abs(cost_left).sum()))
-        if cost < current - tolerance:
-            a.feature[node], a.threshold[node], a.missing_left[node] = feature, threshold, missing_left
-            changed += 1
-    return changed
+        current[i] = float(delta[rows][now_left].sum())
+        tolerance[i] = 1e-9 * max(1.0, float(np.abs(cost_right).sum() + np.abs(cost_left).sum()))
+        active[i] = True
+    if not active.any():
+        return 0
+    code = np.where(active[np.minimum(code, m - 1)] & (code < m), code, m)
+    cost, feature, threshold, missing_left = _best_splits(columns, orders, code, delta, m)
+    better = active & (cost < current - tolerance)
+    for i in np.flatnonzero(better):
+        node = nodes[i]
+        a.feature[node], a.threshold[node], a.missing_left[node] = feature[i], threshold[i], missing_left[i]
+    return int(better.sum())
 
 
-def _best_split(X: np.ndarray, delta: np.ndarray) -> tuple[float, int, float, bool] | None:
-    """The split minimising ``sum(delta[rows sent left])``; both sides must keep rows with values."""
-    best: tuple[float, int, float, bool] | None = None
-    for f in range(X.shape[1]):
-        x = X[:, f]
-        missing = np.isnan(x)
-        present = ~missing
-        if present.sum() < 2:
+def _best_splits(columns: np.ndarray, orders: list[np.ndarray], code: np.ndarray, delta: np.ndarray,
+                 m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``m`` nodes (rows tagged by ``code``; ``m`` = no node), the split minimising
+    ``sum(delta[rows sent left])`` over every feature and threshold, both sides keeping rows with
+    values; missing values go wherever they cost less (with none at the node, to the bigger side, as
+    CART). Ties go to the first feature, then the smallest threshold.
+
+    All nodes are solved at once: each feature's rows are sorted once for the whole tree (``orders``),
+    and a stable sort on the node tag groups them by node with their order kept, so per node the costs
+    of all thresholds are one running sum.
+    """
+    best_cost = np.full(m, np.inf)
+    best_feature = np.zeros(m, dtype=np.int64)
+    best_threshold = np.zeros(m)
+    best_missing_left = np.zeros(m, dtype=bool)
+    tag_type = np.uint16 if m < np.iinfo(np.uint16).max else np.int64  # small tags: numpy radix-sorts them
+    for f, sorted_rows in enumerate(orders):
+        tags = code[sorted_rows]
+        keep = tags < m
+        rows = sorted_rows[keep]
+        tags = tags[keep]
+        grouped = np.argsort(tags.astype(tag_type), kind="stable")
+        rows, tags = rows[grouped], tags[grouped]
+        x = columns[f][rows]
+        d = delta[rows]
+        missing = np.isnan(x)  # sorted last within each node
+        missing_delta = np.bincount(tags[missing], weights=d[missing], minlength=m)
+        has_missing = np.bincount(tags[missing], minlength=m) > 0
+        present_count = np.bincount(tags[~missing], minlength=m)
+        start = np.searchsorted(tags, np.arange(m))
+        running = np.cumsum(np.where(missing, 0.0, d))
+        before = np.where(start > 0, running[np.maximum(start - 1, 0)], 0.0)
+        left_cost = running - before[tags]  # rows up to and including this one sent left
+        nxt = np.r_[x[1:], np.nan]
+        same_node = np.r_[tags[1:] == tags[:-1], False]
+        valid = same_node & ~missing & (x < nxt)  # a cut between this row and the next (NaN compares False)
+        cost = np.where(valid, left_cost + np.where(has_missing, np.minimum(missing_delta, 0.0), 0.0)[tags], np.inf)
+        positions = np.flatnonzero(valid)
+        if len(positions) == 0:
             continue
-        xs = x[present]
-        order = np.argsort(xs, kind="stable")
-        xs = xs[order]
-        cum = np.cumsum(delta[present][order])[:-1]  # first k+1 sorted rows sent left
-        cut = np.flatnonzero(xs[:-1] < xs[1:])
-        if len(cut) == 0:
-            continue
-        missing_delta = float(delta[missing].sum())
-        costs = cum[cut]
-        # Missing values go wherever they cost less; with none here, to the bigger side (as CART).
-        if missing.any():
-            with_missing = costs + min(missing_delta, 0.0)
-        else:
-            with_missing = costs
-        k = int(np.argmin(with_missing))
-        cost = float(with_missing[k])
-        if best is None or cost < best[0] - 1e-12:
-            position = cut[k]
-            threshold = (xs[position] + xs[position + 1]) / 2.0
-            if threshold >= xs[position + 1]:  # adjacent floats: keep the left value on the left
-                threshold = xs[position]
-            if missing.any():
-                go_left = missing_delta < 0.0
-            else:
-                go_left = position + 1 >= len(xs) - (position + 1)
-            best = (cost, f, float(threshold), bool(go_left))
-    return best
+        node_min = np.full(m, np.inf)
+        np.minimum.at(node_min, tags[positions], cost[positions])
+        at_min = positions[cost[positions] == node_min[tags[positions]]]
+        nodes_with, first = np.unique(tags[at_min], return_index=True)
+        position = at_min[first]
+        improved = node_min[nodes_with] < best_cost[nodes_with] - 1e-12
+        nodes_with, position = nodes_with[improved], position[improved]
+        low, high = x[position], x[position + 1]
+        threshold = (low + high) / 2.0
+        threshold = np.where(threshold >= high, low, threshold)  # adjacent floats: keep low on the left
+        n_left = position - start[nodes_with] + 1
+        bigger_left = n_left >= present_count[nodes_with] - n_left
+        best_cost[nodes_with] = node_min[nodes_with]
+        best_feature[nodes_with] = f
+        best_threshold[nodes_with] = threshold
+        best_missing_left[nodes_with] = np.where(has_missing[nodes_with], missing_delta[nodes_with] < 0.0, bigger_left)
+    return best_cost, best_feature, best_threshold, best_missing_left
 
 
 # -- node values and write-back ---------------------------------------------------------------------
@@ -229,15 +270,23 @@ def _node_stats(paths: np.ndarray, T: np.ndarray, W: np.ndarray, n_nodes: int) -
 
 
 def _average_nodes(a: _Arrays, paths: np.ndarray, T: np.ndarray, W: np.ndarray) -> None:
-    counts, sums, _ = _node_stats(paths, T, W, len(a.left))
+    """Leaves take the mean target of their rows (the losses read leaves only; every node's mean is
+    recomputed when the tree is written back)."""
+    leaves = paths[:, -1]
+    n_nodes = len(a.left)
+    counts = np.bincount(leaves, weights=W, minlength=n_nodes)
     reached = counts > 0
-    a.values[reached] = sums[reached] / counts[reached, None]
+    for j in range(T.shape[1]):
+        sums = np.bincount(leaves, weights=W * T[:, j], minlength=n_nodes)
+        a.values[reached, j] = sums[reached] / counts[reached]
 
 
 def _write_back(model, state: dict, a: _Arrays, paths: np.ndarray, T: np.ndarray, W: np.ndarray) -> None:
-    counts, _, squares = _node_stats(paths, T, W, len(a.left))
+    counts, sums, squares = _node_stats(paths, T, W, len(a.left))
     n_rows = _node_stats(paths, T[:, :0], np.ones(len(T)), len(a.left))[0]
     reached = counts > 0
+    values = a.values.copy()  # a node no row reaches keeps what it had
+    values[reached] = sums[reached] / counts[reached, None]
     nodes = state["nodes"].copy()
     decision = a.left >= 0
     nodes["feature"] = np.where(decision, a.feature, nodes["feature"])
@@ -247,9 +296,9 @@ def _write_back(model, state: dict, a: _Arrays, paths: np.ndarray, T: np.ndarray
     nodes["weighted_n_node_samples"] = counts
     # CART's squared-error impurity: the mean over outputs of each output's variance in the node.
     with np.errstate(invalid="ignore", divide="ignore"):
-        variance = squares / counts - (a.values ** 2).sum(axis=1)
+        variance = squares / counts - (values ** 2).sum(axis=1)
     nodes["impurity"] = np.where(reached, np.maximum(variance, 0.0) / T.shape[1], 0.0)
     new_state = dict(state)
     new_state["nodes"] = nodes
-    new_state["values"] = a.values[:, :, None].astype(state["values"].dtype)
+    new_state["values"] = values[:, :, None].astype(state["values"].dtype)
     model.tree_.__setstate__(new_state)
