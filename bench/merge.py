@@ -32,7 +32,7 @@ from run import write_json  # noqa: E402
 # settings that belong to one method: taken from the part that ran it
 METHOD_SETTINGS = {"B2": "B2", "B3": "B3", "tabcompress": "tabcompress"}
 # settings that may differ between parts
-PER_PART = {"datasets", "methods", "teachers", "students", *METHOD_SETTINGS.values()}
+PER_PART = {"datasets", "methods", "teachers", "students", "seeds", *METHOD_SETTINGS.values()}
 # the teacher figures that must agree where two parts share a teacher
 TEACHER_IDENTITY = ("type", "serialized_bytes", "n_trees", "n_nodes", "n_leaves", "target_accuracy", "target_r2")
 
@@ -69,6 +69,7 @@ def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
             entry.update({k: v for k, v in g.items() if k in methods})
     settings = {**first["settings"], "datasets": list(dict.fromkeys(d for p, _ in parts for d in p["settings"]["datasets"])),
                 "students": {k: v for p, _ in parts for k, v in p["settings"]["students"].items()},
+                "seeds": sorted({s for p, _ in parts for s in p["settings"]["seeds"]}),
                 "methods": [m for m in ("B0", "B1", "B2", "B3", "tabcompress", "oracle")
                             if any(m in methods for _, methods in parts)]}
     for part, methods in parts:

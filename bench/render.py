@@ -84,7 +84,8 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
         f"| B3 | MUNGE (Bucilă, Caruana & Niculescu-Mizil 2006), p = {s['B3']['p']:g}, s = {s['B3']['s']:g}: "
         f"{s['B3']['ratio']:g}× the training rows, plus the real rows; teacher probabilities |",
         f"| tabcompress | the library's defaults (generator {s['tabcompress']['generator']}"
-        + (": MUNGE for tree students; for the MLP, CTGAN when the data has categorical columns, else MUNGE"
+        + (": MUNGE for tree students; for the MLP, CTGAN when at least a third of the columns are categorical, "
+           "half MUNGE and half CTGAN rows when fewer are, else MUNGE"
            if s['tabcompress']['generator'] == "auto" else "")
         + f"; CTGAN at most {s['tabcompress']['epochs']} epochs"
         + (" with early stopping" if s['tabcompress'].get('early_stop') else "")

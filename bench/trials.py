@@ -8,7 +8,7 @@ the README's "Teacher-aware selection" and "Choosing a generator" came from runs
     python bench/trials.py --datasets adult --teachers rf --students mlp64x64 --variants B3,SEL,MIX
 
 Variants: B1 (real rows only, teacher probabilities); B3 (10× MUNGE, as the benchmark); M20 (20×
-MUNGE); SEL (10× MUNGE, half of it chosen by two rounds of teacher-aware selection); SELr3 (three
+MUNGE); M50 (50× MUNGE); SEL (10× MUNGE, half of it chosen by two rounds of teacher-aware selection); SELr3 (three
 rounds, 70 % selected); SELnoU (SEL without the uncertainty term); COP (10× copula); CT (10× CTGAN at
 the library's settings); MIX (10× munge+ctgan); CT20 and MIX20 (the same at 20×). A trailing ``h`` (e.g. ``B3h``) trains on the
 teacher's hard classes instead of its probabilities. Tree students are CART's greedy trees unless the
@@ -42,6 +42,7 @@ from tabcompress.students import make_student  # noqa: E402
 VARIANTS = {
     "B3": ("munge", 10, None),
     "M20": ("munge", 20, None),
+    "M50": ("munge", 50, None),
     "SEL": ("munge", 10, SelectionSettings(rounds=2, share=0.5)),
     "SELr3": ("munge", 10, SelectionSettings(rounds=3, share=0.7)),
     "SELnoU": ("munge", 10, SelectionSettings(rounds=2, share=0.5, uncertainty=0.0)),

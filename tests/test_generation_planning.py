@@ -41,10 +41,14 @@ def test_bad_generator_names(name, message):
         check_generator_name(name)
 
 
-def test_auto_picks_from_student_and_columns(bank, magic):
+def test_auto_picks_from_student_and_columns(bank, magic, covertype):
     bank_schema, magic_schema = Schema.infer(bank.drop(columns="target")), Schema.infer(magic.drop(columns="target"))
+    covertype_schema = Schema.infer(covertype.drop(columns="target"))
+    assert len(bank_schema.categorical) >= len(bank_schema.columns) / 3  # 9 of 16 columns
+    assert 0 < len(covertype_schema.categorical) < len(covertype_schema.columns) / 3  # 1 of 12
     assert resolve_generator(DistillConfig(student="tree"), bank_schema) == "munge"
     assert resolve_generator(DistillConfig(student="mlp"), bank_schema) == "ctgan"
+    assert resolve_generator(DistillConfig(student="mlp"), covertype_schema) == "munge+ctgan"
     assert resolve_generator(DistillConfig(student="mlp"), magic_schema) == "munge"
     assert resolve_generator(DistillConfig(generator="copula", student="mlp"), bank_schema) == "copula"
 
