@@ -29,8 +29,8 @@ class Student(BaseEstimator, ABC):
         ``classes`` given: classification, ``targets`` has shape ``(n, len(classes))``.
         ``classes`` None: regression, ``targets`` has shape ``(n,)``.
         ``categorical`` names the columns of ``X`` to treat as categories.
-        ``sample_weight``: one non-negative weight per row (the pipeline weighs real rows against
-        synthetic ones); None weighs every row alike.
+        ``sample_weight``: one non-negative weight per row (to weigh real rows against synthetic ones,
+        say); None weighs every row alike.
         """
         if not isinstance(X, pd.DataFrame):
             raise TypeError("X must be a pandas DataFrame")

@@ -34,7 +34,8 @@ class TreeStudent(Student):
     For classification the grown tree is then refined (``refine_passes``, see ``tao.py``): its splits
     are refitted, keeping its shape, to agree with the teacher's most probable class on the training
     rows, which is what fidelity measures and what CART's greedy impurity only approximates.
-    ``refinement_`` records the training disagreement before and after.
+    ``refinement_`` records the training disagreement before and after. Refinement moves splits
+    without regard to ``min_samples_leaf``: a leaf may end up with fewer rows.
     """
 
     def __init__(self, max_depth: int | None = 6, max_leaf_nodes: int | None = None,
