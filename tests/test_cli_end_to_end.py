@@ -87,6 +87,13 @@ def test_distill_end_to_end(teachers, tmp_path, teacher_name, data_file, classif
     for who in ("teacher", "student"):
         assert report[who]["latency"]["batch_ms"] > 0 and report[who]["latency"]["single_row_ms"] > 0
     assert "baseline" in report["metrics"]
+    # Classification trees are refined by default (and the summary says so); regression trees are not.
+    refinement = report["student"].get("refinement")
+    if classifier:
+        assert refinement["loss"] == "disagreement" and refinement["loss_after"] <= refinement["loss_before"]
+        assert "tree refined" in done.stderr
+    else:
+        assert refinement is None
 
 
 def test_mlp_student_and_python_dash_m(teachers, tmp_path):
