@@ -67,7 +67,8 @@ def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
         for g in part["generators"]:
             entry = generators.setdefault((g["dataset"], g["seed"]), {"dataset": g["dataset"], "seed": g["seed"]})
             entry.update({k: v for k, v in g.items() if k in methods})
-    settings = {**first["settings"], "datasets": list(dict.fromkeys(d for p, _ in parts for d in p["settings"]["datasets"])),
+    settings = {**first["settings"],
+                "datasets": list(dict.fromkeys(d for p, _ in parts for d in p["settings"]["datasets"])),
                 "students": {k: v for p, _ in parts for k, v in p["settings"]["students"].items()},
                 "seeds": sorted({s for p, _ in parts for s in p["settings"]["seeds"]}),
                 "methods": [m for m in ("B0", "B1", "B2", "B3", "tabcompress", "oracle")

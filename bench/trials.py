@@ -8,11 +8,12 @@ the README's "Teacher-aware selection" and "Choosing a generator" came from runs
     python bench/trials.py --datasets adult --teachers rf --students mlp64x64 --variants B3,SEL,MIX
 
 Variants: B1 (real rows only, teacher probabilities); B3 (10× MUNGE, as the benchmark); M20 (20×
-MUNGE); M50 (50× MUNGE); SEL (10× MUNGE, half of it chosen by two rounds of teacher-aware selection); SELr3 (three
-rounds, 70 % selected); SELnoU (SEL without the uncertainty term); COP (10× copula); CT (10× CTGAN at
-the library's settings); MIX (10× munge+ctgan); CT20 and MIX20 (the same at 20×). A trailing ``h`` (e.g. ``B3h``) trains on the
-teacher's hard classes instead of its probabilities. Tree students are CART's greedy trees unless the
-variant ends in ``+R`` (e.g. ``M20+R``): then the grown tree's splits are refined (``refine_passes=3``).
+MUNGE); M50 (50× MUNGE); SEL (10× MUNGE, half of it chosen by two rounds of teacher-aware
+selection); SELr3 (three rounds, 70 % selected); SELnoU (SEL without the uncertainty term); COP (10×
+copula); CT (10× CTGAN at the library's settings); MIX (10× munge+ctgan); CT20 and MIX20 (the same at
+20×). A trailing ``h`` (e.g. ``B3h``) trains on the teacher's hard classes instead of its
+probabilities. Tree students are CART's greedy trees unless the variant ends in ``+R`` (e.g.
+``M20+R``): then the grown tree's splits are refined (``refine_passes=3``).
 
     python bench/trials.py --datasets magic,letter,adult --seeds 0,1,2 --variants M20,M20+R
 """

@@ -161,7 +161,8 @@ def _sweep_depth(Z, T, W, labels, a: _Arrays, at_depth: np.ndarray, nodes: np.nd
     lookup[nodes] = np.arange(m)
     code = lookup[at_depth]  # which of ``nodes`` each row is at; m = none of them
     order = np.argsort(code, kind="stable")
-    bounds = np.searchsorted(code[order], np.arange(m), side="left"), np.searchsorted(code[order], np.arange(m), side="right")
+    grouped = code[order]
+    bounds = np.searchsorted(grouped, np.arange(m), side="left"), np.searchsorted(grouped, np.arange(m), side="right")
     delta = np.zeros(len(Z))  # per row: extra cost of sending it left rather than right
     current = np.zeros(m)
     tolerance = np.zeros(m)
@@ -252,7 +253,8 @@ def _best_splits(columns: np.ndarray, orders: list[np.ndarray], code: np.ndarray
 
 # -- node values and write-back ---------------------------------------------------------------------
 
-def _node_stats(paths: np.ndarray, T: np.ndarray, W: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _node_stats(paths: np.ndarray, T: np.ndarray, W: np.ndarray,
+                n_nodes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per node: rows reaching it, the sum of their targets, and the sum of their squared targets."""
     counts = np.zeros(n_nodes)
     sums = np.zeros((n_nodes, T.shape[1]))
