@@ -135,8 +135,9 @@ def _paths(Z: np.ndarray, a: _Arrays, max_depth: int, paths: np.ndarray | None =
     return paths
 
 
-def _route_from(Z: np.ndarray, rows: np.ndarray, start: int, a: _Arrays) -> np.ndarray:
-    node = np.full(len(rows), start, dtype=np.int64)
+def _route_from(Z: np.ndarray, rows: np.ndarray, start: np.ndarray, a: _Arrays) -> np.ndarray:
+    """The leaf each of ``rows`` reaches from its own ``start`` node."""
+    node = np.asarray(start, dtype=np.int64).copy()
     moving = np.flatnonzero(a.left[node] >= 0)
     while len(moving):
         node[moving] = _step(Z, rows[moving], node[moving], a)
@@ -160,30 +161,24 @@ def _sweep_depth(Z, T, W, labels, a: _Arrays, at_depth: np.ndarray, nodes: np.nd
     lookup = np.full(len(a.left), m, dtype=np.int64)
     lookup[nodes] = np.arange(m)
     code = lookup[at_depth]  # which of ``nodes`` each row is at; m = none of them
-    order = np.argsort(code, kind="stable")
-    grouped = code[order]
-    bounds = np.searchsorted(grouped, np.arange(m), side="left"), np.searchsorted(grouped, np.arange(m), side="right")
+    rows = np.flatnonzero(code < m)
+    tag = code[rows]
+    node = nodes[tag]
+    # Each row's cost through the fixed left subtree and through the fixed right one.
+    cost_left = W[rows] * _row_losses(a, _route_from(Z, rows, a.left[node], a), rows, T, labels)
+    cost_right = W[rows] * _row_losses(a, _route_from(Z, rows, a.right[node], a), rows, T, labels)
     delta = np.zeros(len(Z))  # per row: extra cost of sending it left rather than right
-    current = np.zeros(m)
-    tolerance = np.zeros(m)
-    active = np.zeros(m, dtype=bool)
-    for i, (node, lo, hi) in enumerate(zip(nodes, *bounds)):
-        rows = order[lo:hi]
-        if len(rows) < 2:
-            continue
-        cost_left = W[rows] * _row_losses(a, _route_from(Z, rows, a.left[node], a), rows, T, labels)
-        cost_right = W[rows] * _row_losses(a, _route_from(Z, rows, a.right[node], a), rows, T, labels)
-        delta[rows] = cost_left - cost_right
-        if not np.any(delta[rows]):
-            continue
-        x = Z[rows, a.feature[node]]
-        now_left = np.where(np.isnan(x), a.missing_left[node], x <= a.threshold[node])
-        current[i] = float(delta[rows][now_left].sum())
-        tolerance[i] = 1e-9 * max(1.0, float(np.abs(cost_right).sum() + np.abs(cost_left).sum()))
-        active[i] = True
+    delta[rows] = cost_left - cost_right
+    x = Z[rows, a.feature[node]]
+    now_left = np.where(np.isnan(x), a.missing_left[node], x <= a.threshold[node])
+    current = np.bincount(tag, weights=np.where(now_left, delta[rows], 0.0), minlength=m)
+    scale = np.bincount(tag, weights=np.abs(cost_left) + np.abs(cost_right), minlength=m)
+    tolerance = 1e-9 * np.maximum(1.0, scale)
+    # A node with fewer than two rows, or whose rows cost the same on either side, keeps its split.
+    active = (np.bincount(tag, minlength=m) >= 2) & (np.bincount(tag, weights=delta[rows] != 0, minlength=m) > 0)
     if not active.any():
         return 0
-    code = np.where(active[np.minimum(code, m - 1)] & (code < m), code, m)
+    code = np.where((code < m) & active[np.minimum(code, m - 1)], code, m)
     cost, feature, threshold, missing_left = _best_splits(columns, orders, code, delta, m)
     better = active & (cost < current - tolerance)
     for i in np.flatnonzero(better):
