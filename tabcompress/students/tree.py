@@ -19,8 +19,9 @@ from tabcompress.students.tao import refine_tree
 # R² to the teacher fell by 0.002 on average, so regression keeps CART's tree. Three passes did as
 # well as eight: the splits settle after two or three.
 DEFAULT_REFINE_PASSES = 3
-# Unasked, trees with more leaves than this are left as grown: refinement visits every decision node in
-# Python, and a tree this big (depth > 10, or no depth limit) is not the small student it is meant for.
+# Unasked, trees with more leaves than this are left as grown: refinement costs a pass over every row
+# per feature per depth, and a tree this big (depth > 10, or no depth limit) is not the small student it
+# is meant for.
 AUTO_REFINE_MAX_LEAVES = 1024
 
 
