@@ -7,7 +7,7 @@ a concrete generator writes only ``_fit`` and ``_sample``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -63,3 +63,10 @@ class Generator(ABC):
     @abstractmethod
     def _sample(self, n: int, random_state: int | None) -> pd.DataFrame:
         """Return exactly ``n`` rows with the schema's columns; :meth:`sample` conforms them."""
+
+
+def constant_columns(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
+    """Columns of ``X`` holding one value (missing counts as a value), by name, with that value: a
+    model has nothing to learn there, and sampling repeats the value."""
+    return {spec.name: X[spec.name].iloc[0] for spec in schema.columns
+            if X[spec.name].nunique(dropna=False) <= 1}

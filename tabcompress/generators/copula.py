@@ -48,7 +48,7 @@ import pandas as pd
 from scipy.special import ndtr
 from scipy.stats import rankdata
 
-from tabcompress.generators.base import Generator, ProgressCallback
+from tabcompress.generators.base import Generator, ProgressCallback, constant_columns
 
 # Weight of the identity in the estimated correlation matrix: keeps it positive definite when columns
 # are collinear (duplicated columns, a category that determines another) and Cholesky stable.
@@ -123,7 +123,7 @@ class CopulaGenerator(Generator):
         X = self._subsample(X, self.max_rows, random_state)
         self.n_fit_rows_ = len(X)
         rng = np.random.default_rng(random_state)
-        self.constants_: dict[str, Any] = {}
+        self.constants_: dict[str, Any] = constant_columns(X, self.schema_)
         # Per modelled column: how to decode it and which latent (copula) dimensions it reads.
         self.plans_: dict[str, dict[str, Any]] = {}
         uniforms: list[np.ndarray] = []  # one per latent dimension, NaN where a cell is missing
@@ -133,10 +133,9 @@ class CopulaGenerator(Generator):
             return len(uniforms) - 1
 
         for spec in self.schema_.columns:
-            col = X[spec.name]
-            if col.nunique(dropna=False) <= 1:
-                self.constants_[spec.name] = col.iloc[0]
+            if spec.name in self.constants_:
                 continue
+            col = X[spec.name]
             if spec.is_categorical:
                 codes = spec.codes(col)  # missing → one code past the last category
                 marginal = _CategoricalMarginal(codes, np.array([*spec.categories, np.nan], dtype=object))

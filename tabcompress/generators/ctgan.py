@@ -33,7 +33,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from tabcompress.generators.base import Generator, ProgressCallback
+from tabcompress.generators.base import Generator, ProgressCallback, constant_columns
 
 _MISSING_SUFFIX = "__tabcompress_missing"
 
@@ -100,12 +100,11 @@ class CTGANGenerator(Generator):
         """Real rows → the frame CTGAN trains on, and its discrete column names."""
         columns: dict[str, Any] = {}
         discrete: list[str] = []
-        self.constants_: dict[str, Any] = {}
+        self.constants_: dict[str, Any] = constant_columns(X, self.schema_)
         for spec in self.schema_.columns:
-            col = X[spec.name]
-            if col.nunique(dropna=False) <= 1:
-                self.constants_[spec.name] = col.iloc[0]
+            if spec.name in self.constants_:
                 continue
+            col = X[spec.name]
             if spec.is_categorical:
                 codes = spec.codes(col)  # missing → one code past the last category
                 columns[spec.name] = codes
