@@ -41,6 +41,10 @@ class SelectionSettings:
         disagreement is |teacher − student| in units of the teacher's standard deviation.
     uncertainty : weight of the teacher's uncertainty in the score (classification only).
     region_cap : most of a round's rows that one region may take.
+    spread : weight of a term that spreads the teacher's outputs: a candidate scores more when its
+        teacher class (or, for regression, its tenth of the teacher's value range) is rare among the
+        rows kept so far — Zhou & Chiam's diversity term, which data-free runs need because nothing
+        else keeps them from piling up in the teacher's commonest output.
     """
 
     rounds: int = 2
@@ -49,6 +53,7 @@ class SelectionSettings:
     bound: float = 0.5
     uncertainty: float = 0.5
     region_cap: float = 0.05
+    spread: float = 0.0
 
     def validate(self) -> None:
         from tabcompress.errors import InputError
@@ -59,6 +64,8 @@ class SelectionSettings:
             raise InputError(f"--selection-share must be between 0 and 1, got {self.share}")
         if not isinstance(self.pool, (int, np.integer)) or self.pool < 1:
             raise InputError(f"--selection-pool must be a whole number >= 1, got {self.pool}")
+        if not (self.spread >= 0.0 and np.isfinite(self.spread)):
+            raise InputError(f"--selection-spread must be a number >= 0, got {self.spread}")
 
 
 Labeller = Callable[[pd.DataFrame], np.ndarray]
@@ -114,6 +121,19 @@ def _regions(student: Student, X: pd.DataFrame, teacher_out: np.ndarray, student
     return np.searchsorted(edges, teacher_out) * 11 + np.searchsorted(edges, student_out)
 
 
+def rarity(kept: np.ndarray, candidates: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Per candidate, how under-represented its teacher output is among the ``kept`` rows' outputs, in
+    [0, 1]: 1 − (share of its class, or of its value bin) × (number of classes or bins), floored at 0."""
+    if candidates.ndim == 2:
+        n_out = candidates.shape[1]
+        share = np.bincount(np.argmax(kept, axis=1), minlength=n_out) / max(1, len(kept))
+        return np.maximum(0.0, 1.0 - n_out * share[np.argmax(candidates, axis=1)])
+    low, high = float(np.min(kept)), float(np.max(kept))
+    edges = np.linspace(low, high, bins + 1)[1:-1] if high > low else np.zeros(0)
+    share = np.bincount(np.searchsorted(edges, kept), minlength=bins) / max(1, len(kept))
+    return np.maximum(0.0, 1.0 - bins * share[np.searchsorted(edges, candidates)])
+
+
 @dataclass
 class SelectionResult:
     student: Student
@@ -145,7 +165,10 @@ def train_with_selection(*, make: StudentFactory, fit_kwargs: dict[str, Any], la
                f"{len(X_real):,} real + {n_plain:,} synthetic rows"):
         student = make().fit(pd.concat([X_real, X_parts[0]], ignore_index=True),
                              np.concatenate([T_real, T_parts[0]]), **fit_kwargs)
-    scale = (float(np.std(T_real)) or 1.0) if T_real.ndim == 1 else 1.0
+    # regression differences are in units of the teacher's spread (of the real rows; of the first
+    # synthetic rows when there are none, as in a data-free run)
+    reference = T_real if len(T_real) else T_parts[0]
+    scale = (float(np.std(reference)) or 1.0) if T_real.ndim == 1 and len(reference) else 1.0
     history: list[dict[str, Any]] = []
     per_round = np.diff(np.linspace(0, n_selected, rounds + 1).round().astype(int)) if rounds else []
     for r, k in enumerate(per_round):
@@ -160,6 +183,8 @@ def train_with_selection(*, make: StudentFactory, fit_kwargs: dict[str, Any], la
             score = np.minimum(diff, settings.bound)
             if T_pool.ndim == 2 and settings.uncertainty:
                 score = score + settings.uncertainty * (1.0 - T_pool.max(axis=1))
+            if settings.spread:
+                score = score + settings.spread * rarity(np.concatenate([T_real, *T_parts]), T_pool)
             keep = select(score, _regions(student, pool, T_pool, S_pool), int(k), settings.region_cap)
             X_parts.append(pool.iloc[keep].reset_index(drop=True))
             T_parts.append(T_pool[keep])
