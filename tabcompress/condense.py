@@ -20,6 +20,9 @@ A class with at most K rows gives all its rows.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -205,3 +208,36 @@ def condense(X: pd.DataFrame, y: pd.Series, *, per_class: int, schema: Schema, t
     else:
         rows[target_name] = target.astype(np.float64)
     return rows
+
+
+def condense_file(data: str | Path, out: str | Path, *, per_class: int, target: str = "target",
+                  method: str = "kmeans", task: str | None = None, n_bins: int = DEFAULT_BINS,
+                  categorical: Sequence[str] = (), seed: int = 0) -> dict[str, Any]:
+    """What ``tabcompress condense`` runs: read ``data``, condense it, write the prototypes to ``out``
+    (atomically). ``task`` None guesses it from the target: text, or at most 50 distinct whole numbers, is
+    a classification target. Returns the rows written, the task and the number of classes or bins."""
+    from tabcompress.data import read_csv
+    from tabcompress.export import write_file_atomic
+
+    frame = read_csv(data)
+    if target not in frame.columns:
+        raise InputError(f"--target {target}: no such column in {data}")
+    y = frame[target]
+    if y.isna().any():
+        raise InputError(f"data file {data}: target column {target!r} has {int(y.isna().sum())} empty cell(s)")
+    X = frame.drop(columns=target)
+    unknown = [c for c in categorical if c not in X.columns]
+    if unknown:
+        raise InputError(f"--categorical: no feature column named {', '.join(map(repr, unknown))}")
+    if task is None:
+        numbers = pd.to_numeric(y, errors="coerce")
+        whole = numbers.notna().all() and bool(np.allclose(numbers, np.round(numbers)))
+        task = "classification" if not numbers.notna().all() or (whole and y.nunique() <= 50) else "regression"
+    if task not in ("classification", "regression"):
+        raise InputError(f"--task must be classification or regression, got {task!r}")
+    schema = Schema.infer(X, categorical=set(categorical))
+    prototypes = condense(X, y, per_class=per_class, schema=schema, task=task, method=method, n_bins=n_bins,
+                          seed=seed)
+    write_file_atomic(out, lambda tmp: prototypes.to_csv(tmp, index=False))
+    groups = int(y.nunique()) if task == "classification" else int(min(n_bins, y.nunique()))
+    return {"rows": int(len(prototypes)), "task": task, "groups": groups, "path": str(out)}

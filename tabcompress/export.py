@@ -11,7 +11,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from tabcompress.errors import InputError, require_file
 from tabcompress.report import to_json
@@ -144,3 +144,29 @@ def _temp_name(directory: Path, final_name: str) -> str:
     fd, name = tempfile.mkstemp(prefix=f".{final_name}.", suffix=".tmp", dir=directory)
     os.close(fd)
     return name
+
+
+def write_file_atomic(path: str | Path, write: Callable[[str], None], option: str = "--out") -> Path:
+    """Write one file through ``write(temporary_path)`` next to ``path``, then rename it into place, so a
+    failed or interrupted run leaves no half-written file. Errors name ``option``."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a directory; give a file name")
+    if not directory.is_dir():
+        raise InputError(f"{option} {path}: the directory {directory} does not exist")
+    tmp = None
+    try:
+        tmp = _temp_name(directory, path.name)
+        write(tmp)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from exc
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    return path

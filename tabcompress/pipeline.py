@@ -19,8 +19,11 @@ import pandas as pd
 from tabcompress import budget as budget_mod
 from tabcompress import data as data_mod
 from tabcompress import evaluation
+from tabcompress import tsc as tsc_mod
 from tabcompress.cache import GeneratorCache, worth_caching
+from tabcompress.datafree import ForestSampler
 from tabcompress.errors import FidelityGateError, InputError
+from tabcompress.fewshot import synthesize_around_prototypes
 from tabcompress.export import REPORT_FILE, check_out_dir, student_file, write_outputs
 from tabcompress.generators import Generator, check_generator_name, make_generator
 from tabcompress.generators.mixture import MixtureGenerator
@@ -29,6 +32,7 @@ from tabcompress.progress import Progress
 from tabcompress.selection import SelectionSettings, train_with_selection
 from tabcompress.report import environment, versions
 from tabcompress.students import STUDENT_NAMES, Student, make_student
+from tabcompress.teacher_space import FeatureSpace, feature_space
 from tabcompress.teachers import Teacher, load_teacher
 
 
@@ -65,6 +69,14 @@ class DistillConfig:
     time_budget: float | None = None
     cache: bool = True
     cache_dir: str | None = None
+    selection_spread: float = 0.0
+    few_shot: bool = False
+    forest_trees: int = 16
+    adversarial: bool = False
+    adversarial_weight: float = 0.5
+    temperature_start: float = 1.0
+    temperature_end: float = 0.1
+    tsc: bool = True
 
     def validate(self) -> None:
         """Raise :class:`InputError` naming the first bad option."""
@@ -107,10 +119,16 @@ class DistillConfig:
         positive("label_chunk_rows", self.label_chunk_rows)
         positive("synthetic_max_rows", self.synthetic_max_rows, allow_none=True)
         student_file(self.student_format)  # raises InputError naming --student-format
-        SelectionSettings(rounds=self.selection_rounds, share=self.selection_share,
-                          pool=self.selection_pool).validate()
+        self.selection_settings().validate()
+        positive("forest_trees", self.forest_trees)
+        if self.adversarial and self.student != "mlp":
+            raise InputError("--adversarial trains MLP students only; add --student mlp")
         if self.time_budget is not None and not (self.time_budget > 0 and np.isfinite(self.time_budget)):
             raise InputError(f"--time-budget must be a number of seconds > 0, got {self.time_budget}")
+
+    def selection_settings(self, rounds: int | None = None) -> SelectionSettings:
+        return SelectionSettings(rounds=self.selection_rounds if rounds is None else rounds,
+                                 share=self.selection_share, pool=self.selection_pool, spread=self.selection_spread)
 
     def n_synthetic(self, n_real: int) -> int:
         """Synthetic rows for ``n_real`` training rows: ``synthetic_rows``, else the ratio, capped."""
@@ -123,7 +141,11 @@ class DistillConfig:
         if self.student == "tree":
             return {"max_depth": self.max_depth, "max_leaf_nodes": self.max_leaf_nodes,
                     "refine_passes": self.refine_passes, "random_state": self.seed}
-        return {"hidden": tuple(self.hidden), "device": self.device, "random_state": self.seed}
+        options = {"hidden": tuple(self.hidden), "device": self.device, "random_state": self.seed}
+        if self.adversarial:
+            options.update(adversarial=True, adversarial_weight=self.adversarial_weight,
+                           temperature_start=self.temperature_start, temperature_end=self.temperature_end)
+        return options
 
 
 @dataclass
@@ -153,10 +175,22 @@ class _Stages:
                 self.seconds[key] = round(time.perf_counter() - start, 3)
 
 
-def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
+def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | None = None,
             config: DistillConfig | None = None, *, out_dir: str | Path | None = None,
-            progress: Progress | None = None) -> DistillResult:
+            progress: Progress | None = None,
+            eval_data: str | Path | pd.DataFrame | None = None) -> DistillResult:
     """Distil ``teacher`` into a small student using ``data`` (a CSV path or a DataFrame).
+
+    Three modes:
+
+    * ``data`` holds real rows: a share is held out for scoring (all are used for training when
+      ``eval_data`` is given) and synthetic rows are generated from the rest;
+    * ``data`` is None: *data-free*, rows are sampled from the teacher's own trees
+      (:mod:`tabcompress.datafree`);
+    * ``config.few_shot``: ``data`` holds a few prototype rows per class (:mod:`tabcompress.fewshot`).
+
+    ``eval_data`` (real rows) scores the student without entering training. Without it, data-free and
+    few-shot runs are scored on fresh rows sampled from the teacher's trees, which the report says.
 
     With ``out_dir``, ``student.joblib`` and ``report.json`` are written there atomically. When
     ``config.min_fidelity`` is set and not reached, :class:`FidelityGateError` is raised after the
@@ -169,59 +203,116 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
     started = time.perf_counter()
     if out_dir is not None:
         check_out_dir(out_dir)
+    if data is None and config.few_shot:
+        raise InputError("--few-shot needs DATA: the prototype rows (k per class) to grow synthetic rows from")
+    mode = "data-free" if data is None else ("few-shot" if config.few_shot else "data")
+    if mode != "data" and config.time_budget is not None:
+        raise InputError(f"--time-budget plans runs with real rows; a {mode} run does not take it")
     device = _run_device(config)
 
     # -- teacher and data ---------------------------------------------------------------------
     with stages.run("load_teacher", "loading the teacher"):
         if not isinstance(teacher, Teacher):
             teacher = load_teacher(teacher, safe=config.safe)
-    source = str(data) if not isinstance(data, pd.DataFrame) else "<DataFrame>"
-    with stages.run("read_data", "reading the data", source):
-        frame = data if isinstance(data, pd.DataFrame) else data_mod.read_csv(data)
-        dataset = data_mod.align(frame, teacher, target=config.target, categorical=config.categorical,
-                                 source=source)
-    for note in dataset.notes:
-        progress.note(note)
-    notes = list(dataset.notes)
+    notes: list[str] = []
 
-    # -- hold-out -----------------------------------------------------------------------------
-    X, schema = dataset.X, dataset.schema
-    with stages.run("label_real", "labelling the real rows with the teacher", f"{len(X):,} rows"):
-        try:
-            real_targets = label_rows(teacher, X, chunk_rows=config.label_chunk_rows)
-        except (ValueError, TypeError, KeyError) as exc:  # the teacher rejects the data: say so on one line
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            raise InputError(f"data file {source}: the teacher cannot predict on it "
-                             f"({type(exc).__name__}: {first})") from exc
-    teacher_labels = teacher.classes_[np.argmax(real_targets, axis=1)] if teacher.is_classifier else None
-    train_idx, test_idx, stratified = data_mod.holdout_split(len(X), config.test_size, config.seed,
-                                                             stratify=teacher_labels)
-    if teacher.is_classifier and not stratified:
-        notes.append("a teacher class has a single row: the hold-out split is not stratified")
-        progress.note(notes[-1])
-    X_train, X_test = X.iloc[train_idx].reset_index(drop=True), X.iloc[test_idx].reset_index(drop=True)
-    T_train, T_test = real_targets[train_idx], real_targets[test_idx]
-    y_test = dataset.y.iloc[test_idx].reset_index(drop=True) if dataset.y is not None else None
+    def read(rows: str | Path | pd.DataFrame, key: str, what: str) -> tuple[data_mod.Dataset, str]:
+        where = str(rows) if not isinstance(rows, pd.DataFrame) else "<DataFrame>"
+        with stages.run(key, f"reading the {what}", where):
+            frame = rows if isinstance(rows, pd.DataFrame) else data_mod.read_csv(rows)
+            dataset = data_mod.align(frame, teacher, target=config.target, categorical=config.categorical,
+                                     source=where)
+        for note in dataset.notes:
+            notes.append(note if what == "data" else f"{what}: {note}")
+            progress.note(notes[-1])
+        return dataset, where
 
-    # -- synthetic rows, labels, students -------------------------------------------------------
-    time_left = None
-    if config.time_budget is not None:
-        # scoring takes a few teacher and student calls on the held-out rows: keep its share back
-        time_left = config.time_budget - (time.perf_counter() - started) - _scoring_allowance(stages.seconds, X, X_test)
-    trained = train_student(teacher, X_train, T_train, schema, config, progress=progress, device=device,
-                            time_left=time_left)
+    def label(X: pd.DataFrame, key: str, what: str, source: str) -> np.ndarray:
+        with stages.run(key, f"labelling the {what} with the teacher", f"{len(X):,} rows"):
+            try:
+                return label_rows(teacher, X, chunk_rows=config.label_chunk_rows)
+            except (ValueError, TypeError, KeyError) as exc:  # the teacher rejects the data: say so on one line
+                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                raise InputError(f"data file {source}: the teacher cannot predict on it "
+                                 f"({type(exc).__name__}: {first})") from exc
+
+    held_out = None
+    if eval_data is not None:
+        held_out, eval_source = read(eval_data, "read_eval_data", "evaluation rows")
+    space = None
+    if mode == "data-free":
+        with stages.run("read_teacher_space", "reading the feature space from the teacher's trees"):
+            space = feature_space(teacher)
+        for note in space.notes:
+            notes.append(note)
+            progress.note(note)
+        source, schema, dataset = None, space.schema, None
+    else:
+        dataset, source = read(data, "read_data", "data" if mode == "data" else "prototype rows")
+        schema = dataset.schema
+        if held_out is not None and held_out.X.columns.tolist() != dataset.X.columns.tolist():
+            raise InputError(f"data file {eval_source}: its columns do not line up with {source}'s")
+    if held_out is not None:
+        held_out.schema = schema
+
+    # -- training and held-out rows --------------------------------------------------------------
+    stratified, scored_on = None, "held-out real rows"
+    if mode == "data":
+        X = dataset.X
+        real_targets = label(X, "label_real", "real rows", source)
+        if held_out is None:
+            teacher_labels = teacher.classes_[np.argmax(real_targets, axis=1)] if teacher.is_classifier else None
+            train_idx, test_idx, stratified = data_mod.holdout_split(len(X), config.test_size, config.seed,
+                                                                     stratify=teacher_labels)
+            if teacher.is_classifier and not stratified:
+                notes.append("a teacher class has a single row: the hold-out split is not stratified")
+                progress.note(notes[-1])
+            X_train, X_test = X.iloc[train_idx].reset_index(drop=True), X.iloc[test_idx].reset_index(drop=True)
+            T_train, T_test = real_targets[train_idx], real_targets[test_idx]
+            y_test = dataset.y.iloc[test_idx].reset_index(drop=True) if dataset.y is not None else None
+        else:
+            X_train, T_train = X, real_targets
+        time_left = None
+        if config.time_budget is not None:
+            # scoring takes a few teacher and student calls on the held-out rows: keep its share back
+            n_scored = len(held_out.X) if held_out is not None else len(X_test)
+            time_left = (config.time_budget - (time.perf_counter() - started)
+                         - _scoring_allowance(stages.seconds, X, n_scored))
+        trained = train_student(teacher, X_train, T_train, schema, config, progress=progress, device=device,
+                                time_left=time_left)
+    elif mode == "few-shot":
+        X_train = dataset.X
+        T_train = label(X_train, "label_real", "prototype rows", source)
+        trained = train_few_shot(teacher, X_train, T_train, schema, config, progress=progress, device=device)
+    else:
+        X_train, T_train = schema.conform(pd.DataFrame({c: [] for c in schema.names})), None
+        trained = train_data_free(teacher, config, space=space, progress=progress, device=device)
     stages.seconds.update(trained.timings_s)
     student, baseline, n_synthetic = trained.student, trained.baseline, trained.n_synthetic
-    generator_info = trained.generator_info
+
+    if held_out is not None:
+        X_test, y_test, scored_on = held_out.X, held_out.y, f"evaluation rows ({eval_source})"
+        T_test = label(X_test, "label_eval", "evaluation rows", eval_source)
+    elif mode != "data":
+        X_test, y_test, scored_on = _teacher_space_rows(teacher, space, config, notes, progress)
+        T_test = label(X_test, "label_eval", "rows sampled for scoring", "(sampled from the teacher's trees)")
 
     # -- evaluation ---------------------------------------------------------------------------
-    with stages.run("evaluate", "scoring on held-out real rows", f"{len(X_test):,} rows"):
+    with stages.run("evaluate", f"scoring on {scored_on}", f"{len(X_test):,} rows"):
         scored = {"student": student, **({"baseline": baseline} if baseline is not None else {})}
         metrics, teacher_section, student_section, eval_notes = evaluation.evaluate(
             teacher, scored, X_test, T_test, y_test)
     for note in eval_notes:
         notes.append(note)
         progress.note(note)
+    if config.adversarial and getattr(student, "adversarial_", None):
+        student_section["adversarial"] = _adversarial_summary(student.adversarial_)
+
+    tsc = None
+    if config.tsc and n_synthetic and len(X_train) and trained.X_synth is not None:
+        with stages.run("tsc", "TSC score of the synthetic rows", f"{n_synthetic:,} rows"):
+            tsc = tsc_mod.score_generated(teacher, trained.X_synth, trained.T_synth, X_train, T_train, X_test,
+                                          T_test, y_test, seed=config.seed, categorical=schema.categorical)
 
     fid = metrics["student"]["fidelity"]
     gate = None
@@ -231,23 +322,27 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
     report: dict[str, Any] = {
         "task": teacher.task,
         "classes": [_jsonable(c) for c in teacher.classes_] if teacher.is_classifier else None,
+        "mode": mode,
         "metrics": metrics,
         "teacher": teacher_section,
         "student": student_section,
         "data": {
             "path": source,
-            "rows": int(len(X)),
-            "features": int(X.shape[1]),
-            "target": dataset.target,
-            "ignored_columns": dataset.ignored_columns,
+            "rows": int(len(dataset.X)) if dataset is not None else 0,
+            "features": int(len(schema.columns)),
+            "target": dataset.target if dataset is not None else None,
+            "ignored_columns": dataset.ignored_columns if dataset is not None else [],
             "train_rows": int(len(X_train)),
             "test_rows": int(len(X_test)),
-            "stratified": bool(stratified),
+            "scored_on": scored_on,
+            "eval_path": eval_source if held_out is not None else None,
+            "stratified": stratified,
             "synthetic_rows": int(n_synthetic),
             "schema": schema.to_dict(),
         },
-        "generator": generator_info,
+        "generator": trained.generator_info,
         "selection": trained.selection,
+        "tsc": tsc,
         "budget": _budget_report(config, trained.budget, stages.seconds["total"]),
         "gate": gate,
         "timings_s": stages.seconds,
@@ -269,6 +364,94 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame,
     return result
 
 
+def _teacher_space_rows(teacher: Teacher, space: FeatureSpace | None, config: DistillConfig, notes: list[str],
+                        progress: Progress) -> tuple[pd.DataFrame, None, str]:
+    """Rows to score a run that has no real held-out rows: fresh draws from the teacher's trees (a seed
+    no training draw uses), which measure agreement where the teacher's training data lay — an estimate;
+    ``--eval-data`` gives the real figure."""
+    space = space or feature_space(teacher)
+    rows = ForestSampler(space, trees_per_row=config.forest_trees).sample(SCORING_ROWS,
+                                                                          random_state=config.seed + 7919)
+    notes.append(f"no --eval-data: scored on {SCORING_ROWS:,} fresh rows sampled from the teacher's trees, "
+                 "not on real rows")
+    progress.note(notes[-1])
+    return rows, None, "rows sampled from the teacher's trees (no --eval-data)"
+
+
+def _adversarial_summary(facts: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in facts.items() if k != "history"}
+
+
+#: synthetic rows of a data-free run (measured on magic: 100,000 rows scored as 60,000 did)
+DATA_FREE_ROWS = 60_000
+#: synthetic rows of a few-shot run (bench/fewshot_trial.py)
+FEW_SHOT_ROWS = 20_000
+#: rows sampled to score a run that has no real held-out rows
+SCORING_ROWS = 5_000
+
+
+def train_data_free(teacher: Teacher, config: DistillConfig, *, space: FeatureSpace | None = None,
+                    progress: Progress | None = None, device: str | None = None) -> TrainedStudent:
+    """Train a student without real rows: rows sampled from the teacher's trees
+    (:class:`~tabcompress.datafree.ForestSampler`), labelled by the teacher, optionally through
+    ``config.selection_rounds`` rounds of bounded-disagreement selection."""
+    config.validate()
+    progress = progress or Progress()
+    stages = _Stages(progress)
+    space = space or feature_space(teacher)
+    schema = space.schema
+    n = config.synthetic_rows if config.synthetic_rows is not None else DATA_FREE_ROWS
+    if n < 1:
+        raise InputError("--synthetic-rows must be >= 1 for a data-free run: the synthetic rows are all it has")
+    classes = teacher.classes_ if teacher.is_classifier else None
+    fit_kwargs = {"classes": classes, "categorical": schema.categorical}
+    sampler = ForestSampler(space, trees_per_row=config.forest_trees)
+    empty = schema.conform(pd.DataFrame({c: [] for c in schema.names}))
+    no_targets = np.zeros((0, len(classes))) if classes is not None else np.zeros(0)
+    result = train_with_selection(
+        make=lambda: make_student(config.student, **config.student_options()), fit_kwargs=fit_kwargs,
+        label=lambda rows: label_rows(teacher, rows, chunk_rows=config.label_chunk_rows), generator=sampler,
+        X_real=empty, T_real=no_targets, n_synthetic=n, seed=config.seed, stage=stages.run,
+        student_name=config.student, settings=config.selection_settings())
+    info = {"name": "forest", "trees_per_row": config.forest_trees, "teacher_space": space.describe()}
+    return TrainedStudent(student=result.student, baseline=None, generator=sampler, generator_info=info,
+                          n_synthetic=int(len(result.X_synth)), timings_s=stages.seconds, selection=result.info,
+                          X_synth=result.X_synth, T_synth=result.T_synth)
+
+
+def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.ndarray, schema: data_mod.Schema,
+                   config: DistillConfig, *, progress: Progress | None = None,
+                   device: str | None = None) -> TrainedStudent:
+    """Train a student from a few prototype rows per class: rows grown around them
+    (:func:`tabcompress.fewshot.synthesize_around_prototypes`), weighted by forest proximity, plus the
+    prototypes at full weight. The baseline is the same student on the prototypes alone."""
+    config.validate()
+    progress = progress or Progress()
+    stages = _Stages(progress)
+    classes = teacher.classes_ if teacher.is_classifier else None
+    fit_kwargs = {"classes": classes, "categorical": schema.categorical}
+
+    def make() -> Student:
+        return make_student(config.student, **config.student_options())
+
+    baseline = None
+    if config.baseline:
+        with stages.run("baseline_fit", "training the prototypes-only baseline", f"{len(prototypes):,} rows"):
+            baseline = make().fit(prototypes, T_prototypes, **fit_kwargs)
+    n = config.synthetic_rows if config.synthetic_rows is not None else FEW_SHOT_ROWS
+    with stages.run("generate", "growing rows around the prototypes", f"{n:,} rows"):
+        grown = synthesize_around_prototypes(teacher, prototypes, schema, n, random_state=config.seed)
+    rows = pd.concat([prototypes, grown.X], ignore_index=True)
+    with stages.run("student_fit", f"training the {config.student} student",
+                    f"{len(prototypes):,} prototypes + {len(grown.X):,} grown rows"):
+        student = make().fit(rows, np.concatenate([T_prototypes, grown.T]),
+                             sample_weight=np.concatenate([np.ones(len(prototypes)), grown.weight]), **fit_kwargs)
+    info = {"name": "few-shot", **grown.info}
+    return TrainedStudent(student=student, baseline=baseline, generator=None, generator_info=info,
+                          n_synthetic=int(len(grown.X)), timings_s=stages.seconds,
+                          X_synth=grown.X, T_synth=grown.T)
+
+
 @dataclass
 class TrainedStudent:
     """What :func:`train_student` returns: the student, the optional baseline, and how they were made."""
@@ -281,6 +464,8 @@ class TrainedStudent:
     timings_s: dict[str, float]
     selection: dict[str, Any] | None = None
     budget: dict[str, Any] | None = None
+    X_synth: pd.DataFrame | None = field(default=None, repr=False)
+    T_synth: np.ndarray | None = field(default=None, repr=False)
 
 
 def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, schema: data_mod.Schema,
@@ -395,8 +580,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
         result = train_with_selection(
             make=make, fit_kwargs=fit_kwargs, label=label, generator=generator, X_real=X_train,
             T_real=T_train, n_synthetic=n_synthetic, seed=config.seed, stage=stages.run,
-            student_name=config.student,
-            settings=SelectionSettings(rounds=rounds, share=config.selection_share, pool=config.selection_pool))
+            student_name=config.student, settings=config.selection_settings(rounds))
         student, X_synth, T_synth = result.student, result.X_synth, result.T_synth
         selection_info = result.info
     else:
@@ -410,7 +594,8 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
             budget_info["student_stop_reason"] = student.stop_reason_
     return TrainedStudent(student=student, baseline=baseline, generator=generator,
                           generator_info=generator_info, n_synthetic=int(len(X_synth)),
-                          timings_s=stages.seconds, selection=selection_info, budget=budget_info)
+                          timings_s=stages.seconds, selection=selection_info, budget=budget_info,
+                          X_synth=X_synth, T_synth=T_synth)
 
 
 #: share of a time budget the real-rows-only baseline (an MLP) may take
@@ -518,10 +703,10 @@ def _run_device(config: DistillConfig) -> str:
     return "cpu"
 
 
-def _scoring_allowance(seconds: dict[str, float], X: pd.DataFrame, X_test: pd.DataFrame) -> float:
+def _scoring_allowance(seconds: dict[str, float], X: pd.DataFrame, n_test: int) -> float:
     """Seconds to keep for scoring: the teacher's time on the held-out rows (from labelling the real
     rows), twice over for the latency probes and the students, plus a second for writing."""
-    return 2.0 * seconds.get("label_real", 0.0) * len(X_test) / max(1, len(X)) + 1.0
+    return 2.0 * seconds.get("label_real", 0.0) * n_test / max(1, len(X)) + 1.0
 
 
 def _budget_report(config: DistillConfig, trained: dict[str, Any] | None, total: float) -> dict[str, Any] | None:

@@ -74,6 +74,13 @@ def generator_line(report: dict[str, Any]) -> str:
     rows = report["data"].get("synthetic_rows", 0)
     if g.get("name") in (None, "none") or not rows:
         return "synthetic rows: none (real rows only)"
+    if g["name"] == "forest":
+        return (f"synthetic rows: {rows:,} sampled from the teacher's trees ({g['trees_per_row']} trees per row"
+                + (f"; {report['selection']['selected_rows']:,} chosen by selection" if (report.get('selection') or {})
+                   .get('rounds') else "") + ")")
+    if g["name"] == "few-shot":
+        return (f"synthetic rows: {rows:,} grown around {report['data']['train_rows']:,} prototypes "
+                f"(mean forest proximity {g.get('mean_proximity') or 0.0:.2f})")
     parts = []
     for name, facts in g.items():
         if isinstance(facts, dict) and "epochs_run" in facts:
@@ -99,10 +106,13 @@ def render_summary(report: dict[str, Any], console) -> None:
     task = report["task"]
     metrics = report["metrics"]
     has_baseline = "baseline" in metrics
+    scored_on = report["data"].get("scored_on", "held-out real rows")
     table = Table(box=box.SIMPLE_HEAD, title_justify="left",
-                  title=f"{task}, scored on {report['data']['test_rows']:,} held-out real rows")
+                  title=f"{task} ({report.get('mode', 'data')}), scored on {report['data']['test_rows']:,} "
+                        f"{scored_on}")
     if has_baseline:
-        table.caption = "baseline: the same student trained on the real rows only"
+        alone = "the prototypes alone" if report.get("mode") == "few-shot" else "the real rows only"
+        table.caption = f"baseline: the same student trained on {alone}"
         table.caption_justify = "left"
     table.add_column("", no_wrap=True)
     for header in ("teacher", "student") + (("baseline",) if has_baseline else ()):
@@ -147,6 +157,15 @@ def render_summary(report: dict[str, Any], console) -> None:
         console.print(f"tree refined: training {what} {refinement['loss_before']:.4g} → "
                       f"{refinement['loss_after']:.4g} ({refinement['nodes_changed']} splits changed, "
                       f"{refinement['passes']} passes)", highlight=False)
+    tsc = report.get("tsc")
+    if tsc and tsc["score"].get("fidelity_ratio") is not None:
+        console.print(f"TSC score of the synthetic rows: {tsc['score']['fidelity_ratio']:.3f} (a reference tree on "
+                      f"them agrees with the teacher {tsc['synthetic']['fidelity']:.4f}, on the real training rows "
+                      f"{tsc['real']['fidelity']:.4f})", highlight=False)
+    adversarial = report["student"].get("adversarial")
+    if adversarial:
+        console.print(f"adversarial training: discriminator accuracy {adversarial.get('discriminator_accuracy', 0):.3f}"
+                      f" at the end, temperature {adversarial.get('temperature_final', 0):.3g}", highlight=False)
     budget = report.get("budget")
     if budget:
         plan = (budget.get("training") or {}).get("plan") or {}

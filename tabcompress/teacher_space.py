@@ -334,16 +334,19 @@ def _range_from_cuts(t: np.ndarray) -> tuple[float, float, bool]:
     """A column's range and whether it holds whole numbers, from its sorted distinct thresholds.
 
     scikit-learn puts a threshold halfway between two neighbouring training values, so a column of
-    whole numbers has every threshold at k + 0.5 (XGBoost's "x < split" becomes a threshold just below a
-    whole number). The training values lie a little beyond the outermost thresholds: by one typical
+    whole numbers has its thresholds at k + 0.5, or at a whole number where the node's rows skip one
+    (XGBoost's "x < split" becomes a threshold just below a whole number). The training values lie a little beyond the outermost thresholds: by one typical
     gap between thresholds (half a unit for whole numbers, which ends on the first and last value).
     """
     if t.size == 0:
         return 0.0, 0.0, False
     frac = t - np.floor(t)
-    halves = bool(np.all(np.abs(frac - 0.5) < 1e-6))
+    # midpoints of whole numbers: k + 0.5 between neighbours, a whole number where a value is skipped
+    halves = bool(np.all(np.abs(2 * t - np.round(2 * t)) < 1e-6) and np.any(np.abs(frac - 0.5) < 1e-6))
     below_whole = bool(np.all(np.abs(np.ceil(t) - t) < 1e-6)) and not np.all(frac == 0)
     if halves or below_whole:
-        return float(np.floor(t[0])) if halves else float(np.ceil(t[0]) - 1), float(np.ceil(t[-1])), True
-    gap = float(np.median(np.diff(t))) if t.size > 1 else max(abs(float(t[0])) * 0.1, 1.0)
+        first = float(np.floor(t[0])) if halves else float(np.ceil(t[0]) - 1)
+        return first, float(np.ceil(t[-1])), True
+    # the tails beyond the outermost thresholds held too few rows to split: allow 5 % of the span
+    gap = max(float(np.median(np.diff(t))), 0.05 * float(t[-1] - t[0])) if t.size > 1 else max(abs(float(t[0])) * 0.1, 1.0)
     return float(t[0] - gap), float(t[-1] + gap), False
