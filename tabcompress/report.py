@@ -41,12 +41,12 @@ def environment(device: str) -> dict[str, Any]:
     return info
 
 
-def _clean(value: Any) -> Any:
-    """numpy scalars → Python, non-finite floats → None, so the JSON is strict."""
+def jsonable(value: Any) -> Any:
+    """numpy scalars and arrays → Python, non-finite floats → None, so the JSON is strict."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -55,7 +55,7 @@ def _clean(value: Any) -> Any:
 
 
 def to_json(report: dict[str, Any]) -> str:
-    return json.dumps(_clean(report), indent=2, allow_nan=False) + "\n"
+    return json.dumps(jsonable(report), indent=2, allow_nan=False) + "\n"
 
 
 def _fmt_bytes(n: int | None) -> str:

@@ -46,6 +46,7 @@ from tabcompress import data as data_mod
 from tabcompress.errors import InputError
 from tabcompress.evaluation import against_target, align_target, fidelity
 from tabcompress.labeling import DEFAULT_CHUNK_ROWS, label_rows
+from tabcompress.report import jsonable
 from tabcompress.students import STUDENT_NAMES, Student, make_student
 from tabcompress.teachers import Teacher, load_teacher
 
@@ -206,7 +207,7 @@ def score_files(synthetic_csv: str | Path, teacher_path: str | Path, real_csv: s
     }
     report["settings"] = {
         "target": target, "categorical": list(categorical), "test_size": test_size, "seed": seed, "safe": safe,
-        "student": student, "student_options": _jsonable(student_options or {}),
+        "student": student, "student_options": jsonable(student_options or {}),
         "max_synthetic_rows": max_synthetic_rows,
     }
     return report
@@ -268,7 +269,7 @@ def _score(teacher: Teacher, X_synth: pd.DataFrame, T_synth: np.ndarray, X_train
     teacher_section = {}
     if y_true is not None:
         teacher_section = {f"target_{k}": v for k, v in against_target(task, y_true, teacher_pred).items()}
-    return _jsonable({
+    return jsonable({
         "task": task,
         "classes": list(classes) if classes is not None else None,
         "score": {
@@ -411,16 +412,3 @@ def _ratio(synthetic: float, real: float, what: str, notes: list[str]) -> float 
         notes.append(f"the real-trained student's {what} is only {real:.4f}: its ratio is unstable, "
                      "read the two figures instead")
     return synthetic / real
-
-
-def _jsonable(value: Any) -> Any:
-    """numpy scalars → Python, tuples → lists, non-finite floats → None, so ``json.dumps`` takes it."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value

@@ -131,3 +131,21 @@ def heldout_rows(df: pd.DataFrame, model, *, test_size: float = 0.2, seed: int =
         stratify = model.classes_[np.argmax(model.predict_proba(X), axis=1)]
     _, test = train_test_split(np.arange(len(df)), test_size=test_size, random_state=seed, stratify=stratify)
     return df.iloc[np.sort(test)].reset_index(drop=True)
+
+
+def assert_in_schema(rows: pd.DataFrame, X: pd.DataFrame, schema) -> None:
+    """Generated ``rows`` keep ``schema``: its columns in order (others, such as a target, may follow),
+    ``X``'s dtypes, seen categories only, finite numbers inside the observed ranges (whole numbers in
+    integer columns)."""
+    assert [c for c in rows.columns if c in schema.names] == schema.names
+    for spec in schema.columns:
+        col = rows[spec.name]
+        assert str(col.dtype) == str(X[spec.name].dtype), spec.name
+        if spec.is_categorical:
+            assert set(col.dropna()) <= set(spec.categories), spec.name
+            continue
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = values[np.isfinite(values)]
+        assert np.all(finite >= spec.minimum) and np.all(finite <= spec.maximum), spec.name
+        if spec.kind == "integer":
+            assert np.all(finite == np.round(finite)), spec.name

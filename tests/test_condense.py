@@ -10,23 +10,11 @@ from tabcompress.condense import condense
 from tabcompress.data import Schema
 from tabcompress.errors import InputError
 
+from conftest import assert_in_schema
+
 
 def _split(df: pd.DataFrame):
     return df.drop(columns="target"), df["target"]
-
-
-def _assert_in_schema(rows: pd.DataFrame, X: pd.DataFrame, schema: Schema) -> None:
-    for spec in schema.columns:
-        col = rows[spec.name]
-        assert str(col.dtype) == str(X[spec.name].dtype), spec.name
-        if spec.is_categorical:
-            assert set(col.dropna()) <= set(spec.categories), spec.name
-            continue
-        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        finite = values[np.isfinite(values)]
-        assert np.all(finite >= spec.minimum) and np.all(finite <= spec.maximum), spec.name
-        if spec.kind == "integer":
-            assert np.all(finite == np.round(finite)), spec.name
 
 
 @pytest.mark.parametrize("method", ["kmeans", "herding"])
@@ -37,7 +25,7 @@ def test_k_rows_per_class_inside_the_schema(bank, method):
     assert list(rows.columns) == schema.names + ["target"]
     assert rows["target"].value_counts().to_dict() == {0: 7, 1: 7}
     assert rows["target"].dtype == y.dtype
-    _assert_in_schema(rows, X, schema)
+    assert_in_schema(rows, X, schema)
     # The prototypes differ from one another: k-means centres of distinct clusters, herding picks.
     assert not rows.duplicated().any()
 
@@ -84,7 +72,7 @@ def test_deterministic_per_seed(covertype):
     b = condense(X, y, per_class=3, schema=schema, seed=4)
     pd.testing.assert_frame_equal(a, b)
     assert len(a) == 3 * y.nunique()
-    _assert_in_schema(a, X, schema)
+    assert_in_schema(a, X, schema)
 
 
 def test_regression_bins_and_missing_cells(california):
@@ -92,7 +80,7 @@ def test_regression_bins_and_missing_cells(california):
     schema = Schema.infer(X)
     rows = condense(X, y, per_class=2, schema=schema, task="regression", n_bins=5)
     assert len(rows) == 10
-    _assert_in_schema(rows, X, schema)
+    assert_in_schema(rows, X, schema)
     # Bins come from low to high target; each prototype's target is its cluster's mean target.
     bin_means = rows["target"].to_numpy().reshape(5, 2).mean(axis=1)
     assert np.all(np.diff(bin_means) > 0)

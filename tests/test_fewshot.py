@@ -12,7 +12,7 @@ from tabcompress.fewshot import FewShotRows, synthesize_around_prototypes, teach
 from tabcompress.students import make_student
 from tabcompress.teachers import Teacher
 
-from conftest import text_pipeline
+from conftest import assert_in_schema, text_pipeline
 
 
 def _split(df: pd.DataFrame):
@@ -40,26 +40,12 @@ def magic_case(magic):
     return Teacher.from_model(model), Schema.infer(train), train, y.iloc[:800].reset_index(drop=True), test
 
 
-def _assert_in_schema(rows: pd.DataFrame, X: pd.DataFrame, schema: Schema) -> None:
-    assert list(rows.columns) == schema.names
-    for spec in schema.columns:
-        col = rows[spec.name]
-        assert str(col.dtype) == str(X[spec.name].dtype), spec.name
-        if spec.is_categorical:
-            assert set(col.dropna()) <= set(spec.categories), spec.name
-            continue
-        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        assert np.all((values >= spec.minimum) & (values <= spec.maximum)), spec.name
-        if spec.kind == "integer":
-            assert np.all(values == np.round(values)), spec.name
-
-
 def test_rows_are_in_the_schema_with_teacher_targets_and_weights(bank_case):
     teacher, schema, protos, X = bank_case
     out = synthesize_around_prototypes(teacher, protos, schema, 600, random_state=0)
     assert isinstance(out, FewShotRows)
     assert len(out.X) == len(out.T) == len(out.weight) == len(out.prototype) == 600
-    _assert_in_schema(out.X, X, schema)
+    assert_in_schema(out.X, X, schema)
     np.testing.assert_allclose(out.T, teacher.soft_targets(out.X))
     assert np.all(out.weight > 0) and np.all(out.weight <= 1)
     assert out.weight.std() > 0  # proximity varies: the weights are not a constant
@@ -111,7 +97,7 @@ def test_cuts_keep_rows_in_schema_and_move_by_intervals(magic_case):
             if f >= 0:
                 cuts.setdefault(schema.names[f], []).append(thr)
     out = synthesize_around_prototypes(teacher, protos, schema, 400, cuts=cuts, random_state=0)
-    _assert_in_schema(out.X, train, schema)
+    assert_in_schema(out.X, train, schema)
     assert out.info["columns_with_cuts"] == len(cuts)
     # A moved value crosses at least one of the teacher's thresholds.
     name = schema.names[0]
