@@ -11,7 +11,8 @@ Variants: B1 (real rows only, teacher probabilities); B3 (10× MUNGE, as the ben
 MUNGE); M50 (50× MUNGE); SEL (10× MUNGE, half of it chosen by two rounds of teacher-aware
 selection); SELr3 (three rounds, 70 % selected); SELnoU (SEL without the uncertainty term); COP (10×
 copula); CT (10× CTGAN at the library's settings); MIX (10× munge+ctgan); CT20 and MIX20 (the same at
-20×). A trailing ``h`` (e.g. ``B3h``) trains on the teacher's hard classes instead of its
+20×); F20 (20× rows sampled from the teacher's trees, as data-free runs make them); MF20 (10× MUNGE plus
+10× such rows). A trailing ``h`` (e.g. ``B3h``) trains on the teacher's hard classes instead of its
 probabilities. Tree students are CART's greedy trees unless the variant ends in ``+R`` (e.g.
 ``M20+R``): then the grown tree's splits are refined (``refine_passes=3``).
 
@@ -52,6 +53,8 @@ VARIANTS = {
     "MIX": ("munge+ctgan", 10, None),
     "CT20": ("ctgan", 20, None),
     "MIX20": ("munge+ctgan", 20, None),
+    "F20": ("forest", 20, None),
+    "MF20": ("munge+forest", 20, None),
 }
 
 
@@ -112,6 +115,10 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                     student = make_this().fit(X_train, targets(T_train), **fit_kwargs)
                 else:
                     gen_name, ratio, selection = VARIANTS[base]
+                    if "forest" in gen_name:
+                        gen_name = f"{gen_name}:{kind}"  # the forest rows come from this teacher
+                        if gen_name not in generators:
+                            generators[gen_name] = _ForestRows(teacher, schema, X_train, seed, gen_name)
                     if gen_name not in generators:
                         generators[gen_name] = make_generator(gen_name, early_stop=True).fit(
                             X_train, schema, random_state=seed)
@@ -135,6 +142,27 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                                            "seconds": round(time.perf_counter() - start, 2)}) + "\n")
                     sink.flush()
             print(name, seed, kind, student_name, scores, flush=True)
+
+
+class _ForestRows:
+    """Rows from the teacher's trees (data-free sampling), brought into the real rows' schema; for
+    ``munge+forest``, half of them MUNGE rows instead."""
+
+    def __init__(self, teacher, schema, X_train, seed, name):
+        from tabcompress.datafree import ForestSampler
+        from tabcompress.teacher_space import feature_space
+
+        self.sampler = ForestSampler(feature_space(teacher))
+        self.schema = schema
+        self.munge = (make_generator("munge").fit(X_train, schema, random_state=seed)
+                      if name.startswith("munge+") else None)
+
+    def sample(self, n, random_state=None):
+        n_forest = n if self.munge is None else n // 2
+        rows = self.schema.conform(self.sampler.sample(n_forest, random_state=random_state))
+        if self.munge is None:
+            return rows
+        return pd.concat([self.munge.sample(n - n_forest, random_state=random_state), rows], ignore_index=True)
 
 
 if __name__ == "__main__":

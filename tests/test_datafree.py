@@ -193,3 +193,14 @@ def test_eval_data_with_data_trains_on_all_of_data(teachers, tmp_path, magic):
     assert report["data"]["train_rows"] == 900 and report["data"]["test_rows"] == len(held)
     assert report["tsc"]["real"]["train_rows"] == 900 and report["tsc"]["score"]["fidelity_ratio"] > 0.5
     assert "TSC score" in done.stderr
+
+
+def test_rarity_favours_classes_and_value_ranges_still_rare():
+    from tabcompress.selection import rarity
+
+    kept = np.array([[0.9, 0.1, 0.0]] * 8 + [[0.1, 0.8, 0.1]] * 2)  # class 0: 80 %, class 1: 20 %, class 2: none
+    candidates = np.array([[0.7, 0.3, 0.0], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7]])
+    np.testing.assert_allclose(rarity(kept, candidates), [0.0, 0.4, 1.0])
+    values = np.r_[np.zeros(90), np.linspace(0, 10, 10)]
+    scores = rarity(values, np.array([0.0, 9.5]))
+    assert scores[0] == 0.0 and scores[1] > 0.8
