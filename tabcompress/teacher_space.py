@@ -322,7 +322,8 @@ def feature_space(teacher: Teacher) -> FeatureSpace:
 
 
 def _thresholds_by_feature(forest: Forest, n_inputs: int) -> list[np.ndarray]:
-    inner = forest.feature >= 0
+    # scikit-learn splits missing from present values with an infinite threshold: not a cut point
+    inner = (forest.feature >= 0) & np.isfinite(forest.threshold)
     f, t = forest.feature[inner], forest.threshold[inner]
     order = np.lexsort((t, f))
     f, t = f[order], t[order]

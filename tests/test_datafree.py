@@ -204,3 +204,23 @@ def test_rarity_favours_classes_and_value_ranges_still_rare():
     values = np.r_[np.zeros(90), np.linspace(0, 10, 10)]
     scores = rarity(values, np.array([0.0, 9.5]))
     assert scores[0] == 0.0 and scores[1] > 0.8
+
+
+def test_missing_values_and_text_columns_in_a_regression_pipeline(california):
+    """scikit-learn splits missing from present values with an infinite threshold: it must not become
+    a cut point or a range end, and sampled rows stay finite and inside the encoder's categories."""
+    import warnings
+
+    from sklearn.ensemble import RandomForestRegressor
+
+    X, y = _split(california)
+    teacher = Teacher.from_model(text_pipeline(X, RandomForestRegressor(n_estimators=20, random_state=0)).fit(X, y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        space = feature_space(teacher)
+        rows = ForestSampler(space).sample(1000, random_state=0)
+    assert all(np.isfinite(c).all() for c in space.cuts.values())
+    numeric = rows[space.schema.numeric].to_numpy(dtype=float)
+    assert np.isfinite(numeric).all()
+    assert rows["ocean_proximity"].isin(X["ocean_proximity"].unique()).all()
+    assert np.isfinite(teacher.predict(rows)).all()
