@@ -529,8 +529,8 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     trainable = name != "none" and not reused and any(p in TIME_LIMITED_GENERATORS for p in parts)
     if time_left is not None and not reused and "tvae" in parts:
         progress.note("time budget: TVAE trains all its --epochs (it takes no time limit); lower them if it overruns")
-    if trainable and cache is not None and _cached(cache, build_generator(name, config, device), X_train, schema,
-                                                   config.seed):
+    if trainable and cache is not None and _cached(cache, build_generator(name, config, device, teacher=teacher),
+                                                   X_train, schema, config.seed):
         trainable = False  # a cached fit costs no training time
     plan = None
     if time_left is not None and n_synthetic:
@@ -550,7 +550,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     if name != "none" and n_synthetic > 0:
         if generator is None:
             time_limit = plan.generator_time_limit if plan is not None else None
-            generator = build_generator(name, config, device, time_limit=time_limit)
+            generator = build_generator(name, config, device, time_limit=time_limit, teacher=teacher)
         if reused:
             if generator.schema_.names != schema.names:
                 raise ValueError("the fitted generator was fitted on other columns than X_train's")
@@ -626,11 +626,14 @@ def resolve_generator(config: DistillConfig, schema: data_mod.Schema | None = No
     return "munge"
 
 
-def build_generator(name: str, config: DistillConfig, device: str, *, time_limit: float | None = None) -> Generator:
+def build_generator(name: str, config: DistillConfig, device: str, *, time_limit: float | None = None,
+                    teacher: Teacher | None = None) -> Generator:
+    """The generator ``name`` with the run's settings; ``teacher`` is needed by ``forest`` (its trees)."""
     parts = name.split("+")
     n_trainable = sum(p in TIME_LIMITED_GENERATORS for p in parts) or 1
     options = {"epochs": config.epochs, "batch_size": config.batch_size, "max_rows": config.generator_rows,
-               "device": device, "early_stop": config.early_stop}
+               "device": device, "early_stop": config.early_stop, "teacher": teacher,
+               "trees_per_row": config.forest_trees}
     if time_limit is not None:  # shared by the trainable parts of a mixture
         options["time_limit"] = max(0.1, time_limit / n_trainable)  # at least one epoch runs anyway
     return make_generator(name, **options)

@@ -224,3 +224,26 @@ def test_missing_values_and_text_columns_in_a_regression_pipeline(california):
     assert np.isfinite(numeric).all()
     assert rows["ocean_proximity"].isin(X["ocean_proximity"].unique()).all()
     assert np.isfinite(teacher.predict(rows)).all()
+
+
+def test_forest_rows_join_a_run_with_real_rows(teachers, bank):
+    """--generator munge+forest: half the synthetic rows come from the teacher's trees, inside the real rows'
+    categories and ranges."""
+    from conftest import assert_in_schema
+    from tabcompress import distill
+    from tabcompress.data import Schema
+    from tabcompress.generators import make_generator
+    from tabcompress.teachers import load_teacher
+
+    config = DistillConfig(generator="munge+forest", synthetic_ratio=2, max_depth=4, seed=0, tsc=False)
+    result = distill(teachers["pipe_bank"], DATA / "bank_1500.csv", config)
+    assert result.report["generator"]["name"] == "munge+forest"
+    assert result.report["data"]["synthetic_rows"] == 2 * result.report["data"]["train_rows"]
+
+    X = bank.drop(columns="target").iloc[:300]  # a narrower range than the teacher saw
+    schema = Schema.infer(X)
+    rows = make_generator("forest", teacher=load_teacher(teachers["pipe_bank"])).fit(X, schema).sample(
+        800, random_state=0)
+    assert_in_schema(rows, X, schema)
+    with pytest.raises(ValueError, match="teacher="):
+        make_generator("forest").fit(X, schema)

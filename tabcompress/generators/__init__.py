@@ -8,14 +8,16 @@ from tabcompress.errors import InputError
 from tabcompress.generators.base import Generator, ProgressCallback
 from tabcompress.generators.copula import CopulaGenerator
 from tabcompress.generators.ctgan import CTGANGenerator
+from tabcompress.generators.forest import TeacherTreesGenerator
 from tabcompress.generators.mixture import MixtureGenerator
 from tabcompress.generators.munge import MUNGEGenerator
 from tabcompress.generators.tvae import TVAEGenerator
 
 # "none" means: no generator, the student learns from the real rows only.
-GENERATOR_NAMES = ("ctgan", "tvae", "copula", "munge", "none")
+GENERATOR_NAMES = ("ctgan", "tvae", "copula", "munge", "forest", "none")
 _CLASSES: dict[str, type[Generator]] = {
     "ctgan": CTGANGenerator, "tvae": TVAEGenerator, "copula": CopulaGenerator, "munge": MUNGEGenerator,
+    "forest": TeacherTreesGenerator,  # needs teacher=: rows from the teacher's trees
 }
 
 
@@ -51,4 +53,5 @@ def make_generator(name: str, **options) -> Generator | None:
 
 
 __all__ = ["GENERATOR_NAMES", "CTGANGenerator", "CopulaGenerator", "Generator", "MUNGEGenerator",
-           "MixtureGenerator", "ProgressCallback", "TVAEGenerator", "check_generator_name", "make_generator"]
+           "MixtureGenerator", "ProgressCallback", "TVAEGenerator", "TeacherTreesGenerator", "check_generator_name",
+           "make_generator"]
