@@ -240,13 +240,28 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     if eval_data is not None:
         held_out, eval_source = read(eval_data, "read_eval_data", "evaluation rows")
     space = None
-    if mode == "data-free":
+    if mode != "data" and (config.generator != "auto" or config.selection_rounds):
+        notes.append(f"a {mode} run makes its own rows: --generator and the selection options are not used"
+                     if mode == "few-shot" else "a data-free run samples the teacher's trees: --generator is not used")
+        progress.note(notes[-1])
+    if mode == "data-free" or (mode == "few-shot" and held_out is None):
         with stages.run("read_teacher_space", "reading the feature space from the teacher's trees"):
-            space = feature_space(teacher)
-        for note in space.notes:
-            notes.append(note)
-            progress.note(note)
+            try:
+                space = feature_space(teacher)
+            except InputError as exc:
+                if mode == "data-free":
+                    raise
+                raise InputError(f"--few-shot without --eval-data scores on rows sampled from the teacher's "
+                                 f"trees, which this teacher does not allow ({exc}); give --eval-data") from exc
+        if mode == "data-free":
+            for note in space.notes:
+                notes.append(note)
+                progress.note(note)
+    if mode == "data-free":
         source, schema, dataset = None, space.schema, None
+        if held_out is not None and teacher.feature_names is None:
+            # a teacher without names takes columns in file order; the student knows them by the derived names
+            held_out.X.columns = schema.names
     else:
         dataset, source = read(data, "read_data", "data" if mode == "data" else "prototype rows")
         schema = dataset.schema
@@ -293,8 +308,8 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     if held_out is not None:
         X_test, y_test, scored_on = held_out.X, held_out.y, f"evaluation rows ({eval_source})"
         T_test = label(X_test, "label_eval", "evaluation rows", eval_source)
-    elif mode != "data":
-        X_test, y_test, scored_on = _teacher_space_rows(teacher, space, config, notes, progress)
+    elif mode != "data":  # data-free or few-shot without --eval-data: rows from the trees
+        X_test, y_test, scored_on = _teacher_space_rows(space, config, notes, progress)
         T_test = label(X_test, "label_eval", "rows sampled for scoring", "(sampled from the teacher's trees)")
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -364,18 +379,25 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     return result
 
 
-def _teacher_space_rows(teacher: Teacher, space: FeatureSpace | None, config: DistillConfig, notes: list[str],
+def _teacher_space_rows(space: FeatureSpace, config: DistillConfig, notes: list[str],
                         progress: Progress) -> tuple[pd.DataFrame, None, str]:
     """Rows to score a run that has no real held-out rows: fresh draws from the teacher's trees (a seed
     no training draw uses), which measure agreement where the teacher's training data lay — an estimate;
     ``--eval-data`` gives the real figure."""
-    space = space or feature_space(teacher)
     rows = ForestSampler(space, trees_per_row=config.forest_trees).sample(SCORING_ROWS,
                                                                           random_state=config.seed + 7919)
     notes.append(f"no --eval-data: scored on {SCORING_ROWS:,} fresh rows sampled from the teacher's trees, "
                  "not on real rows")
     progress.note(notes[-1])
     return rows, None, "rows sampled from the teacher's trees (no --eval-data)"
+
+
+def _student_options(config: DistillConfig, device: str | None) -> dict[str, Any]:
+    """The student's options, with the run's resolved torch device for an MLP."""
+    options = config.student_options()
+    if device is not None and config.student == "mlp":
+        options["device"] = device
+    return options
 
 
 def _adversarial_summary(facts: dict[str, Any]) -> dict[str, Any]:
@@ -405,11 +427,12 @@ def train_data_free(teacher: Teacher, config: DistillConfig, *, space: FeatureSp
         raise InputError("--synthetic-rows must be >= 1 for a data-free run: the synthetic rows are all it has")
     classes = teacher.classes_ if teacher.is_classifier else None
     fit_kwargs = {"classes": classes, "categorical": schema.categorical}
+    options = _student_options(config, device)
     sampler = ForestSampler(space, trees_per_row=config.forest_trees)
     empty = schema.conform(pd.DataFrame({c: [] for c in schema.names}))
     no_targets = np.zeros((0, len(classes))) if classes is not None else np.zeros(0)
     result = train_with_selection(
-        make=lambda: make_student(config.student, **config.student_options()), fit_kwargs=fit_kwargs,
+        make=lambda: make_student(config.student, **options), fit_kwargs=fit_kwargs,
         label=lambda rows: label_rows(teacher, rows, chunk_rows=config.label_chunk_rows), generator=sampler,
         X_real=empty, T_real=no_targets, n_synthetic=n, seed=config.seed, stage=stages.run,
         student_name=config.student, settings=config.selection_settings())
@@ -431,8 +454,10 @@ def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.
     classes = teacher.classes_ if teacher.is_classifier else None
     fit_kwargs = {"classes": classes, "categorical": schema.categorical}
 
+    options = _student_options(config, device)
+
     def make() -> Student:
-        return make_student(config.student, **config.student_options())
+        return make_student(config.student, **options)
 
     baseline = None
     if config.baseline:

@@ -247,3 +247,21 @@ def test_forest_rows_join_a_run_with_real_rows(teachers, bank):
     assert_in_schema(rows, X, schema)
     with pytest.raises(ValueError, match="teacher="):
         make_generator("forest").fit(X, schema)
+
+
+def test_teacher_without_feature_names_scored_on_eval_rows(magic):
+    """A forest fitted on a bare array takes the evaluation CSV's columns in file order; the data-free
+    student, which only knows the derived names, must be scored on those same columns."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from tabcompress import distill
+
+    X, y = _split(magic)
+    teacher = Teacher.from_model(RandomForestClassifier(n_estimators=20, random_state=0).fit(X.to_numpy(), y))
+    assert teacher.feature_names is None
+    result = distill(teacher, None, DistillConfig(synthetic_rows=3000, max_depth=4, seed=0), eval_data=magic)
+    assert result.report["data"]["test_rows"] == len(magic)
+    expected = np.mean(result.student.predict(X.set_axis(result.student.feature_names_in_, axis=1))
+                       == teacher.predict(X))
+    assert result.report["metrics"]["student"]["fidelity"] == pytest.approx(expected)
+    assert expected > 0.75
