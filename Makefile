@@ -26,11 +26,13 @@ test: install
 	$(VENV)/bin/python -m pytest
 
 # The full matrix (8 datasets × 2 teachers × 3 students × 6 methods × 3 seeds, about 1–2 hours on
-# 2 cores), then BENCHMARKS.md and its plots. BENCH_ARGS narrows it, e.g. BENCH_ARGS="--datasets magic".
+# 2 cores), the no-data methods on the same splits and teachers (data-free, few-shot, adversarial MLP;
+# about 1.5 hours more), then BENCHMARKS.md and its plots. BENCH_ARGS narrows it, e.g. BENCH_ARGS="--datasets magic".
 BENCH_ARGS ?=
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
-	$(PY) bench/render.py bench/results/full.json
+	$(PY) bench/nodata.py --seeds 0,1,2 --out bench/results/nodata.json
+	$(PY) bench/render.py bench/results/full.json --nodata bench/results/nodata.json
 
 bench-quick: install
 	$(PY) bench/run.py --quick --datasets sample_data/bank_marketing_4k.csv --out bench/results/quick

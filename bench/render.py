@@ -284,6 +284,297 @@ def plot_dataset(results: dict[str, Any], dataset: str, path: Path) -> None:
     os.replace(tmp, path)
 
 
+# -- the methods without the training data (bench/nodata.py) ----------------------------------------
+
+NODATA_TITLE = "## Without the training data: data-free, few-shot, adversarial MLP"
+
+
+def _means(runs: list[dict[str, Any]], seeds: set[int]) -> dict[tuple, dict[str, Any]]:
+    """Mean fidelity (and wall seconds where recorded) per (dataset, teacher, student, method)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in runs:
+        if r.get("fidelity") is not None and r["seed"] in seeds:
+            groups.setdefault((r["dataset"], r["teacher"], r["student"], r["method"]), []).append(r)
+    out = {}
+    for key, rs in groups.items():
+        walls = [r["wall_s"] for r in rs if r.get("wall_s") is not None]
+        out[key] = {"fidelity": sum(r["fidelity"] for r in rs) / len(rs), "n": len(rs),
+                    "min": min(r["fidelity"] for r in rs),
+                    "seeds": sorted(r["seed"] for r in rs),
+                    "wall_s": sum(walls) / len(walls) if walls else None,
+                    "synthetic_rows": rs[0].get("synthetic_rows")}
+    return out
+
+
+def _signed(x: float | None) -> str:
+    return "–" if x is None else f"{x:+.4f}"
+
+
+def _bold_pair(a: float | None, b: float | None) -> tuple[str, str]:
+    """Format two fidelities, the larger in bold."""
+    ta, tb = fmt(a), fmt(b)
+    if a is not None and b is not None and a != b:
+        return (f"**{ta}**", tb) if a > b else (ta, f"**{tb}**")
+    return ta, tb
+
+
+def render_nodata(full: dict[str, Any], parts: list[dict[str, Any]], paths: list[str], notes: list[str]) -> str:
+    # one result per cell and seed: where several files hold it, the last one given counts (a re-run)
+    latest: dict[tuple, dict[str, Any]] = {}
+    superseded = 0
+    for part in parts:
+        for r in part["runs"]:
+            key = (r["dataset"], r["teacher"], r["student"], r["method"], r["seed"])
+            if key in latest and latest[key].get("fidelity") is not None and r.get("fidelity") is None:
+                continue  # a later failure does not undo an earlier figure
+            superseded += key in latest
+            latest[key] = r
+    runs = list(latest.values())
+    # a failure that a later run (another file) measured is not a failure of the page's figures
+    measured = {(r["dataset"], r["teacher"], r["student"], r["method"], r["seed"]) for r in runs
+                if r.get("fidelity") is not None}
+    failed = [r for r in runs if "error" in r
+              and (r["dataset"], r["teacher"], r["student"], r["method"], r["seed"]) not in measured]
+    seeds = {r["seed"] for r in runs}
+    nd = _means(runs, seeds)
+    ref = {(r["dataset"], r["teacher"], r["student"], r["method"], r["seed"]): r["fidelity"]
+           for r in full["runs"] if r["method"] in ("tabcompress", "B1") and r.get("fidelity") is not None}
+    tasks = {d: info["task"] for part in parts for d, info in part["datasets"].items()}
+    order = [d for d in full["datasets"] if d in tasks] + [d for d in tasks if d not in full["datasets"]]
+    teachers = list(dict.fromkeys(r["teacher"] for r in runs))
+
+    def ref_of(dataset: str, teacher: str, student: str, method: str, like: str | None = None) -> float | None:
+        """full.json's mean over the seeds that this page's cell (method ``like``) has, or None."""
+        cell = nd.get((dataset, teacher, student, like)) if like else None
+        cell_seeds = cell["seeds"] if cell else sorted(seeds)
+        xs = [ref.get((dataset, teacher, student, method, seed)) for seed in cell_seeds]
+        return None if not xs or any(x is None for x in xs) else sum(xs) / len(xs)
+
+    failed_cells = {(r["dataset"], r["teacher"], r["student"], r["method"]) for r in failed}
+
+    def get(dataset: str, teacher: str, student: str, method: str) -> float | None:
+        v = nd.get((dataset, teacher, student, method))
+        return None if v is None else v["fidelity"]
+
+    # the teachers must be the benchmark's: same held-out accuracy (R² for regression) as full.json
+    full_teachers = {(t["dataset"], t["seed"], t["teacher"]): t for t in full["teachers"]}
+    same, differ, missing = 0, [], 0
+    own_teachers = {(t["dataset"], t["seed"], t["teacher"]): t for part in parts for t in part["teachers"]}
+    for t in own_teachers.values():
+        key = "target_accuracy" if "target_accuracy" in t else "target_r2"
+        other = full_teachers.get((t["dataset"], t["seed"], t["teacher"]))
+        if other is None or other.get(key) is None:
+            missing += 1
+        elif round(other[key], 4) == round(t[key], 4):
+            same += 1
+        else:
+            differ.append(f"{t['dataset']} × {t['teacher']} seed {t['seed']} ({t[key]:.4f} here, "
+                          f"{other[key]:.4f} in full.json)")
+
+    lines = ["", NODATA_TITLE, "",
+             "Generated by `bench/render.py --nodata` from " + ", ".join(f"`{p}`" for p in paths)
+             + " (`bench/nodata.py`). What can a student reach when the training rows are not available? "
+             "*Data-free*: `tabcompress.pipeline.train_data_free`, rows sampled from the teacher's own trees "
+             "and labelled by it, no real row at all. *Few-shot K*: `train_few_shot` from K prototypes per "
+             "class (per target bin, regression) that `tabcompress.condense.condense` makes from the 3,000 "
+             "training rows, plus rows grown around them; *prototypes K* is the same student on the "
+             "prototypes alone (its baseline). *Adversarial MLP*: `train_student` with the default MLP "
+             "pipeline (same generator, already fitted, same synthetic rows) with `adversarial=True` "
+             "(weight 0.5) against the same call without it (*plain*). The data-based columns are the page's "
+             "own cells from the results above: **tabcompress** (the defaults, real rows + synthetic rows) "
+             "and **B1** (the real training rows with the teacher's probabilities).",
+             ""]
+    for part in parts:
+        lines.append(f"- **Command:** `{part['command']}`; started {part['started']}, "
+                     + (f"finished {part['finished']}" if part.get("finished")
+                        else f"not finished (last written {part.get('updated')})")
+                     + (f", {part['elapsed_s'] / 60:.1f} min" if part.get("finished") and part.get("elapsed_s") else "")
+                     + "; load average at start "
+                     + ", ".join(f"{x:.2f}" for x in part["machine"].get("load_average_at_start") or [])
+                     + f"; torch threads {part['machine'].get('torch_threads')}.")
+    lines.append("")
+    lines += [line for note in notes for line in (f"**Note:** {note}", "")]
+    lines += [f"Same splits and teachers as the benchmark: `bench/nodata.py` reuses `bench/run.py`'s split, "
+              f"`build_teacher`, `tabcompress_config` and seeds. Check: the held-out accuracy (R² for regression) "
+              f"of {same} of {same + len(differ) + missing} teachers equals full.json's to four decimals"
+              + (f"; it differs for {', '.join(differ)}" if differ else "")
+              + (f"; {missing} have no counterpart in full.json" if missing else "")
+              + (f". {superseded} results were measured again by a later file on the list; the later one counts"
+                 if superseded else "")
+              + f". Seeds: {', '.join(map(str, sorted(seeds)))}; every figure is the mean over the seeds its cell "
+              "has, and the data-based columns are full.json's runs averaged over the same seeds only, so each "
+              "comparison is on the same teachers and the same 5,000 held-out rows. Fidelity as above: agreement with the teacher's class, or R² to its "
+              "predictions for regression; *gap* = method − data-based tabcompress.", ""]
+    all_seeds = tuple(sorted(seeds))
+    short = {}
+    for (d, t, st, m), v in nd.items():
+        if tuple(v["seeds"]) != all_seeds:
+            short.setdefault(d, set()).add(tuple(v["seeds"]))
+    if short:
+        lines += ["Not every cell has every seed (a run was stopped part-way, or a seed failed): "
+                  + "; ".join(f"{d}: some cells have only seed(s) "
+                              + " or ".join(", ".join(map(str, k)) for k in sorted(ks))
+                              for d, ks in short.items()) + ".", ""]
+
+    # -- at a glance, per dataset -------------------------------------------------------------------
+    glance = []
+    for d in order:
+        tree_gaps = [get(d, t, st, "datafree") - ref_of(d, t, st, "tabcompress", "datafree")
+                     for t in teachers for st in ("tree4", "tree8")
+                     if get(d, t, st, "datafree") is not None
+                     and ref_of(d, t, st, "tabcompress", "datafree") is not None]
+        kmax_name = max((k[3] for k in nd if k[3].startswith("fewshot")), key=lambda m: int(m[7:]), default=None)
+        fs = [(get(d, t, st, kmax_name), get(d, t, st, "protos" + kmax_name[7:])) for t in teachers
+              for st in ("tree4", "tree8", "mlp64x64")] if kmax_name else []
+        fs = [f - p_ for f, p_ in fs if f is not None and p_ is not None]
+        adv = [get(d, t, "mlp64x64", "adversarial") - get(d, t, "mlp64x64", "plain") for t in teachers
+               if get(d, t, "mlp64x64", "adversarial") is not None and get(d, t, "mlp64x64", "plain") is not None]
+        mean = (lambda xs: sum(xs) / len(xs) if xs else None)
+        glance.append(f"| {d} | {tasks.get(d, '')} | {_signed(mean(tree_gaps))} ({len(tree_gaps)}) | "
+                      f"{_signed(mean(fs))} ({sum(1 for x in fs if x > 0)} of {len(fs)}) | "
+                      + (f"{_signed(mean(adv))} ({sum(1 for x in adv if x > 0)} of {len(adv)})" if adv
+                         else ("n/a (regression)" if tasks.get(d) == "regression" else "–")) + " |")
+    lines += ["At a glance, per dataset (means over its teachers and students; in brackets: cells, or cells won):", "",
+              "| dataset | task | data-free − data-based, tree cells | few-shot − prototypes alone, largest K "
+              "(cells won) | adversarial − plain MLP (cells won) |", "|---|---|---:|---:|---:|", *glance, ""]
+
+    def summary_line(label: str, xs: list[float]) -> str:
+        if not xs:
+            return f"{label}: –"
+        return f"{label}: mean {sum(xs) / len(xs):+.4f}, worst {min(xs):+.4f}, best {max(xs):+.4f}"
+
+    # -- data-free --------------------------------------------------------------------------------------
+    students = [s for s in ("tree4", "tree8", "mlp64x64")
+                if any(k[2] == s and k[3] == "datafree" for k in nd)]
+    if students:
+        lines += ["### Data-free", "",
+                  "| dataset | teacher | student | data-free | data-free, lowest seed | tabcompress (data-based) | "
+                  "B1 (real rows) | gap to data-based | data-free seconds |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+        gaps: dict[str, list[float]] = {}
+        beat_b1: dict[str, list[bool]] = {}
+        for d in order:
+            for t in teachers:
+                for s in students:
+                    v = nd.get((d, t, s, "datafree"))
+                    if v is None:
+                        if (d, t, s, "datafree") in failed_cells:
+                            lines.append(f"| {d} | {t} | {s} | failed (see below) | – | "
+                                         f"{fmt(ref_of(d, t, s, 'tabcompress'))} | {fmt(ref_of(d, t, s, 'B1'))} | – | – |")
+                        continue
+                    tc, b1 = ref_of(d, t, s, "tabcompress", "datafree"), ref_of(d, t, s, "B1", "datafree")
+                    gap = None if tc is None else v["fidelity"] - tc
+                    if gap is not None:
+                        gaps.setdefault(s, []).append(gap)
+                    if b1 is not None:
+                        beat_b1.setdefault(s, []).append(v["fidelity"] >= b1)
+                    lines.append(f"| {d} | {t} | {s} | {fmt(v['fidelity'])} | {fmt(v['min'])} | {fmt(tc)} | {fmt(b1)} | "
+                                 f"{_signed(gap)} | {fmt(v['wall_s'], '.1f')} |")
+        lines += ["", "Gap of data-free to the data-based default, per student (over the cells above):", ""]
+        for s in students:
+            xs = gaps.get(s, [])
+            behind = sum(1 for x in xs if x < 0)
+            lines.append(f"- {summary_line(s, xs)}; below the data-based default in **{behind} of {len(xs)}** cells, "
+                         f"at least as good as B1 (real rows only) in {sum(beat_b1.get(s, []))} of "
+                         f"{len(beat_b1.get(s, []))}.")
+        lines.append("")
+
+    # -- few-shot ---------------------------------------------------------------------------------------
+    ks = sorted({int(k[3][len("fewshot"):]) for k in nd if k[3].startswith("fewshot")})
+    fs_students = [s for s in ("tree4", "tree8", "mlp64x64") if any(k[2] == s and k[3].startswith("fewshot") for k in nd)]
+    if ks:
+        head = " | ".join(f"K={k} protos | K={k} few-shot" for k in ks)
+        lines += ["### Few-shot", "",
+                  "Few-shot against the same student on the prototypes alone, for K prototypes per class "
+                  "(**bold**: the better of the pair).", "",
+                  f"| dataset | teacher | student | {head} | tabcompress (data-based) | B1 (real rows) |",
+                  "|---|---|---|" + "---:|" * (2 * len(ks) + 2)]
+        diffs: dict[int, list[float]] = {k: [] for k in ks}
+        per_dataset: dict[str, list[float]] = {}
+        for d in order:
+            for t in teachers:
+                for s in fs_students:
+                    cells = []
+                    present = False
+                    for k in ks:
+                        p, f = get(d, t, s, f"protos{k}"), get(d, t, s, f"fewshot{k}")
+                        present = present or p is not None or f is not None
+                        if p is not None and f is not None:
+                            diffs[k].append(f - p)
+                            if k == max(ks):
+                                per_dataset.setdefault(d, []).append(f - p)
+                        cells += list(_bold_pair(p, f))
+                    if present:
+                        like = f"fewshot{max(ks)}"
+                        lines.append(f"| {d} | {t} | {s} | " + " | ".join(cells)
+                                     + f" | {fmt(ref_of(d, t, s, 'tabcompress', like))} | "
+                                     f"{fmt(ref_of(d, t, s, 'B1', like))} |")
+        lines += ["", "Few-shot − prototypes alone, over the cells above:", ""]
+        for k in ks:
+            xs = diffs[k]
+            lines.append(f"- {summary_line(f'K={k}', xs)}; few-shot wins **{sum(1 for x in xs if x > 0)} of {len(xs)}** "
+                         f"cells, loses {sum(1 for x in xs if x < 0)}.")
+        kmax = max(ks)
+        wins = [d for d, xs in per_dataset.items() if sum(xs) / len(xs) > 0]
+        all_cells = [d for d, xs in per_dataset.items() if all(x > 0 for x in xs)]
+        lines += [f"- At K={kmax}, few-shot beats the prototypes alone on **{len(wins)} of {len(per_dataset)} datasets** "
+                  f"on average over the dataset's teachers and students ({', '.join(wins) or 'none'}), and in every "
+                  f"cell of {len(all_cells)} of them ({', '.join(all_cells) or 'none'}).", ""]
+        like = f"fewshot{kmax}"
+        gap_fs = [get(d, t, s, like) - ref_of(d, t, s, "tabcompress", like) for d in order for t in teachers
+                  for s in fs_students if get(d, t, s, like) is not None
+                  and ref_of(d, t, s, "tabcompress", like) is not None]
+        if gap_fs:
+            lines += [f"- {summary_line(f'Few-shot K={kmax} − data-based tabcompress', gap_fs)}; below it in "
+                      f"{sum(1 for x in gap_fs if x < 0)} of {len(gap_fs)} cells.", ""]
+
+    # -- adversarial MLP --------------------------------------------------------------------------------
+    if any(k[3] == "adversarial" for k in nd):
+        lines += ["### Adversarial MLP", "",
+                  "| dataset | teacher | plain | adversarial | adversarial − plain | tabcompress (data-based, above) | "
+                  "B1 (real rows) | plain seconds | adversarial seconds |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        deltas = []
+        for d in order:
+            for t in teachers:
+                p, a = nd.get((d, t, "mlp64x64", "plain")), nd.get((d, t, "mlp64x64", "adversarial"))
+                if p is None and a is None:
+                    continue
+                pf, af = (p or {}).get("fidelity"), (a or {}).get("fidelity")
+                delta = None if pf is None or af is None else af - pf
+                if delta is not None:
+                    deltas.append((d, delta))
+                bp, ba = _bold_pair(pf, af)
+                if a is None and (d, t, "mlp64x64", "adversarial") in failed_cells:
+                    ba = "n/a (regressor)" if tasks.get(d) == "regression" else "failed (see below)"
+                lines.append(f"| {d} | {t} | {bp} | {ba} | {_signed(delta)} | "
+                             f"{fmt(ref_of(d, t, 'mlp64x64', 'tabcompress', 'plain'))} | "
+                             f"{fmt(ref_of(d, t, 'mlp64x64', 'B1', 'plain'))} | "
+                             f"{fmt((p or {}).get('wall_s'), '.1f')} | {fmt((a or {}).get('wall_s'), '.1f')} |")
+        xs = [x for _, x in deltas]
+        pairs = [(v["fidelity"], ref_of(d, t, st, "tabcompress", "plain")) for (d, t, st, m), v in nd.items()
+                 if m == "plain"]
+        pairs = [(a_, b_) for a_, b_ in pairs if b_ is not None]
+        same_plain = sum(1 for a_, b_ in pairs if round(a_, 4) == round(b_, 4))
+        lines += ["", f"- {summary_line('Adversarial − plain', xs)}; adversarial is better in "
+                  f"**{sum(1 for x in xs if x > 0)} of {len(xs)}** cells, worse in {sum(1 for x in xs if x < 0)}. "
+                  "*Plain* is the data-based default for the MLP re-run here; it equals the tabcompress column "
+                  f"(from the runs above) to four decimals in {same_plain} of {len(pairs)} cells. "
+                  "Adversarial training is for classification teachers only: on the regression datasets the "
+                  "library refuses it (`InputError`, see below), so those rows have the plain MLP alone.", ""]
+
+    if failed:
+        grouped: dict[tuple, list[int]] = {}
+        for r in failed:
+            grouped.setdefault((r["dataset"], r["teacher"], r["student"], r["method"], r["error"][:300]),
+                               []).append(r["seed"])
+        lines += ["### Runs that failed", "",
+                  "These cells have no figure above (a library error, recorded and skipped by `bench/nodata.py`):", ""]
+        for (d, t, st, m, error), run_seeds in grouped.items():
+            lines.append(f"- {d} × {t} × {st} {m}, seed{'s' if len(run_seeds) > 1 else ''} "
+                         f"{', '.join(map(str, sorted(run_seeds)))}: `{error}`")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Render BENCHMARKS.md and plots from a benchmark's JSON.")
     p.add_argument("results", type=Path)
@@ -291,6 +582,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plots", type=Path, default=None, help="folder for the PNGs (default: next to the JSON)")
     p.add_argument("--note", action="append", default=[],
                    help="a sentence about the run (e.g. what else was running) for the page's header")
+    p.add_argument("--nodata", type=Path, nargs="+", default=None, metavar="PATH",
+                   help="results of bench/nodata.py (one or more JSON files): append a section on the methods "
+                        "without the training data")
+    p.add_argument("--nodata-note", action="append", default=[],
+                   help="a sentence about the no-data run (e.g. what else was running) for its section")
     args = p.parse_args(argv)
     results = json.loads(args.results.read_text())
     if "summary" not in results:  # a run that was stopped part-way: summarise what it has
@@ -306,6 +602,9 @@ def main(argv: list[str] | None = None) -> int:
         plot_dataset(results, dataset, path)
         plots[dataset] = os.path.relpath(path.resolve(), md_dir)
     text = render_markdown(results, plots, md_dir)
+    if args.nodata:
+        text += render_nodata(results, [json.loads(path.read_text()) for path in args.nodata],
+                              [os.path.relpath(path.resolve(), md_dir) for path in args.nodata], args.nodata_note)
     tmp = args.md.with_name(f".{args.md.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, args.md)
