@@ -336,8 +336,14 @@ def _range_from_cuts(t: np.ndarray) -> tuple[float, float, bool]:
 
     scikit-learn puts a threshold halfway between two neighbouring training values, so a column of
     whole numbers has its thresholds at k + 0.5, or at a whole number where the node's rows skip one
-    (XGBoost's "x < split" becomes a threshold just below a whole number). The training values lie a little beyond the outermost thresholds: by one typical
-    gap between thresholds (half a unit for whole numbers, which ends on the first and last value).
+    (XGBoost's "x < split" becomes a threshold just below a whole number). The training values reach
+    beyond the outermost thresholds, how far the trees do not say: the range is widened by the larger of
+    one typical gap between thresholds and 5 % of their span; and a column whose thresholds are all
+    positive reaches down to 0, since such a column is most often a count or an amount. That matters
+    for XGBoost's quantile cut points: a column that is mostly 0 (adult's capital-gain) has its first cut
+    at the first value above 0, and a range starting near it never holds the commonest value. Widening
+    adds no rows: how many rows fall below the first threshold is set by the trees' counts; it only
+    spreads their values.
     """
     if t.size == 0:
         return 0.0, 0.0, False
@@ -345,9 +351,14 @@ def _range_from_cuts(t: np.ndarray) -> tuple[float, float, bool]:
     # midpoints of whole numbers: k + 0.5 between neighbours, a whole number where a value is skipped
     halves = bool(np.all(np.abs(2 * t - np.round(2 * t)) < 1e-6) and np.any(np.abs(frac - 0.5) < 1e-6))
     below_whole = bool(np.all(np.abs(np.ceil(t) - t) < 1e-6)) and not np.all(frac == 0)
-    if halves or below_whole:
-        first = float(np.floor(t[0])) if halves else float(np.ceil(t[0]) - 1)
-        return first, float(np.ceil(t[-1])), True
-    # the tails beyond the outermost thresholds held too few rows to split: allow 5 % of the span
-    gap = max(float(np.median(np.diff(t))), 0.05 * float(t[-1] - t[0])) if t.size > 1 else max(abs(float(t[0])) * 0.1, 1.0)
-    return float(t[0] - gap), float(t[-1] + gap), False
+    whole = halves or below_whole
+    if t.size > 1:
+        gap = max(float(np.median(np.diff(t))), 0.05 * float(t[-1] - t[0]))
+    else:  # one threshold: of a 0/1 column, say, when it falls halfway between whole numbers
+        gap = 0.5 if whole else max(abs(float(t[0])) * 0.1, 1.0)
+    low, high = float(t[0]) - gap, float(t[-1]) + gap
+    if t[0] > 0:
+        low = 0.0
+    if whole:  # the whole numbers inside: a 0/1 column (one threshold, 0.5 or just below 1) stays 0/1
+        low, high = float(np.ceil(low - 1e-9)), float(np.floor(high + 1e-9))
+    return low, high, whole

@@ -265,3 +265,16 @@ def test_teacher_without_feature_names_scored_on_eval_rows(magic):
                        == teacher.predict(X))
     assert result.report["metrics"]["student"]["fidelity"] == pytest.approx(expected)
     assert expected > 0.75
+
+
+def test_ranges_from_thresholds():
+    from tabcompress.teacher_space import _range_from_cuts
+
+    below = lambda values: np.nextafter(np.asarray(values, float), -np.inf)  # noqa: E731  XGBoost's "x < split"
+    assert _range_from_cuts(np.array([0.5])) == (0.0, 1.0, True)  # a 0/1 column, scikit-learn
+    assert _range_from_cuts(below([1.0])) == (0.0, 1.0, True)  # the same, XGBoost
+    # mostly 0, first cut at the first value above it (XGBoost's quantile cuts): the range reaches 0
+    low, high, whole = _range_from_cuts(below([594.0, 2885.0, 7688.0]))
+    assert whole and low == 0.0 and high >= 7688.0
+    low, high, whole = _range_from_cuts(np.array([-1.25, 0.4, 2.0]))  # floats crossing 0 widen both ways
+    assert not whole and low < -1.25 and high > 2.0
