@@ -32,7 +32,9 @@ BENCH_ARGS ?=
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
 	$(PY) bench/nodata.py --seeds 0,1,2 --out bench/results/nodata.json
-	$(PY) bench/render.py bench/results/full.json --nodata bench/results/nodata.json
+	$(PY) bench/datafree_gap.py > bench/results/datafree_gap.md
+	$(PY) bench/render.py bench/results/full.json --nodata bench/results/nodata.json \
+		--append bench/results/datafree_gap.md
 
 bench-quick: install
 	$(PY) bench/run.py --quick --datasets sample_data/bank_marketing_4k.csv --out bench/results/quick

@@ -8,7 +8,9 @@ For each dataset: shuffle the rows (seed 0), keep 5,000 as evaluation rows, fit 
 
 and print fidelity (R² to the teacher for regression), wall time and peak memory (`/usr/bin/time -v`).
 
-    python bench/datafree_gap.py --datasets magic,adult,credit_default,house_16H --work /tmp/gap
+    python bench/datafree_gap.py --datasets magic,adult,credit_default,house_16H --work /tmp/gap \\
+        > bench/results/datafree_gap.md
+    python bench/render.py bench/results/full.json --nodata ... --append bench/results/datafree_gap.md
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import joblib
@@ -68,8 +71,15 @@ def main() -> None:
     p.add_argument("--datasets", default="magic,adult,credit_default,house_16H")
     p.add_argument("--data-dir", type=Path, default=bench.DEFAULT_DATA_DIR)
     p.add_argument("--work", type=Path, default=Path("/tmp/tabcompress-gap"))
+    p.add_argument("--note", default="", help="a sentence for the table's heading, e.g. what else was running")
     a = p.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    print("### Data-free against data-based `tabcompress distill`, the CLI's defaults\n")
+    print(f"`python bench/datafree_gap.py --datasets {a.datasets}`, started {started}. Each dataset shuffled "
+          "with seed 0; 5,000 rows kept as `--eval-data`; a 300-tree random forest (min_samples_leaf=2) fitted "
+          "on the rest; data-free: no training rows; data-based: all the other rows as DATA. Fidelity: agreement "
+          "with the teacher's class, R² to its predictions for regression (house_16H). " + a.note + "\n")
     print("| dataset | data-free fidelity | data-based fidelity | gap | data-free wall, peak | data-based wall, peak |")
     print("|---|---:|---:|---:|---|---|")
     for name in a.datasets.split(","):

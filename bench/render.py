@@ -587,6 +587,8 @@ def main(argv: list[str] | None = None) -> int:
                         "without the training data")
     p.add_argument("--nodata-note", action="append", default=[],
                    help="a sentence about the no-data run (e.g. what else was running) for its section")
+    p.add_argument("--append", type=Path, action="append", default=[], metavar="MD",
+                   help="a Markdown file appended to the page as it is (e.g. bench/datafree_gap.py's table)")
     args = p.parse_args(argv)
     results = json.loads(args.results.read_text())
     if "summary" not in results:  # a run that was stopped part-way: summarise what it has
@@ -605,6 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.nodata:
         text += render_nodata(results, [json.loads(path.read_text()) for path in args.nodata],
                               [os.path.relpath(path.resolve(), md_dir) for path in args.nodata], args.nodata_note)
+    for extra in args.append:
+        text = text.rstrip("\n") + "\n\n" + extra.read_text().strip("\n") + "\n"
     tmp = args.md.with_name(f".{args.md.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, args.md)
