@@ -256,7 +256,7 @@ def test_tvae_batch_sizes_and_constant_data():
 # -- registry --------------------------------------------------------------------------------------
 
 def test_registry_knows_the_new_generators():
-    assert GENERATOR_NAMES == ("ctgan", "tvae", "copula", "munge", "none")
+    assert GENERATOR_NAMES == ("ctgan", "tvae", "copula", "munge", "forest", "none")
     options = dict(epochs=4, batch_size=60, max_rows=123, device="cpu")  # every setting of a run
     copula = make_generator("copula", **options)
     assert isinstance(copula, CopulaGenerator) and copula.max_rows == 123

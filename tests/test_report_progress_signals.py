@@ -59,11 +59,19 @@ def test_progress_without_terminal_prints_stage_lines_only():
     assert "\r" not in text and "━" not in text  # no animated bar in a log
 
 
+def _default_signal_handling() -> None:
+    """In the child, before exec: a test suite started in the background by a non-interactive shell
+    inherits SIGINT as ignored, and Python keeps it ignored; a user's terminal does not."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _signal_during(stage: str, sig: int, options: list[str], out, teacher) -> tuple[int, str]:
     """Start a run, send ``sig`` a moment after ``stage`` begins; return its exit code and stderr."""
     proc = subprocess.Popen(tabcompress_cmd() + ["distill", str(teacher), str(DATA / "magic_1200.csv"),
                                                  "--out", str(out), *options],
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"})
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "NO_COLOR": "1"},
+                            preexec_fn=_default_signal_handling)
     seen = []
     deadline = time.time() + 120
     for line in proc.stderr:
