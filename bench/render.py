@@ -567,7 +567,8 @@ def render_nodata(full: dict[str, Any], parts: list[dict[str, Any]], paths: list
             grouped.setdefault((r["dataset"], r["teacher"], r["student"], r["method"], r["error"][:300]),
                                []).append(r["seed"])
         lines += ["### Runs that failed", "",
-                  "These cells have no figure above (a library error, recorded and skipped by `bench/nodata.py`):", ""]
+                  "These cells have no figure above: the library raised an error, which `bench/nodata.py` recorded "
+                  "before going on (an adversarial MLP refusing a regression teacher is by design):", ""]
         for (d, t, st, m, error), run_seeds in grouped.items():
             lines.append(f"- {d} × {t} × {st} {m}, seed{'s' if len(run_seeds) > 1 else ''} "
                          f"{', '.join(map(str, sorted(run_seeds)))}: `{error}`")
