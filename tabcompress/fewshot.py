@@ -84,14 +84,7 @@ def teacher_leaves(teacher: Teacher, X: pd.DataFrame) -> np.ndarray | None:
     model = teacher.model
     final = _final_estimator(model)
     if teacher._objective is not None:  # a bare xgboost.Booster
-        import xgboost as xgb
-
-        data = X
-        if teacher._categorical_features:
-            data = X.copy()
-            for col in teacher._categorical_features:
-                data[col] = data[col].astype("category")
-        matrix = xgb.DMatrix(teacher._model_input(data), enable_categorical=bool(teacher._categorical_features))
+        matrix = teacher.booster_matrix(X)
         compute = lambda rows: model.predict(rows, pred_leaf=True)  # noqa: E731
         chunks = [compute(matrix.slice(np.arange(s, min(s + _LEAF_CHUNK, len(X)))))
                   for s in range(0, len(X), _LEAF_CHUNK)]

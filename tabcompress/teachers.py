@@ -204,7 +204,8 @@ class Teacher:
             return X.to_numpy()
         return X
 
-    def _booster_predict(self, X: pd.DataFrame) -> np.ndarray:
+    def booster_matrix(self, X: pd.DataFrame) -> Any:
+        """``X`` as the ``xgboost.DMatrix`` a bare Booster teacher predicts on (its categorical columns typed)."""
         import xgboost as xgb
 
         data = X
@@ -212,8 +213,10 @@ class Teacher:
             data = X.copy()
             for col in self._categorical_features:
                 data[col] = data[col].astype("category")
-        matrix = xgb.DMatrix(self._model_input(data), enable_categorical=bool(self._categorical_features))
-        return np.asarray(self.model.predict(matrix))
+        return xgb.DMatrix(self._model_input(data), enable_categorical=bool(self._categorical_features))
+
+    def _booster_predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.model.predict(self.booster_matrix(X)))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Class probabilities, columns in the order of ``classes_``."""
