@@ -39,7 +39,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402
 from tabcompress import Teacher, evaluation  # noqa: E402
 from tabcompress.condense import condense  # noqa: E402
-from tabcompress.data import Schema  # noqa: E402
 from tabcompress.labeling import label_rows  # noqa: E402
 from tabcompress.pipeline import (build_generator, fit_generator, resolve_generator, train_data_free,  # noqa: E402
                                   train_few_shot, train_student)
@@ -64,16 +63,9 @@ def scores(teacher: Teacher, teacher_pred: np.ndarray, y_test: pd.Series, studen
 
 def run_dataset(name: str, path: Path, seed: int, a: argparse.Namespace, results: dict[str, Any],
                 out: Path) -> None:
-    frame = pd.read_csv(path)
-    X, y = frame.drop(columns="target"), frame["target"]
-    classify = run.is_classification(y)
-    if classify:
-        y = pd.Series(pd.Categorical(y).codes, name="target")
-    train_idx, test_idx = run.split(X, y, classify, 3000, 5000, seed)
-    X_train, X_test = X.iloc[train_idx].reset_index(drop=True), X.iloc[test_idx].reset_index(drop=True)
-    y_train, y_test = y.iloc[train_idx].reset_index(drop=True), y.iloc[test_idx].reset_index(drop=True)
-    schema = Schema.infer(X_train, categorical=frozenset(run.KNOWN_CATEGORICAL.get(name, ())))
-    text_columns = [c for c in X.columns if X[c].dtype == object]
+    data = run.load_split(name, path, seed)
+    X_train, X_test, y_train, y_test = data.X_train, data.X_test, data.y_train, data.y_test
+    schema, classify, text_columns = data.schema, data.classify, data.text_columns
     task = "classification" if classify else "regression"
     results["datasets"].setdefault(name, {"task": task, "train_rows": len(X_train), "test_rows": len(X_test)})
     run.log(f"{name} seed {seed}: {len(X_train):,} training rows, {len(X_test):,} held-out rows ({task})")

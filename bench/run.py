@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -183,25 +183,51 @@ def build_teacher(kind: str, classify: bool, text_columns: list[str], seed: int,
     return Pipeline([("encode", encode), (kind, model)])
 
 
+@dataclass
+class Split:
+    """One dataset's rows for one seed, as every bench script splits them."""
+
+    frame: pd.DataFrame
+    y: pd.Series  # the whole target, classes coded 0..k-1
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: pd.Series
+    y_test: pd.Series
+    schema: Schema
+    classify: bool
+    text_columns: list[str]
+
+
+def load_split(name: str, path: Path, seed: int, train_rows: int = 3000, test_rows: int = 5000,
+               target: str = "target") -> Split:
+    """Read ``path``, code a classification target as 0..k-1 (which every teacher, XGBoost included,
+    accepts), and split it (stratified by class) into training and held-out rows for ``seed``."""
+    frame = pd.read_csv(path)
+    if target not in frame.columns:
+        raise SystemExit(f"bench: {path} has no {target!r} column")
+    X, y = frame.drop(columns=target), frame[target]
+    classify = is_classification(y)
+    if classify:
+        y = pd.Series(pd.Categorical(y).codes, name=target)
+    train_idx, test_idx = split(X, y, classify, train_rows, test_rows, seed)
+    X_train = X.iloc[train_idx].reset_index(drop=True)
+    return Split(frame=frame, y=y, X_train=X_train, X_test=X.iloc[test_idx].reset_index(drop=True),
+                 y_train=y.iloc[train_idx].reset_index(drop=True), y_test=y.iloc[test_idx].reset_index(drop=True),
+                 schema=Schema.infer(X_train, categorical=frozenset(KNOWN_CATEGORICAL.get(name, ()))),
+                 classify=classify, text_columns=[c for c in X.columns if X[c].dtype == object])
+
+
 # -- one dataset and seed -----------------------------------------------------------------------
 
 def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace, meter: PeakRSS,
                      results: dict[str, Any]) -> None:
-    frame = pd.read_csv(path)
-    if args.target not in frame.columns:
-        raise SystemExit(f"bench: {path} has no {args.target!r} column")
-    X, y = frame.drop(columns=args.target), frame[args.target]
-    classify = is_classification(y)
-    if classify:  # class codes 0..k-1, which every teacher (XGBoost included) accepts
-        y = pd.Series(pd.Categorical(y).codes, name=args.target)
-    train_idx, test_idx = split(X, y, classify, args.train_rows, args.test_rows, seed)
-    X_train, X_test = X.iloc[train_idx].reset_index(drop=True), X.iloc[test_idx].reset_index(drop=True)
-    y_train, y_test = y.iloc[train_idx].reset_index(drop=True), y.iloc[test_idx].reset_index(drop=True)
-    schema = Schema.infer(X_train, categorical=frozenset(KNOWN_CATEGORICAL.get(name, ())))
-    text_columns = [c for c in X.columns if X[c].dtype == object]
+    data = load_split(name, path, seed, args.train_rows, args.test_rows, args.target)
+    frame, classify, schema, text_columns = data.frame, data.classify, data.schema, data.text_columns
+    X_train, X_test, y_train, y_test = data.X_train, data.X_test, data.y_train, data.y_test
+    y = data.y
     results["datasets"].setdefault(name, {
         "path": str(path), "task": "classification" if classify else "regression", "rows": int(len(frame)),
-        "features": int(X.shape[1]), "categorical": schema.categorical, "text_columns": text_columns,
+        "features": int(X_train.shape[1]), "categorical": schema.categorical, "text_columns": text_columns,
         "classes": int(y.nunique()) if classify else None, "train_rows": int(len(X_train)),
         "test_rows": int(len(X_test)),
     })

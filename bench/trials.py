@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
 from tabcompress import Teacher, evaluation  # noqa: E402
-from tabcompress.data import Schema  # noqa: E402
 from tabcompress.generators import make_generator  # noqa: E402
 from tabcompress.labeling import label_rows  # noqa: E402
 from tabcompress.selection import SelectionSettings, train_with_selection  # noqa: E402
@@ -76,16 +75,9 @@ def main() -> None:
 
 def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
     name, path = bench.resolve_dataset(spec, a.data_dir)
-    frame = pd.read_csv(path)
-    X, y = frame.drop(columns="target"), frame["target"]
-    classify = bench.is_classification(y)
-    if classify:
-        y = pd.Series(pd.Categorical(y).codes, name="target")
-    train, test = bench.split(X, y, classify, 3000, 5000, seed)
-    X_train, X_test = X.iloc[train].reset_index(drop=True), X.iloc[test].reset_index(drop=True)
-    y_train = y.iloc[train].reset_index(drop=True)
-    schema = Schema.infer(X_train, categorical=frozenset(bench.KNOWN_CATEGORICAL.get(name, ())))
-    text = [c for c in X.columns if X[c].dtype == object]
+    data = bench.load_split(name, path, seed)
+    X_train, X_test, y_train = data.X_train, data.X_test, data.y_train
+    schema, classify, text = data.schema, data.classify, data.text_columns
     generators: dict[str, object] = {}
     for kind in a.teachers.split(","):
         teacher = Teacher.from_model(bench.build_teacher(kind, classify, text, seed, False).fit(X_train, y_train))
