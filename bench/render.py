@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import summary as summary_mod  # noqa: E402
+from tabcompress.students.tree import DEFAULT_REFINE_STARTS  # noqa: E402
 
 METHOD_LABELS = {
     "B0": "B0 true labels",
@@ -91,7 +92,8 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
         + (" with early stopping" if s['tabcompress'].get('early_stop') else "")
         + f"; {s['tabcompress']['synthetic_ratio']:g}× synthetic rows"
         + (f", at most {s['tabcompress']['synthetic_max_rows']:,}" if s['tabcompress'].get('synthetic_max_rows') else "")
-        + ("; tree students' splits refined for the teacher's classes (classification)"
+        + (f"; tree students' splits refined for the teacher's classes (classification), from "
+           f"{s['tabcompress'].get('refine_starts') or DEFAULT_REFINE_STARTS} starting trees"
            if "refine_passes" in s['tabcompress'] and s['tabcompress']['refine_passes'] is None else "")
         + "), through the same `train_student` the CLI runs |",
         "| oracle | the teacher's labels of the held-out rows themselves: what the student's capacity allows, not a "

@@ -14,9 +14,11 @@ copula); CT (10× CTGAN at the library's settings); MIX (10× munge+ctgan); CT20
 20×); F20 (20× rows sampled from the teacher's trees, as data-free runs make them); MF20 (10× MUNGE plus
 10× such rows). A trailing ``h`` (e.g. ``B3h``) trains on the teacher's hard classes instead of its
 probabilities. Tree students are CART's greedy trees unless the variant ends in ``+R`` (e.g.
-``M20+R``): then the grown tree's splits are refined (``refine_passes=3``).
+``M20+R``): then the grown tree's splits are refined (``refine_passes=3``) from the library's default
+number of starting trees; ``+R1``, ``+R2``, ... sets that number (``refine_starts``).
 
     python bench/trials.py --datasets magic,letter,adult --seeds 0,1,2 --variants M20,M20+R
+    python bench/trials.py --datasets adult,magic --variants M20+R1,M20+R2,M20+R
 """
 
 from __future__ import annotations
@@ -89,18 +91,21 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
             if kind_of_student == "mlp":
                 options["device"] = "cpu"
 
-            def make(refine: bool = False):
-                extra = {"refine_passes": 3 if refine else 0} if kind_of_student == "tree" else {}
+            def make(refine: bool = False, starts: int | None = None):
+                extra = ({"refine_passes": 3 if refine else 0, "refine_starts": starts}
+                         if kind_of_student == "tree" else {})
                 return make_student(kind_of_student, random_state=seed, **options, **extra)
 
             fit_kwargs = {"classes": teacher.classes_ if classify else None, "categorical": schema.categorical}
             scores = {}
             for variant in a.variants.split(","):
-                refine = variant.endswith("+R")
-                plain = variant.removesuffix("+R")
+                plain, refine, starts = variant, False, None
+                if "+R" in variant:
+                    plain, _, count = variant.partition("+R")
+                    refine, starts = True, int(count) if count else None
                 hard = plain.endswith("h") and classify
                 base = plain[:-1] if plain.endswith("h") else plain
-                make_this = (lambda: make(refine))
+                make_this = (lambda: make(refine, starts))
                 targets = (lambda T: np.eye(T.shape[1])[np.argmax(T, axis=1)]) if hard else (lambda T: T)
                 start = time.perf_counter()
                 if base == "B1":

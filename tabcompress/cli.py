@@ -118,6 +118,10 @@ def distill(
         help="Tree student: passes that refit the grown tree's splits to the teacher's classes (tree "
         "alternating optimisation); 0 keeps the greedy tree. [default: 3 for classification, 0 for "
         "regression]", show_default=False)] = None,
+    refine_starts: Annotated[Optional[int], typer.Option(
+        help="Tree student: trees grown from different starts (the teacher's probabilities or classes, all "
+        "rows or random halves) and refined; the one that disagrees least with the teacher on the training "
+        "rows is kept. [default: 6 for classification, 1 for regression]", show_default=False)] = None,
     hidden: Annotated[str, typer.Option(help="MLP student: hidden layer widths, comma-separated.")] = "64,64",
     adversarial: Annotated[bool, typer.Option("--adversarial", help="MLP student: add a KDGAN-style adversarial "
                                               "term (a discriminator on rows and Gumbel-softmax labels).")] = False,
@@ -164,6 +168,7 @@ def distill(
             synthetic_rows=synthetic_rows, synthetic_ratio=synthetic_ratio,
             synthetic_max_rows=synthetic_max_rows or None, student=student,
             max_depth=max_depth, max_leaf_nodes=max_leaf_nodes, refine_passes=refine_passes,
+            refine_starts=refine_starts,
             hidden=_parse_hidden(hidden), device=device,
             seed=seed, min_fidelity=min_fidelity, safe=safe, early_stop=early_stop,
             selection_rounds=selection_rounds, selection_share=selection_share, selection_pool=selection_pool,

@@ -54,6 +54,7 @@ class DistillConfig:
     max_depth: int | None = 6
     max_leaf_nodes: int | None = None
     refine_passes: int | None = None
+    refine_starts: int | None = None
     hidden: tuple[int, ...] = (64, 64)
     device: str = "auto"
     seed: int = 0
@@ -112,6 +113,9 @@ class DistillConfig:
         if self.refine_passes is not None and (not isinstance(self.refine_passes, (int, np.integer))
                                                or isinstance(self.refine_passes, bool) or self.refine_passes < 0):
             raise InputError(f"--refine-passes must be a whole number >= 0, got {self.refine_passes}")
+        if self.refine_starts is not None and (not isinstance(self.refine_starts, (int, np.integer))
+                                               or isinstance(self.refine_starts, bool) or self.refine_starts < 1):
+            raise InputError(f"--refine-starts must be a whole number >= 1, got {self.refine_starts}")
         if not self.hidden or any((not isinstance(h, (int, np.integer))) or h < 1 for h in self.hidden):
             raise InputError(f"--hidden must be layer widths >= 1 such as 64,64, got {self.hidden}")
         if self.min_fidelity is not None and not 0.0 <= self.min_fidelity <= 1.0:
@@ -140,7 +144,8 @@ class DistillConfig:
     def student_options(self) -> dict[str, Any]:
         if self.student == "tree":
             return {"max_depth": self.max_depth, "max_leaf_nodes": self.max_leaf_nodes,
-                    "refine_passes": self.refine_passes, "random_state": self.seed}
+                    "refine_passes": self.refine_passes, "refine_starts": self.refine_starts,
+                    "random_state": self.seed}
         options = {"hidden": tuple(self.hidden), "device": self.device, "random_state": self.seed}
         if self.adversarial:
             options.update(adversarial=True, adversarial_weight=self.adversarial_weight,

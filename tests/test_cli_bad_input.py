@@ -165,6 +165,7 @@ def test_out_is_a_file(teachers, tmp_path):
     ("--min-fidelity", "2", "--min-fidelity"),
     ("--generator-rows", "-1", "--generator-rows"),
     ("--refine-passes", "-1", "--refine-passes"),
+    ("--refine-starts", "0", "--refine-starts"),
 ])
 def test_bad_option_values(teachers, tmp_path, option, value, needle):
     out = tmp_path / "out"

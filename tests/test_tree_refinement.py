@@ -92,6 +92,32 @@ def test_regression_refinement_is_opt_in_and_lowers_squared_error(house):
     assert info["loss_after"] <= info["loss_before"]
     assert info["loss_after"] == pytest.approx(np.mean((refined.predict(X) - values) ** 2), rel=1e-9)
     assert info["loss_before"] == pytest.approx(np.mean((default.predict(X) - values) ** 2), rel=1e-9)
+    assert [s["start"] for s in info["starts"]] == ["probabilities, all rows"]  # regression: one start
+
+
+def test_several_starts_keep_the_tree_that_disagrees_least(covertype):
+    X = covertype.drop(columns="target").reset_index(drop=True)
+    categorical = [c for c in X.columns if X[c].dtype == object]
+    codes = pd.get_dummies(X, columns=categorical, dtype=float)
+    forest = RandomForestClassifier(n_estimators=40, random_state=0).fit(codes, covertype["target"])
+    T = forest.predict_proba(codes)
+    fit = dict(classes=forest.classes_, categorical=categorical)
+    greedy = TreeStudent(max_depth=4, refine_passes=0, random_state=0).fit(X, T, **fit)
+    one = TreeStudent(max_depth=4, refine_starts=1, random_state=0).fit(X, T, **fit)
+    many = TreeStudent(max_depth=4, random_state=0).fit(X, T, **fit)  # classification: 6 starts by default
+    starts = many.refinement_["starts"]
+    assert [s["start"] for s in starts] == ["probabilities, all rows", "classes, all rows",
+                                            "probabilities, half of the rows", "classes, half of the rows",
+                                            "probabilities, half of the rows", "classes, half of the rows"]
+    # The first start is the single-start run; the tree kept is the start that disagrees least.
+    assert starts[0]["loss_after"] == one.refinement_["loss_after"]
+    assert many.refinement_["loss_after"] == min(s["loss_after"] for s in starts)
+    assert many.refinement_["loss_after"] == pytest.approx(_disagreement(many, X, T))
+    assert many.refinement_["loss_before"] == pytest.approx(_disagreement(greedy, X, T))  # CART → shipped
+    # On these rows another start ends lower than the first, so the choice changes the tree.
+    assert many.refinement_["start"] != "probabilities, all rows"
+    assert _disagreement(many, X, T) < _disagreement(one, X, T)
+    assert many.complexity()["depth"] <= 4
 
 
 def test_refined_student_is_deterministic_and_survives_joblib(tmp_path, magic):
@@ -111,10 +137,14 @@ def test_weight_two_equals_a_duplicated_row(magic):
     T = forest.predict_proba(X)
     weights = np.ones(len(X))
     weights[:200] = 2.0
-    weighted = TreeStudent(max_depth=4, random_state=0).fit(X, T, classes=forest.classes_, sample_weight=weights)
+    # Two starts, both on all rows: the random halves of further starts are drawn over rows, so a
+    # duplicated row changes those draws.
+    weighted = TreeStudent(max_depth=4, refine_starts=2, random_state=0).fit(X, T, classes=forest.classes_,
+                                                                             sample_weight=weights)
     doubled_X = pd.concat([X, X.iloc[:200]], ignore_index=True)
     doubled_T = np.vstack([T, T[:200]])
-    doubled = TreeStudent(max_depth=4, random_state=0).fit(doubled_X, doubled_T, classes=forest.classes_)
+    doubled = TreeStudent(max_depth=4, refine_starts=2, random_state=0).fit(doubled_X, doubled_T,
+                                                                            classes=forest.classes_)
     np.testing.assert_allclose(weighted.predict_proba(X), doubled.predict_proba(X))
 
 
@@ -150,11 +180,14 @@ def test_big_trees_are_left_as_grown_unless_asked():
     assert asked.complexity()["n_leaves"] > 1024 and asked.refinement_ is not None
 
 
-def test_bad_refine_passes_is_refused():
+@pytest.mark.parametrize("options, name", [({"refine_passes": -1}, "refine_passes"),
+                                           ({"refine_starts": 0}, "refine_starts"),
+                                           ({"refine_starts": 2.5}, "refine_starts")])
+def test_bad_refine_options_are_refused(options, name):
     X = pd.DataFrame({"x": np.arange(10.0)})
     T = np.column_stack([np.arange(10) < 5, np.arange(10) >= 5]).astype(float)
-    with pytest.raises(ValueError, match="refine_passes"):
-        TreeStudent(refine_passes=-1).fit(X, T, classes=[0, 1])
+    with pytest.raises(ValueError, match=name):
+        TreeStudent(**options).fit(X, T, classes=[0, 1])
 
 
 def test_every_node_holds_the_mean_of_its_rows_after_refinement(magic):
