@@ -22,10 +22,13 @@ DEFAULT_REFINE_PASSES = 3
 # Starting trees refined when none are asked for (classification with refinement on); the one with the
 # lowest training disagreement is kept. Refinement is a local search: it moves splits but keeps the
 # grown tree's shape and its choice of features near the root, so where it ends depends on where it
-# starts. Measured on the benchmark's splits (3,000 training rows + 20× MUNGE rows; 6 classification
-# datasets × RF and XGBoost teachers × depth 4 and 8 × seeds 0–2, 72 runs, one start against six):
-# held-out fidelity +0.0023 on average over the 24 cells (18 up, 6 down), and two starts (the
-# probability-grown and the class-grown tree) did +0.0015, four +0.0019. See README, "Tree students".
+# starts. Measured with
+#   python bench/trials.py --datasets adult,letter,bank_marketing,magic,covertype_75k,credit_default
+#       --seeds 0,1,2 --students tree4,tree8 --variants M20+R1,M20+R2,M20+R4,M20+R
+# (the benchmark's splits, 3,000 training rows + 20× MUNGE rows, RF and XGBoost teachers; 12 cells per
+# depth, means over seeds), against one start: two starts +0.0021 at depth 4 and +0.0019 at depth 8,
+# four +0.0037 and +0.0015, six +0.0044 (10 cells up, 2 down) and +0.0015 (7 up, 5 down). Six for
+# depth 4's sake; at depth 8 two would do as well for a third of the time.
 DEFAULT_REFINE_STARTS = 6
 # With more training rows than this, the starts are grown, refined and compared on a random sample of
 # this many rows, and only the winner is refined on all of them: a difference of 0.002 in disagreement
