@@ -120,6 +120,27 @@ def test_several_starts_keep_the_tree_that_disagrees_least(covertype):
     assert many.complexity()["depth"] <= 4
 
 
+def test_with_many_rows_the_starts_compete_on_a_sample_and_the_winner_is_refined_on_all(magic, monkeypatch):
+    from tabcompress.students import tree as tree_module
+
+    X = magic.drop(columns="target").reset_index(drop=True)
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, magic["target"])
+    T = forest.predict_proba(X)
+    monkeypatch.setattr(tree_module, "SCREEN_ROWS", 400)  # the slice has 1,200 rows
+    greedy = TreeStudent(max_depth=4, refine_passes=0, random_state=0).fit(X, T, classes=forest.classes_)
+    student = TreeStudent(max_depth=4, random_state=0).fit(X, T, classes=forest.classes_)
+    info = student.refinement_
+    assert info["screen_rows"] == 400 and len(info["starts"]) == 6
+    # Judged on every row, the greedy tree included; refining the winner on every row only lowers it.
+    best_on_all = min([s["loss_all_rows"] for s in info["starts"]] + [info["loss_before"]])
+    assert info["loss_after"] <= best_on_all
+    assert info["loss_before"] == pytest.approx(_disagreement(greedy, X, T))
+    assert info["loss_after"] == pytest.approx(_disagreement(student, X, T))
+    assert info["loss_after"] < info["loss_before"]
+    again = TreeStudent(max_depth=4, random_state=0).fit(X, T, classes=forest.classes_)
+    np.testing.assert_array_equal(again.predict_proba(X), student.predict_proba(X))
+
+
 def test_refined_student_is_deterministic_and_survives_joblib(tmp_path, magic):
     X = magic.drop(columns="target").reset_index(drop=True)
     forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, magic["target"])

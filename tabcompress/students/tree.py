@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
 from sklearn.tree import DecisionTreeRegressor
@@ -30,10 +32,9 @@ DEFAULT_REFINE_PASSES = 3
 # four +0.0037 and +0.0015, six +0.0044 (10 cells up, 2 down) and +0.0015 (7 up, 5 down). Six for
 # depth 4's sake; at depth 8 two would do as well for a third of the time.
 DEFAULT_REFINE_STARTS = 6
-# With more training rows than this, the starts are grown, refined and compared on a random sample of
-# this many rows, and only the winner is refined on all of them: a difference of 0.002 in disagreement
-# is then still 100 rows, and six starts cost 1.4 times one start, not six times (adult's CLI run,
-# 440,000 rows, depth 6: a 12.1 s student fit against 8.8 s).
+# With more training rows than this, the starts are grown and refined on a random sample of this many
+# rows, judged on all of them, and only the winner is refined on all rows: six starts then cost about
+# 1.4 times one start, not six times (adult's CLI run, 440,000 rows, depth 6: 12.1 s against 8.8 s).
 SCREEN_ROWS = 50_000
 # Unasked, trees with more leaves than this are left as grown: refinement costs a pass over every row
 # per feature per depth, and a tree this big (depth > 10, or no depth limit) is not the small student it
@@ -57,9 +58,10 @@ class TreeStudent(Student):
     Refinement is a local search, so ``refine_starts`` trees are grown and each is refined: CART on
     the teacher's probabilities, CART on its most probable classes (one-hot, Gini's criterion in
     squared-error form), then the same two in turn on random halves of the rows. The refined tree
-    with the lowest training loss is kept: the starts are compared on all rows, or, with more than
-    ``SCREEN_ROWS``, on a random ``SCREEN_ROWS`` of them, and the winner is then refined on all rows.
-    ``refinement_["starts"]`` lists each start's loss on the rows compared. By default classification uses ``DEFAULT_REFINE_STARTS``; regression, and any run
+    with the lowest training loss is kept. With more than ``SCREEN_ROWS`` rows the starts are grown
+    and refined on a random ``SCREEN_ROWS`` of them, then judged on all rows (with the greedy tree
+    as a further candidate, so the result is never worse than CART's on the training rows), and the
+    winner is refined on all rows. ``refinement_["starts"]`` lists each start's losses. By default classification uses ``DEFAULT_REFINE_STARTS``; regression, and any run
     without refinement, grows one tree.
     """
 
@@ -99,28 +101,34 @@ class TreeStudent(Student):
                 {"start": "probabilities, all rows", "loss_before": info["loss_before"],
                  "loss_after": info["loss_after"]}]}
             return
-        # The starts compete on one random sample of rows (all of them when there are few), so that six
-        # starts on 400,000 rows cost little more than one; the winner is then refined on every row.
+        # The starts are grown and refined on one random sample of rows (all of them when there are
+        # few), so that six starts on 400,000 rows cost little more than one.
         screen = (np.sort(rng.choice(len(Z), size=SCREEN_ROWS, replace=False)) if len(Z) > SCREEN_ROWS
                   else np.arange(len(Z)))
         if sample_weight is not None and sample_weight[screen].sum() <= 0:
             screen = np.arange(len(Z))  # the sample drew only rows of weight zero
+        screened = len(screen) < len(Z)
         Zs, Ts = Z[screen], targets[screen]
         Ws = None if sample_weight is None else sample_weight[screen]
-        greedy_loss = _loss(self.tree_model_, Z, targets, classify, sample_weight)
-        best, losses = None, []
+        greedy = copy.deepcopy(self.tree_model_)  # start 0 is refined in place
+        greedy_loss = _loss(greedy, Z, targets, classify, sample_weight)
+        candidates, losses = [], []
         for start in range(int(starts)):
             described, model = self._start(start, Zs, Ts, Ws, rng, classify)
             info = refine_tree(model, Zs, Ts, classify=classify, passes=int(passes), sample_weight=Ws)
-            losses.append({"start": described, "loss_before": info["loss_before"], "loss_after": info["loss_after"]})
-            if best is None or info["loss_after"] < best[1]["loss_after"]:  # ties keep the earlier start
-                best = (model, info, start)
-        model, info, chosen = best
-        if len(screen) < len(Z):
+            entry = {"start": described, "loss_before": info["loss_before"], "loss_after": info["loss_after"]}
+            if screened:  # judged on every row: predicting is cheap, and a tree fitted to the sample may not carry
+                entry["loss_all_rows"] = _loss(model, Z, targets, classify, sample_weight)
+            losses.append(entry)
+            candidates.append((entry["loss_all_rows"] if screened else info["loss_after"], model, info, described))
+        if screened:  # the greedy tree too, so the tree shipped is never worse on the training rows than CART's
+            candidates.append((greedy_loss, greedy, None, "greedy tree, all rows"))
+        _, model, info, described = min(candidates, key=lambda c: c[0])  # ties keep the earlier start
+        if screened:  # the winner refined on every row (refinement never makes its loss worse)
             info = refine_tree(model, Z, targets, classify=classify, passes=int(passes), sample_weight=sample_weight)
         self.tree_model_ = model
         # "before" is the greedy tree grown on every row: before → after reads CART → what ships.
-        self.refinement_ = {**info, "loss_before": greedy_loss, "start": losses[chosen]["start"],
+        self.refinement_ = {**info, "loss_before": greedy_loss, "start": described,
                             "screen_rows": int(len(screen)), "starts": losses}
 
     def _grow(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None) -> DecisionTreeRegressor:
