@@ -29,12 +29,12 @@ DEFAULT_REFINE_PASSES = 3
 #       --seeds 0,1,2 --students tree4,tree8 --variants M20+R1,M20+R2,M20+R4,M20+R
 # (the benchmark's splits, 3,000 training rows + 20× MUNGE rows, RF and XGBoost teachers; 12 cells per
 # depth, means over seeds), against one start: two starts +0.0021 at depth 4 and +0.0019 at depth 8,
-# four +0.0037 and +0.0015, six +0.0044 (10 cells up, 2 down) and +0.0015 (7 up, 5 down). Six for
-# depth 4's sake; at depth 8 two would do as well for a third of the time.
+# four +0.0036 and +0.0017, six +0.0045 (10 cells up, 2 down) and +0.0014 (7 up, 5 down). Six for
+# depth 4's sake; at depth 8 two would do as well for half the time.
 DEFAULT_REFINE_STARTS = 6
 # With more training rows than this, the starts are grown and refined on a random sample of this many
 # rows, judged on all of them, and only the winner is refined on all rows: six starts then cost about
-# 1.4 times one start, not six times (adult's CLI run, 440,000 rows, depth 6: 12.1 s against 8.8 s).
+# 1.3 times one start, not six times (adult's CLI run, 440,000 rows, depth 6: 11.4 s against 8.8 s).
 SCREEN_ROWS = 50_000
 # Unasked, trees with more leaves than this are left as grown: refinement costs a pass over every row
 # per feature per depth, and a tree this big (depth > 10, or no depth limit) is not the small student it
