@@ -65,16 +65,19 @@ def test_refined_tree_routes_missing_values_as_recorded(magic):
                   + tree.n_node_samples[tree.children_right[tree.children_left >= 0]])
 
 
-def test_refinement_lowers_disagreement_on_real_rows(covertype):
+def _covertype_forest(covertype) -> tuple[pd.DataFrame, np.ndarray, dict]:
+    """The slice's rows, a forest's probabilities for them, and the fit arguments a student needs."""
     X = covertype.drop(columns="target").reset_index(drop=True)
     categorical = [c for c in X.columns if X[c].dtype == object]
     codes = pd.get_dummies(X, columns=categorical, dtype=float)
     forest = RandomForestClassifier(n_estimators=40, random_state=0).fit(codes, covertype["target"])
-    T = forest.predict_proba(codes)
-    greedy = TreeStudent(max_depth=4, refine_passes=0, random_state=0).fit(X, T, classes=forest.classes_,
-                                                                             categorical=categorical)
-    refined = TreeStudent(max_depth=4, refine_passes=3, random_state=0).fit(X, T, classes=forest.classes_,
-                                                                              categorical=categorical)
+    return X, forest.predict_proba(codes), {"classes": forest.classes_, "categorical": categorical}
+
+
+def test_refinement_lowers_disagreement_on_real_rows(covertype):
+    X, T, fit = _covertype_forest(covertype)
+    greedy = TreeStudent(max_depth=4, refine_passes=0, random_state=0).fit(X, T, **fit)
+    refined = TreeStudent(max_depth=4, refine_passes=3, random_state=0).fit(X, T, **fit)
     assert _disagreement(refined, X, T) < _disagreement(greedy, X, T)
     # Same shape: refinement moves splits, it does not grow the tree.
     assert refined.complexity() == greedy.complexity()
@@ -96,12 +99,7 @@ def test_regression_refinement_is_opt_in_and_lowers_squared_error(house):
 
 
 def test_several_starts_keep_the_tree_that_disagrees_least(covertype):
-    X = covertype.drop(columns="target").reset_index(drop=True)
-    categorical = [c for c in X.columns if X[c].dtype == object]
-    codes = pd.get_dummies(X, columns=categorical, dtype=float)
-    forest = RandomForestClassifier(n_estimators=40, random_state=0).fit(codes, covertype["target"])
-    T = forest.predict_proba(codes)
-    fit = dict(classes=forest.classes_, categorical=categorical)
+    X, T, fit = _covertype_forest(covertype)
     greedy = TreeStudent(max_depth=4, refine_passes=0, random_state=0).fit(X, T, **fit)
     one = TreeStudent(max_depth=4, refine_starts=1, random_state=0).fit(X, T, **fit)
     many = TreeStudent(max_depth=4, random_state=0).fit(X, T, **fit)  # classification: 6 starts by default
