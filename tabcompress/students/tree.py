@@ -61,8 +61,9 @@ class TreeStudent(Student):
     with the lowest training loss is kept. With more than ``SCREEN_ROWS`` rows the starts are grown
     and refined on a random ``SCREEN_ROWS`` of them, then judged on all rows (with the greedy tree
     as a further candidate, so the result is never worse than CART's on the training rows), and the
-    winner is refined on all rows. ``refinement_["starts"]`` lists each start's losses. By default classification uses ``DEFAULT_REFINE_STARTS``; regression, and any run
-    without refinement, grows one tree.
+    winner is refined on all rows. ``refinement_["starts"]`` lists each start's losses. By default
+    classification uses ``DEFAULT_REFINE_STARTS``; regression, and any run without refinement, grows
+    one tree.
     """
 
     def __init__(self, max_depth: int | None = 6, max_leaf_nodes: int | None = None,
