@@ -154,9 +154,11 @@ def render_summary(report: dict[str, Any], console) -> None:
     refinement = report["student"].get("refinement")
     if refinement:
         what = "disagreement with the teacher" if refinement["loss"] == "disagreement" else "squared error"
+        starts = refinement.get("starts") or []
+        best_of = f"; best of {len(starts)} starts: {refinement['start']}" if len(starts) > 1 else ""
         console.print(f"tree refined: training {what} {refinement['loss_before']:.4g} → "
                       f"{refinement['loss_after']:.4g} ({refinement['nodes_changed']} splits changed, "
-                      f"{refinement['passes']} passes)", highlight=False)
+                      f"{refinement['passes']} passes{best_of})", highlight=False)
     tsc = report.get("tsc")
     if tsc and tsc["score"].get("fidelity_ratio") is not None:
         console.print(f"TSC score of the synthetic rows: {tsc['score']['fidelity_ratio']:.3f} (a reference tree on "

@@ -92,6 +92,10 @@ def test_distill_end_to_end(teachers, tmp_path, teacher_name, data_file, classif
     if classifier:
         assert refinement["loss"] == "disagreement" and refinement["loss_after"] <= refinement["loss_before"]
         assert "tree refined" in done.stderr
+        # Six starts by default; the summary names the one that won.
+        names = {s["start"] for s in refinement["starts"]} | {"greedy tree, all rows"}
+        assert len(refinement["starts"]) == 6 and refinement["start"] in names
+        assert f"best of 6 starts: {refinement['start']}" in " ".join(done.stderr.split())
     else:
         assert refinement is None
 
