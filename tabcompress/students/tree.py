@@ -95,22 +95,17 @@ class TreeStudent(Student):
         if starts is None:
             starts = DEFAULT_REFINE_STARTS if classify else 1
         rng = np.random.default_rng(self.random_state)
-        if starts == 1:
-            info = refine_tree(self.tree_model_, Z, targets, classify=classify, passes=int(passes),
-                               sample_weight=sample_weight)
-            self.refinement_ = {**info, "start": "probabilities, all rows", "starts": [
-                {"start": "probabilities, all rows", "loss_before": info["loss_before"],
-                 "loss_after": info["loss_after"]}]}
-            return
-        # The starts are grown and refined on one random sample of rows (all of them when there are
-        # few), so that six starts on 400,000 rows cost little more than one.
-        screen = (np.sort(rng.choice(len(Z), size=SCREEN_ROWS, replace=False)) if len(Z) > SCREEN_ROWS
-                  else np.arange(len(Z)))
-        if sample_weight is not None and sample_weight[screen].sum() <= 0:
-            screen = np.arange(len(Z))  # the sample drew only rows of weight zero
-        screened = len(screen) < len(Z)
-        Zs, Ts = Z[screen], targets[screen]
-        Ws = None if sample_weight is None else sample_weight[screen]
+        # With several starts and many rows, the starts are grown and refined on one random sample of
+        # rows, so that six starts on 400,000 rows cost little more than one.
+        screened = starts > 1 and len(Z) > SCREEN_ROWS
+        if screened:
+            screen = np.sort(rng.choice(len(Z), size=SCREEN_ROWS, replace=False))
+            screened = sample_weight is None or sample_weight[screen].sum() > 0  # not only rows of weight zero
+        if screened:
+            Zs, Ts = Z[screen], targets[screen]
+            Ws = None if sample_weight is None else sample_weight[screen]
+        else:
+            Zs, Ts, Ws = Z, targets, sample_weight
         greedy = copy.deepcopy(self.tree_model_)  # start 0 is refined in place
         greedy_loss = _loss(greedy, Z, targets, classify, sample_weight)
         candidates, losses = [], []
@@ -130,7 +125,7 @@ class TreeStudent(Student):
         self.tree_model_ = model
         # "before" is the greedy tree grown on every row: before → after reads CART → what ships.
         self.refinement_ = {**info, "loss_before": greedy_loss, "start": described,
-                            "screen_rows": int(len(screen)), "starts": losses}
+                            "screen_rows": int(len(Zs)), "starts": losses}
 
     def _grow(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None) -> DecisionTreeRegressor:
         return DecisionTreeRegressor(
