@@ -20,8 +20,8 @@ import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
 
-from tabcompress.data import Schema
 from tabcompress.generators import make_generator
+from tabcompress.schema import Schema
 from tabcompress.students import MLPStudent
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets"

@@ -29,12 +29,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tabcompress.condense import condense  # noqa: E402
-from tabcompress.data import Schema  # noqa: E402
-from tabcompress.fewshot import synthesize_around_prototypes  # noqa: E402
-from tabcompress.labeling import label_rows  # noqa: E402
+from tabcompress.methods.condense import condense  # noqa: E402
+from tabcompress.methods.fewshot import synthesize_around_prototypes  # noqa: E402
+from tabcompress.schema import Schema  # noqa: E402
 from tabcompress.students import make_student  # noqa: E402
 from tabcompress.teachers import Teacher  # noqa: E402
+from tabcompress.teachers.labeling import label_rows  # noqa: E402
 
 # scikit-learn warns when a forest predicts inside label_rows's threads; the answers are unaffected.
 warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed.*")

@@ -1,7 +1,7 @@
 """Memory of labelling many synthetic rows: does peak memory stay flat as the row count grows?
 
 For each row count, rows are drawn from a real dataset (resampled with small noise), then labelled by
-``tabcompress.labeling.label_rows`` with a random-forest teacher. Reported per count: the process RSS
+``tabcompress.teachers.labeling.label_rows`` with a random-forest teacher. Reported per count: the process RSS
 before labelling (the rows themselves are in memory by then), the peak RSS while labelling, and the
 increase, next to the size of the rows and of the output array. Flat means the increase does not grow
 with the row count beyond the output array, because the teacher sees at most ``chunk_rows`` rows at a
@@ -25,9 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from run import DEFAULT_DATA_DIR, PeakRSS, log, write_json  # noqa: E402
+
 from tabcompress import Teacher  # noqa: E402
-from tabcompress.labeling import DEFAULT_CHUNK_ROWS, label_rows  # noqa: E402
 from tabcompress.report import environment, versions  # noqa: E402
+from tabcompress.teachers.labeling import DEFAULT_CHUNK_ROWS, label_rows  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

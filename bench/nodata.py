@@ -3,10 +3,10 @@
 For each dataset, seed and teacher — the same 3,000 training rows, 5,000 held-out rows and teacher as
 ``bench/run.py`` (its functions are reused) — the held-out fidelity of:
 
-* ``datafree``     ``tabcompress.pipeline.train_data_free``: rows sampled from the teacher's trees,
+* ``datafree``     ``tabcompress.run.distill.train_data_free``: rows sampled from the teacher's trees,
                    no real row at all (students tree4, tree8, mlp64x64);
 * ``fewshotK``     ``train_few_shot`` from K prototypes per class (or per target bin, regression) made by
-                   ``tabcompress.condense.condense`` from the training rows, K = 1, 5, 10;
+                   ``tabcompress.methods.condense.condense`` from the training rows, K = 1, 5, 10;
 * ``protosK``      the same student on the K-per-class prototypes alone (``train_few_shot``'s baseline);
 * ``plain``        ``train_student`` with the library's defaults for the MLP (the data-based default);
 * ``adversarial``  the same with ``adversarial=True`` (adversarial_weight 0.5), the same fitted generator.
@@ -37,11 +37,18 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run  # noqa: E402
+
 from tabcompress import Teacher, evaluation  # noqa: E402
-from tabcompress.condense import condense  # noqa: E402
-from tabcompress.labeling import label_rows  # noqa: E402
-from tabcompress.pipeline import (build_generator, fit_generator, resolve_generator, train_data_free,  # noqa: E402
-                                  train_few_shot, train_student)
+from tabcompress.methods.condense import condense  # noqa: E402
+from tabcompress.run.distill import (  # noqa: E402
+    build_generator,
+    fit_generator,
+    resolve_generator,
+    train_data_free,
+    train_few_shot,
+    train_student,
+)
+from tabcompress.teachers.labeling import label_rows  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed.*")
 

@@ -45,8 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tabcompress.data import Schema  # noqa: E402
 from tabcompress.generators.ctgan import CTGANGenerator  # noqa: E402
+from tabcompress.schema import Schema  # noqa: E402
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 

@@ -8,7 +8,7 @@ For each dataset, seed, teacher and student, in one process:
          batch 500), 9× the training rows, added to the real rows, teacher probabilities;
 * B3     MUNGE (Bucilă, Caruana & Niculescu-Mizil 2006): 10× the training rows plus the real ones,
          teacher probabilities;
-* tabcompress  the library's defaults, through ``tabcompress.pipeline.train_student`` — the code
+* tabcompress  the library's defaults, through ``tabcompress.run.distill.train_student`` — the code
          ``tabcompress distill`` runs between the hold-out and the evaluation;
 * oracle the student fitted on the teacher's labels of the held-out rows themselves: what the
          student's capacity allows, not a method.
@@ -42,16 +42,21 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tabcompress import DistillConfig, Teacher, evaluation  # noqa: E402
-from tabcompress.data import Schema  # noqa: E402
-from tabcompress.generators import CTGANGenerator, MUNGEGenerator  # noqa: E402
-from tabcompress.labeling import label_rows  # noqa: E402
-from tabcompress.pipeline import (build_generator, fit_generator, resolve_generator, train_student,  # noqa: E402
-                                  training_facts)
-from tabcompress.report import environment, to_json, versions  # noqa: E402
-from tabcompress.students import make_student  # noqa: E402
-
 import summary as summary_mod  # noqa: E402
+
+from tabcompress import DistillConfig, Teacher, evaluation  # noqa: E402
+from tabcompress.generators import CTGANGenerator, MUNGEGenerator  # noqa: E402
+from tabcompress.report import environment, to_json, versions  # noqa: E402
+from tabcompress.run.distill import (  # noqa: E402
+    build_generator,
+    fit_generator,
+    resolve_generator,
+    train_student,
+    training_facts,
+)
+from tabcompress.schema import Schema  # noqa: E402
+from tabcompress.students import make_student  # noqa: E402
+from tabcompress.teachers.labeling import label_rows  # noqa: E402
 
 DEFAULT_DATA_DIR = ROOT.parent / "shared" / "datasets"
 ALL_DATASETS = ("adult", "magic", "letter", "bank_marketing", "covertype_75k", "credit_default",

@@ -35,11 +35,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
+
 from tabcompress import Teacher, evaluation  # noqa: E402
 from tabcompress.generators import make_generator  # noqa: E402
-from tabcompress.labeling import label_rows  # noqa: E402
-from tabcompress.selection import SelectionSettings, train_with_selection  # noqa: E402
+from tabcompress.methods.selection import SelectionSettings, train_with_selection  # noqa: E402
 from tabcompress.students import make_student  # noqa: E402
+from tabcompress.teachers.labeling import label_rows  # noqa: E402
 
 # name → (generator, synthetic rows per real row, selection settings or None)
 VARIANTS = {
@@ -146,8 +147,8 @@ class _ForestRows:
     ``munge+forest``, half of them MUNGE rows instead."""
 
     def __init__(self, teacher, schema, X_train, seed, name):
-        from tabcompress.datafree import ForestSampler
-        from tabcompress.teacher_space import feature_space
+        from tabcompress.generators.forest import ForestSampler
+        from tabcompress.teachers.space import feature_space
 
         self.sampler = ForestSampler(feature_space(teacher))
         self.schema = schema

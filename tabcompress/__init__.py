@@ -12,7 +12,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 from tabcompress.errors import FidelityGateError, InputError, TabcompressError  # noqa: E402
 from tabcompress.export import load_student  # noqa: E402
-from tabcompress.pipeline import DistillConfig, DistillResult, distill  # noqa: E402
+from tabcompress.run.distill import DistillConfig, DistillResult, distill  # noqa: E402
 from tabcompress.teachers import Teacher, load_teacher  # noqa: E402
 
 __all__ = [

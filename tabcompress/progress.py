@@ -45,7 +45,8 @@ class RichProgress(Progress):
         if not self.console.is_terminal:
             return  # no animation in logs; the stage line and its time are enough
         if self._bar is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TimeElapsedColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn
+            from rich.progress import Progress as Bar
 
             self._bar = Bar("  ", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=self.console, transient=True)

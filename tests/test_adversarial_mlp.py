@@ -7,9 +7,9 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import text_pipeline
 from sklearn.ensemble import RandomForestClassifier
 
-from conftest import text_pipeline
 from tabcompress.errors import InputError
 from tabcompress.students import MLPStudent
 

@@ -16,10 +16,16 @@ import joblib
 import pandas as pd
 import pytest
 
-from tabcompress import cache as cache_mod
-from tabcompress.cache import GeneratorCache, default_cache_dir, generator_key, generator_settings, worth_caching
-from tabcompress.data import Schema
 from tabcompress.generators import CTGANGenerator, MUNGEGenerator
+from tabcompress.generators import cache as cache_mod
+from tabcompress.generators.cache import (
+    GeneratorCache,
+    default_cache_dir,
+    generator_key,
+    generator_settings,
+    worth_caching,
+)
+from tabcompress.schema import Schema
 
 
 @pytest.fixture(scope="module")
@@ -262,8 +268,8 @@ RACER = """
 import json, os, sys, time
 from pathlib import Path
 import pandas as pd
-from tabcompress.cache import GeneratorCache
-from tabcompress.data import Schema
+from tabcompress.generators.cache import GeneratorCache
+from tabcompress.schema import Schema
 from tabcompress.generators import MUNGEGenerator
 
 cache_dir, data, marker, ready, go = sys.argv[1:]

@@ -9,7 +9,6 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import DATA, run_cli
 
 FAST = ["--epochs", "1", "--synthetic-ratio", "1"]

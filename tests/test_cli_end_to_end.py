@@ -14,7 +14,6 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import DATA, heldout_rows, run_cli
 
 FAST = ["--epochs", "2", "--synthetic-ratio", "2", "--seed", "0"]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from tabcompress.condense import condense
-from tabcompress.data import Schema
-from tabcompress.errors import InputError
-
 from conftest import assert_in_schema
+
+from tabcompress.errors import InputError
+from tabcompress.methods.condense import condense
+from tabcompress.schema import Schema
 
 
 def _split(df: pd.DataFrame):

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from tabcompress.data import Schema
 from tabcompress.generators.ctgan import CTGANGenerator, EarlyStopRule
+from tabcompress.schema import Schema
 
 # Settings under which the rule fires as soon as it may: a change can never exceed the losses' whole
 # range, so with tolerance 1 both losses are "flat" from epoch 2 × window on.

@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabcompress.data import Schema, align, holdout_split, read_csv
+from tabcompress.data import align, holdout_split, read_csv
 from tabcompress.errors import InputError
+from tabcompress.schema import Schema
 from tabcompress.teachers import load_teacher
 
 

@@ -7,17 +7,15 @@ import json
 
 import joblib
 import numpy as np
-import pandas as pd
 import pytest
-
 from conftest import DATA, run_cli, text_pipeline
+
 from tabcompress import Teacher
-from tabcompress.datafree import ForestSampler
 from tabcompress.errors import InputError
-from tabcompress.labeling import label_rows
-from tabcompress.pipeline import DistillConfig, train_data_free
-from tabcompress.students import make_student
-from tabcompress.teacher_space import INDICATOR, feature_space
+from tabcompress.generators.forest import ForestSampler
+from tabcompress.run.distill import DistillConfig, train_data_free
+from tabcompress.teachers.labeling import label_rows
+from tabcompress.teachers.space import INDICATOR, feature_space
 
 
 def _split(df):
@@ -196,7 +194,7 @@ def test_eval_data_with_data_trains_on_all_of_data(teachers, tmp_path, magic):
 
 
 def test_rarity_favours_classes_and_value_ranges_still_rare():
-    from tabcompress.selection import rarity
+    from tabcompress.methods.selection import rarity
 
     kept = np.array([[0.9, 0.1, 0.0]] * 8 + [[0.1, 0.8, 0.1]] * 2)  # class 0: 80 %, class 1: 20 %, class 2: none
     candidates = np.array([[0.7, 0.3, 0.0], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7]])
@@ -230,9 +228,10 @@ def test_forest_rows_join_a_run_with_real_rows(teachers, bank):
     """--generator munge+forest: half the synthetic rows come from the teacher's trees, inside the real rows'
     categories and ranges."""
     from conftest import assert_in_schema
+
     from tabcompress import distill
-    from tabcompress.data import Schema
     from tabcompress.generators import make_generator
+    from tabcompress.schema import Schema
     from tabcompress.teachers import load_teacher
 
     config = DistillConfig(generator="munge+forest", synthetic_ratio=2, max_depth=4, seed=0, tsc=False)
@@ -268,7 +267,7 @@ def test_teacher_without_feature_names_scored_on_eval_rows(magic):
 
 
 def test_ranges_from_thresholds():
-    from tabcompress.teacher_space import _range_from_cuts
+    from tabcompress.teachers.space import _range_from_cuts
 
     below = lambda values: np.nextafter(np.asarray(values, float), -np.inf)  # noqa: E731  XGBoost's "x < split"
     assert _range_from_cuts(np.array([0.5])) == (0.0, 1.0, True)  # a 0/1 column, scikit-learn

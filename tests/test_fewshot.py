@@ -5,14 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import assert_in_schema, text_pipeline
 
-from tabcompress.condense import condense
-from tabcompress.data import Schema
-from tabcompress.fewshot import FewShotRows, synthesize_around_prototypes, teacher_leaves
+from tabcompress.methods.condense import condense
+from tabcompress.methods.fewshot import (
+    FewShotRows,
+    synthesize_around_prototypes,
+    teacher_leaves,
+)
+from tabcompress.schema import Schema
 from tabcompress.students import make_student
 from tabcompress.teachers import Teacher
-
-from conftest import assert_in_schema, text_pipeline
 
 
 def _split(df: pd.DataFrame):

@@ -7,7 +7,6 @@ import json
 import joblib
 import numpy as np
 import pandas as pd
-
 from conftest import DATA, run_cli
 
 

@@ -9,14 +9,23 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import DATA, run_cli
+
 from tabcompress import DistillConfig, InputError, Teacher, distill
-from tabcompress.budget import Rates, plan, rows_cost
-from tabcompress.data import Schema
-from tabcompress.generators import MixtureGenerator, MUNGEGenerator, check_generator_name, make_generator
-from tabcompress.pipeline import resolve_generator
-from tabcompress.selection import SelectionSettings, select, train_with_selection
+from tabcompress.generators import (
+    MixtureGenerator,
+    MUNGEGenerator,
+    check_generator_name,
+    make_generator,
+)
+from tabcompress.methods.budget import Rates, plan, rows_cost
+from tabcompress.methods.selection import (
+    SelectionSettings,
+    select,
+    train_with_selection,
+)
+from tabcompress.run.distill import resolve_generator
+from tabcompress.schema import Schema
 
 
 # -- mixtures and names -------------------------------------------------------------------------
@@ -66,8 +75,8 @@ def test_select_takes_the_top_scores_with_a_region_cap():
 
 
 def test_selection_rounds_keep_rows_where_teacher_and_student_disagree(teachers, magic):
-    from tabcompress.labeling import label_rows
     from tabcompress.students import make_student
+    from tabcompress.teachers.labeling import label_rows
 
     teacher = Teacher.from_model(joblib.load(teachers["rf_magic"]))
     X = magic.drop(columns="target")

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabcompress.data import Schema
-from tabcompress.generators import CTGANGenerator, MUNGEGenerator, make_generator
 from tabcompress.errors import InputError
+from tabcompress.generators import CTGANGenerator, MUNGEGenerator, make_generator
+from tabcompress.schema import Schema
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabcompress.data import Schema
-from tabcompress.generators import (GENERATOR_NAMES, CopulaGenerator, CTGANGenerator, TVAEGenerator,
-                                    make_generator)
+from tabcompress.generators import (
+    GENERATOR_NAMES,
+    CopulaGenerator,
+    CTGANGenerator,
+    TVAEGenerator,
+    make_generator,
+)
+from tabcompress.schema import Schema
 
 
 def features(df: pd.DataFrame) -> pd.DataFrame:

@@ -10,9 +10,9 @@ import pytest
 from tabcompress import evaluation
 from tabcompress.errors import InputError
 from tabcompress.export import check_out_dir, write_outputs
-from tabcompress.labeling import label_rows
 from tabcompress.report import to_json
 from tabcompress.teachers import load_teacher
+from tabcompress.teachers.labeling import label_rows
 
 
 def test_label_rows_in_chunks_equals_one_call(teachers, magic, house):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import text_pipeline
+
 from tabcompress import DistillConfig, FidelityGateError, InputError, Teacher, distill
+from tabcompress.schema import Schema
 
 
 @pytest.mark.parametrize("student", ["tree", "mlp"])
@@ -52,14 +53,13 @@ def test_bad_config_fails_before_any_work(teachers, magic, tmp_path):
 
 
 def test_train_student_reuses_a_fitted_generator(teachers, magic):
-    from tabcompress import data as data_mod
     from tabcompress.generators import MUNGEGenerator
-    from tabcompress.labeling import label_rows
-    from tabcompress.pipeline import train_student
+    from tabcompress.run.distill import train_student
+    from tabcompress.teachers.labeling import label_rows
 
     teacher = Teacher.from_model(__import__("joblib").load(teachers["rf_magic"]))
     X = magic.drop(columns="target").iloc[:400].reset_index(drop=True)
-    schema = data_mod.Schema.infer(X)
+    schema = Schema.infer(X)
     generator = MUNGEGenerator().fit(X, schema, random_state=0)
     config = DistillConfig(generator="munge", synthetic_rows=800, baseline=False)
     trained = train_student(teacher, X, label_rows(teacher, X), schema, config, generator=generator)

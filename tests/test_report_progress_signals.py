@@ -6,9 +6,9 @@ import signal
 import subprocess
 import time
 
+from conftest import DATA, tabcompress_cmd
 from rich.console import Console
 
-from conftest import DATA, tabcompress_cmd
 from tabcompress.progress import RichProgress
 from tabcompress.report import render_summary
 

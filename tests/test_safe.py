@@ -13,9 +13,9 @@ import joblib
 import numpy as np
 import pytest
 import skops.io
-
 from conftest import DATA, run_cli
 from test_cli_bad_input import assert_bad_input
+
 from tabcompress import DistillConfig, InputError, load_student, load_teacher
 
 FAST = ["--epochs", "1", "--synthetic-ratio", "1"]

@@ -251,7 +251,7 @@ def _best_split_one_node(X, delta):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_all_nodes_at_once_match_one_node_at_a_time(seed):
-    from tabcompress.students.tao import _best_splits
+    from tabcompress.students.refine import _best_splits
 
     rng = np.random.default_rng(seed)
     n, d, m = 3000, 4, 7

@@ -1,4 +1,4 @@
-"""The TSC score (tabcompress.tsc): sanity on real rows, noise against MUNGE, regression, files, bad input."""
+"""The TSC score (tabcompress.evaluation.tsc): sanity on real rows, noise against MUNGE, regression, files, bad input."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import text_pipeline
 from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-from conftest import DATA, text_pipeline
 from tabcompress import data as data_mod
 from tabcompress.errors import InputError
+from tabcompress.evaluation.tsc import score_files, score_generated, tsc_score
 from tabcompress.generators import make_generator
-from tabcompress.labeling import label_rows
+from tabcompress.schema import Schema
 from tabcompress.teachers import Teacher
-from tabcompress.tsc import score_files, score_generated, tsc_score
+from tabcompress.teachers.labeling import label_rows
 
 BANK_4K = Path(__file__).parent.parent / "sample_data" / "bank_marketing_4k.csv"
 
@@ -34,7 +35,7 @@ def _split(X: pd.DataFrame, y: pd.Series, shares: tuple[float, ...], seed: int =
             for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def _noise(schema: data_mod.Schema, n: int, seed: int) -> pd.DataFrame:
+def _noise(schema: Schema, n: int, seed: int) -> pd.DataFrame:
     """Rows with no structure: each number uniform on its column's range, each category uniform."""
     rng = np.random.default_rng(seed)
     cols = {}
@@ -47,7 +48,7 @@ def _noise(schema: data_mod.Schema, n: int, seed: int) -> pd.DataFrame:
 
 
 def _munge(X: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    generator = make_generator("munge").fit(X, data_mod.Schema.infer(X), random_state=seed)
+    generator = make_generator("munge").fit(X, Schema.infer(X), random_state=seed)
     return generator.sample(n, random_state=seed)
 
 
@@ -101,7 +102,7 @@ def test_noise_rows_score_below_munge_rows(magic):
     # split MUNGE scored 0.99-1.06 and noise 0.35-0.95, never within 0.1 of MUNGE.
     n = len(X_train)
     munge = tsc_score(teacher, _munge(X_train, n, seed=0), X_train, X_test, y_test)
-    noise = tsc_score(teacher, _noise(data_mod.Schema.infer(X_train), n, seed=0), X_train, X_test, y_test)
+    noise = tsc_score(teacher, _noise(Schema.infer(X_train), n, seed=0), X_train, X_test, y_test)
     assert munge["score"]["fidelity_ratio"] > 0.95, munge["score"]
     assert noise["score"]["fidelity_ratio"] < munge["score"]["fidelity_ratio"] - 0.1, (noise["score"], munge["score"])
     assert noise["score"]["accuracy_ratio"] < munge["score"]["accuracy_ratio"] - 0.1
@@ -120,7 +121,7 @@ def test_regression(house):
     # Five times the real rows: over five seeds of this split MUNGE scored 1.00-1.12 and noise below 0.64.
     n = 5 * len(X_train)
     munge = tsc_score(teacher, _munge(X_train, n, seed=0), X_train, X_test, y_test)
-    noise = tsc_score(teacher, _noise(data_mod.Schema.infer(X_train), n, seed=0), X_train, X_test, y_test)
+    noise = tsc_score(teacher, _noise(Schema.infer(X_train), n, seed=0), X_train, X_test, y_test)
     assert munge["score"]["fidelity_ratio"] > 0.9, munge["score"]
     assert noise["score"]["fidelity_ratio"] < munge["score"]["fidelity_ratio"] - 0.1, (noise["score"], munge["score"])
     # Without true labels only fidelity is scored.

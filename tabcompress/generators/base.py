@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from tabcompress.data import Schema
+from tabcompress.schema import Schema
 
 # Called as progress(done, total) while a generator trains, e.g. once per epoch.
 ProgressCallback = Callable[[int, int], None]

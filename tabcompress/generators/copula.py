@@ -111,7 +111,7 @@ class CopulaGenerator(Generator):
     """
 
     name = "copula"
-    #: Not worth a generator-cache entry (see tabcompress.cache.worth_caching): the fit takes about a
+    #: Not worth a generator-cache entry (see tabcompress.generators.cache.worth_caching): the fit takes about a
     #: tenth of a second on 40,000 rows, no longer than loading an entry, and the entry would hold a
     #: sorted copy of every numeric column of the training rows.
     cache_worthy = False

@@ -1,20 +1,184 @@
-"""Rows sampled from the teacher's own trees, as a generator for runs that also have real rows.
+"""Rows from the teacher alone: sampling a tree ensemble's own partition of its input space.
 
-Data-free runs sample their rows this way (:mod:`tabcompress.datafree`); here the same rows join a run
-with real rows — ``--generator munge+forest``, say — brought inside the real rows' schema (their
-categories and observed ranges). A forest's trees record how many training rows reached each node, so
-the rows follow the teacher's training data, which may be far larger than the rows at hand.
+Without real rows, the teacher's trees are the only map of where its training data lay. One tree's
+leaf is a box, but a box of one tree constrains only the few features on its path and leaves the rest
+uniform over their whole range — a naive first try that samples inside single leaves reached 0.73
+fidelity on MAGIC against 0.91 with real rows. :class:`ForestSampler` combines several trees instead:
+
+1. a row starts as the whole space (every feature's range, every category allowed);
+2. it descends a random tree of the ensemble, at each node taking a child that is still compatible with
+   its box, with probability proportional to the training weight that reached the child (the tree's
+   own count of training rows, or XGBoost's cover), and its box shrinks to that child's region;
+3. step 2 repeats with ``trees_per_row`` random trees, each cutting the box further, so the box ends in
+   a region where several trees put training rows — a product of the trees' densities, read from them;
+4. values are drawn uniformly inside the final box (whole numbers for integer columns; one of the
+   categories left allowed for categorical ones).
+
+All rows descend together, one tree level per vectorised step, over one flat table of every tree's
+nodes (:class:`tabcompress.teachers.space.Forest`).
+
+The rows then go through the bounded-disagreement rounds of :mod:`tabcompress.methods.selection` (Zhou &
+Chiam 2023, with the generator fixed and candidates selected rather than a generator trained): the
+candidates where teacher and student differ most — up to a bound — plus a term that spreads the
+teacher's outputs over its classes or its range are kept, and the student is retrained.
+
+:class:`TeacherTreesGenerator` offers the same rows as a generator for runs that also have real rows
+(``--generator munge+forest``, say), brought inside the real rows' schema (their categories and
+observed ranges). A forest's trees record how many training rows reached each node, so the rows
+follow the teacher's training data, which may be far larger than the rows at hand.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from tabcompress.generators.base import Generator, ProgressCallback
+from tabcompress.teachers.space import CODE, INDICATOR, NUMERIC, FeatureSpace
+
+#: rows sampled per vectorised block (bounds memory: two float arrays of block × inputs)
+BLOCK_ROWS = 50_000
+
+
+class ForestSampler:
+    """Sample rows from the regions a tree ensemble's training data reached (see the module doc).
+
+    Offers the generator's ``sample(n, random_state=)``; there is nothing to fit, the teacher's trees
+    are the model.
+    """
+
+    name = "forest"
+
+    def __init__(self, space: FeatureSpace, trees_per_row: int = 8):
+        if trees_per_row < 1:
+            raise ValueError(f"trees_per_row must be >= 1, got {trees_per_row}")
+        self.space = space
+        self.trees_per_row = trees_per_row
+        self.schema_ = space.schema
+        self.n_fit_rows_ = 0
+        kind = space.input_kind
+        self._numeric_inputs = np.flatnonzero(kind != INDICATOR)
+        # one slot per category of each one-hot encoded raw column; indicator inputs point at theirs
+        groups = sorted(set(space.input_column[kind == INDICATOR].tolist()))
+        self._groups: list[tuple[int, int, int]] = []  # (raw column, first slot, slots)
+        offset = 0
+        for c in groups:
+            size = len(space.schema.columns[c].categories)
+            self._groups.append((c, offset, size))
+            offset += size
+        start = {c: s for c, s, _ in self._groups}
+        self._n_slots = offset
+        self._slot = np.full(len(kind), -1, dtype=np.int64)
+        self._others = np.zeros((len(kind), max(offset, 1)), dtype=bool)  # the slot's group, minus the slot
+        for j in np.flatnonzero(kind == INDICATOR):
+            c = space.input_column[j]
+            s, size = start[c], len(space.schema.columns[c].categories)
+            self._slot[j] = s + space.input_category[j]
+            self._others[j, s:s + size] = True
+            self._others[j, self._slot[j]] = False
+
+    def sample(self, n: int, *, random_state: int | None = None) -> pd.DataFrame:
+        rng = np.random.default_rng(random_state)
+        blocks = [self._sample_block(min(BLOCK_ROWS, n - start), rng) for start in range(0, n, BLOCK_ROWS)]
+        frame = pd.concat(blocks, ignore_index=True) if blocks else self._decode(
+            np.zeros((0, len(self.space.input_kind))), np.zeros((0, max(self._n_slots, 1)), bool), rng)
+        return self.schema_.conform(frame)
+
+    # -- one block of rows ----------------------------------------------------------------------
+    def _sample_block(self, n: int, rng: np.random.Generator) -> pd.DataFrame:
+        space, forest = self.space, self.space.forest
+        p = len(space.input_kind)
+        low = np.full((n, p), -np.inf)
+        high = np.full((n, p), np.inf)
+        allowed = np.ones((n, max(self._n_slots, 1)), dtype=bool)
+        indicator = space.input_kind == INDICATOR
+        for _ in range(self.trees_per_row):
+            node = forest.roots[rng.integers(forest.n_trees, size=n)]
+            rows = np.arange(n)
+            for _ in range(forest.max_depth):
+                f = forest.feature[node]
+                inner = f >= 0
+                rows, node, f = rows[inner], node[inner], f[inner]
+                if rows.size == 0:
+                    break
+                t = forest.threshold[node]
+                left, right = forest.left[node], forest.right[node]
+                ind = indicator[f]
+                num = ~ind
+                left_ok, right_ok = np.ones(rows.size, bool), np.ones(rows.size, bool)
+                # box (low, high] meets x <= t when low < t, and x > t when high > t
+                left_ok[num] = low[rows[num], f[num]] < t[num]
+                right_ok[num] = high[rows[num], f[num]] > t[num]
+                if ind.any():
+                    r_i, f_i = rows[ind], f[ind]
+                    right_ok[ind] = allowed[r_i, self._slot[f_i]]  # "is category k"
+                    left_ok[ind] = (allowed[r_i] & self._others[f_i]).any(axis=1)  # "is another one"
+                # a tiny floor: a compatible child with zero recorded weight stays reachable
+                w_left = (forest.weight[left] + 1e-9) * left_ok
+                w_right = (forest.weight[right] + 1e-9) * right_ok
+                go_left = rng.random(rows.size) * (w_left + w_right) < w_left
+                m = go_left & num
+                high[rows[m], f[m]] = np.minimum(high[rows[m], f[m]], t[m])
+                m = ~go_left & num
+                low[rows[m], f[m]] = np.maximum(low[rows[m], f[m]], t[m])
+                m = go_left & ind
+                allowed[rows[m], self._slot[f[m]]] = False
+                m = ~go_left & ind
+                if m.any():
+                    keep = ~self._others[f[m]]  # the group shrinks to the slot; other groups untouched
+                    allowed[rows[m]] &= keep
+                node = np.where(go_left, left, right)
+        values = self._draw_values(low, high, rng)
+        return self._decode(values, allowed, rng)
+
+    def _draw_values(self, low: np.ndarray, high: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Uniform values inside each row's box (low, high], clipped to the inputs' derived ranges."""
+        space = self.space
+        lo_range, hi_range = space.input_low[None, :], space.input_high[None, :]
+        a = np.clip(low, lo_range, hi_range)
+        b = np.clip(high, lo_range, hi_range)
+        u = rng.random(low.shape)
+        values = a + u * (b - a)
+        whole = space.integer & (space.input_kind != INDICATOR)
+        if whole.any():
+            lo_w, hi_w = low[:, whole], high[:, whole]
+            # the smallest whole number above the box's lower edge, the largest at or below its upper
+            first = np.maximum(np.floor(lo_w) + 1.0, lo_range[:, whole])
+            last = np.minimum(np.floor(hi_w), hi_range[:, whole])
+            empty = first > last
+            last = np.where(empty, first, last)
+            first = np.minimum(first, hi_range[:, whole])
+            last = np.clip(last, first, hi_range[:, whole])
+            values[:, whole] = first + np.floor(u[:, whole] * (last - first + 1.0))
+            values[:, whole] = np.minimum(values[:, whole], last)
+        return values
+
+    def _decode(self, values: np.ndarray, allowed: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+        """Ensemble inputs → the raw columns the teacher takes."""
+        space = self.space
+        n = len(values)
+        out: dict[str, np.ndarray] = {}
+        for c, spec in enumerate(space.schema.columns):
+            js = np.flatnonzero(space.input_column == c)
+            kinds = set(space.input_kind[js].tolist())
+            if spec.is_categorical and INDICATOR in kinds:
+                _, s, size = next(g for g in self._groups if g[0] == c)
+                scores = rng.random((n, size)) + allowed[:, s:s + size]  # an allowed category always wins
+                out[spec.name] = np.asarray(spec.categories, dtype=object)[np.argmax(scores, axis=1)]
+            elif spec.is_categorical and CODE in kinds:
+                code = np.clip(np.round(values[:, js[0]]), 0, len(spec.categories) - 1).astype(np.int64)
+                out[spec.name] = np.asarray(spec.categories, dtype=object)[code]
+            elif spec.is_categorical:  # a category column the model never sees
+                out[spec.name] = np.asarray(spec.categories, dtype=object)[rng.integers(len(spec.categories), size=n)]
+            elif NUMERIC in kinds:
+                out[spec.name] = values[:, js[0]]
+            else:
+                out[spec.name] = np.zeros(n)
+        return pd.DataFrame(out, columns=space.schema.names)
 
 
 class TeacherTreesGenerator(Generator):
-    """Rows from the regions of the teacher's training data (see :class:`~tabcompress.datafree.ForestSampler`).
+    """Rows from the regions of the teacher's training data (see :class:`ForestSampler`).
 
     Parameters
     ----------
@@ -29,8 +193,7 @@ class TeacherTreesGenerator(Generator):
         self.trees_per_row = trees_per_row
 
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
-        from tabcompress.datafree import ForestSampler
-        from tabcompress.teacher_space import feature_space
+        from tabcompress.teachers.space import feature_space
 
         if self.teacher is None:
             raise ValueError("the forest generator samples a teacher's trees: build it with teacher=")

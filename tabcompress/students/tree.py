@@ -10,8 +10,7 @@ from sklearn.tree import DecisionTreeRegressor
 
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
-from tabcompress.students.tao import refine_tree
-
+from tabcompress.students.refine import refine_tree
 
 # Refinement passes for classification when none are asked for. Measured with
 #   python bench/trials.py --datasets <all 8> --seeds 0 --students tree4,tree8 --variants M20,M20+R

@@ -1,7 +1,7 @@
 """Few-shot distillation: grow teacher-labelled rows around a handful of prototypes.
 
 After Binici et al. (2024): when the real rows cannot be shared, a few condensed prototypes per class
-(:func:`tabcompress.condense.condense`) are enough to start from; the teacher itself says which
+(:func:`tabcompress.methods.condense.condense`) are enough to start from; the teacher itself says which
 perturbed rows still belong to a prototype's class and how close they stay to it.
 
 Procedure (all teacher calls batched per round):
@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabcompress.data import Schema
 from tabcompress.errors import InputError
-from tabcompress.labeling import label_rows
-from tabcompress.teachers import Teacher, _final_estimator
+from tabcompress.schema import Schema
+from tabcompress.teachers.base import Teacher, _final_estimator
+from tabcompress.teachers.labeling import label_rows
 
 DEFAULT_CONFIDENCE = 0.6
 DEFAULT_BOUNDARY_SHARE = 0.25

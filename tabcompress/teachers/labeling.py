@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from tabcompress.teachers import Teacher
+from tabcompress.teachers.base import Teacher
 
 DEFAULT_CHUNK_ROWS = 50_000
 

@@ -9,7 +9,7 @@ in a ``Pipeline``) stores the raw columns' categories.
 :func:`feature_space` reads all of that into a :class:`FeatureSpace`: a :class:`~tabcompress.data.Schema`
 of the raw columns the teacher takes (kinds, categories, derived ranges), the cut points of each
 numeric column, and the ensemble's trees as flat arrays in the ensemble's own input space, where
-:mod:`tabcompress.datafree` samples rows.
+:mod:`tabcompress.generators.forest` samples rows.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from tabcompress.data import ColumnSpec, Schema
 from tabcompress.errors import InputError
-from tabcompress.teachers import Teacher, _final_estimator
+from tabcompress.schema import ColumnSpec, Schema
+from tabcompress.teachers.base import Teacher, _final_estimator
 
 NUMERIC, INDICATOR, CODE = 0, 1, 2  # how one input of the ensemble relates to a raw column
 
@@ -89,7 +88,10 @@ class FeatureSpace:
 
 # -- trees --------------------------------------------------------------------------------------
 def _sklearn_trees(final: Any) -> list[tuple[np.ndarray, ...]]:
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
 
     if isinstance(final, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
         out = []

@@ -16,24 +16,25 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from tabcompress import budget as budget_mod
 from tabcompress import data as data_mod
 from tabcompress import evaluation
-from tabcompress import tsc as tsc_mod
-from tabcompress.cache import GeneratorCache, worth_caching
-from tabcompress.datafree import ForestSampler
 from tabcompress.errors import FidelityGateError, InputError
-from tabcompress.fewshot import synthesize_around_prototypes
+from tabcompress.evaluation import tsc as tsc_mod
 from tabcompress.export import REPORT_FILE, check_out_dir, student_file, write_outputs
 from tabcompress.generators import Generator, check_generator_name, make_generator
+from tabcompress.generators.cache import GeneratorCache, worth_caching
+from tabcompress.generators.forest import ForestSampler
 from tabcompress.generators.mixture import MixtureGenerator
-from tabcompress.labeling import DEFAULT_CHUNK_ROWS, label_rows
+from tabcompress.methods import budget as budget_mod
+from tabcompress.methods.fewshot import synthesize_around_prototypes
+from tabcompress.methods.selection import SelectionSettings, train_with_selection
 from tabcompress.progress import Progress
-from tabcompress.selection import SelectionSettings, train_with_selection
 from tabcompress.report import environment, versions
+from tabcompress.schema import Schema
 from tabcompress.students import STUDENT_NAMES, Student, make_student
-from tabcompress.teacher_space import FeatureSpace, feature_space
 from tabcompress.teachers import Teacher, load_teacher
+from tabcompress.teachers.labeling import DEFAULT_CHUNK_ROWS, label_rows
+from tabcompress.teachers.space import FeatureSpace, feature_space
 
 
 @dataclass
@@ -191,8 +192,8 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     * ``data`` holds real rows: a share is held out for scoring (all are used for training when
       ``eval_data`` is given) and synthetic rows are generated from the rest;
     * ``data`` is None: *data-free*, rows are sampled from the teacher's own trees
-      (:mod:`tabcompress.datafree`);
-    * ``config.few_shot``: ``data`` holds a few prototype rows per class (:mod:`tabcompress.fewshot`).
+      (:mod:`tabcompress.generators.forest`);
+    * ``config.few_shot``: ``data`` holds a few prototype rows per class (:mod:`tabcompress.methods.fewshot`).
 
     ``eval_data`` (real rows) scores the student without entering training. Without it, data-free and
     few-shot runs are scored on fresh rows sampled from the teacher's trees, which the report says.
@@ -420,7 +421,7 @@ SCORING_ROWS = 5_000
 def train_data_free(teacher: Teacher, config: DistillConfig, *, space: FeatureSpace | None = None,
                     progress: Progress | None = None, device: str | None = None) -> TrainedStudent:
     """Train a student without real rows: rows sampled from the teacher's trees
-    (:class:`~tabcompress.datafree.ForestSampler`), labelled by the teacher, optionally through
+    (:class:`~tabcompress.generators.forest.ForestSampler`), labelled by the teacher, optionally through
     ``config.selection_rounds`` rounds of bounded-disagreement selection."""
     config.validate()
     progress = progress or Progress()
@@ -447,11 +448,11 @@ def train_data_free(teacher: Teacher, config: DistillConfig, *, space: FeatureSp
                           X_synth=result.X_synth, T_synth=result.T_synth)
 
 
-def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.ndarray, schema: data_mod.Schema,
+def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.ndarray, schema: Schema,
                    config: DistillConfig, *, progress: Progress | None = None,
                    device: str | None = None) -> TrainedStudent:
     """Train a student from a few prototype rows per class: rows grown around them
-    (:func:`tabcompress.fewshot.synthesize_around_prototypes`), weighted by forest proximity, plus the
+    (:func:`tabcompress.methods.fewshot.synthesize_around_prototypes`), weighted by forest proximity, plus the
     prototypes at full weight. The baseline is the same student on the prototypes alone."""
     config.validate()
     progress = progress or Progress()
@@ -498,7 +499,7 @@ class TrainedStudent:
     T_synth: np.ndarray | None = field(default=None, repr=False)
 
 
-def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, schema: data_mod.Schema,
+def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, schema: Schema,
                   config: DistillConfig, *, generator: Generator | None = None,
                   progress: Progress | None = None, device: str | None = None,
                   time_left: float | None = None) -> TrainedStudent:
@@ -510,7 +511,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     generator comes from the cache (``config.cache``) or is fitted and stored there.
 
     ``time_left`` (default: ``config.time_budget``) is the seconds this call may take; the run is then
-    planned to fit (see :mod:`tabcompress.budget`).
+    planned to fit (see :mod:`tabcompress.methods.budget`).
     """
     config.validate()
     started = time.perf_counter()
@@ -636,7 +637,7 @@ TRAINABLE_GENERATORS = ("ctgan", "tvae")
 TIME_LIMITED_GENERATORS = ("ctgan",)
 
 
-def resolve_generator(config: DistillConfig, schema: data_mod.Schema | None = None) -> str:
+def resolve_generator(config: DistillConfig, schema: Schema | None = None) -> str:
     """The generator a run uses: ``config.generator``, or for ``auto`` the benchmark's pick (README,
     "Choosing a generator"): MUNGE for tree students, whose few splits must follow the real rows'
     distribution, which MUNGE's rows keep and CTGAN's do not. For an MLP: CTGAN when at least a third
@@ -669,7 +670,7 @@ def build_generator(name: str, config: DistillConfig, device: str, *, time_limit
     return make_generator(name, **options)
 
 
-def fit_generator(generator: Generator, X: pd.DataFrame, schema: data_mod.Schema, *, random_state: int,
+def fit_generator(generator: Generator, X: pd.DataFrame, schema: Schema, *, random_state: int,
                   cache: GeneratorCache | None, progress=None) -> tuple[Generator, dict[str, dict[str, Any]]]:
     """Fit ``generator`` on ``X`` (each part of a mixture on its own), through ``cache`` where a fit is
     worth caching. Returns the fitted generator and, per cached part, the cache's report."""
@@ -686,7 +687,7 @@ def fit_generator(generator: Generator, X: pd.DataFrame, schema: data_mod.Schema
     return fitted[0], infos
 
 
-def _cached(cache: GeneratorCache, generator: Generator, X: pd.DataFrame, schema: data_mod.Schema,
+def _cached(cache: GeneratorCache, generator: Generator, X: pd.DataFrame, schema: Schema,
             seed: int) -> bool:
     """Whether every trainable part of ``generator`` has a cache entry for this fit."""
     parts = generator.parts if isinstance(generator, MixtureGenerator) else [generator]

@@ -58,9 +58,9 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from tabcompress.data import Schema
 from tabcompress.errors import one_line
 from tabcompress.generators.base import Generator, ProgressCallback
+from tabcompress.schema import Schema
 
 try:
     import fcntl

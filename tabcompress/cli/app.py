@@ -154,8 +154,9 @@ def distill(
 
     console = _console()
     with _errors(verbose):
-        from tabcompress.pipeline import DistillConfig, distill as run_distill
         from tabcompress.report import render_summary, to_json
+        from tabcompress.run.distill import DistillConfig
+        from tabcompress.run.distill import distill as run_distill
 
         if data is not None and data_option is not None:
             raise InputError("give the data once: either DATA or --data")
@@ -224,8 +225,8 @@ def score(
     them, labelled by TEACHER, against the same student trained on DATA's real rows, both scored on DATA's
     held-out rows."""
     with _errors(verbose):
+        from tabcompress.evaluation.tsc import score_files
         from tabcompress.report import to_json
-        from tabcompress.tsc import score_files
 
         report = score_files(synthetic, teacher, data, target=target, categorical=_split_names(categorical),
                              test_size=test_size, seed=seed, safe=safe, student_options={"max_depth": max_depth},
@@ -266,7 +267,7 @@ def condense(
     """Write K prototype rows per class of DATA, for few-shot distillation (`distill --few-shot`) where the
     real rows themselves cannot be shared."""
     with _errors(verbose):
-        from tabcompress.condense import condense_file
+        from tabcompress.methods.condense import condense_file
 
         written = condense_file(data, out, per_class=per_class, target=target, method=method, task=task,
                                 n_bins=bins, categorical=_split_names(categorical), seed=seed)

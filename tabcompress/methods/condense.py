@@ -1,7 +1,7 @@
 """Condense a labelled table into a few prototype rows per class (after Binici et al. 2024).
 
 The prototypes are small enough to share where the real rows cannot be (a CSV of K rows per class),
-and :mod:`tabcompress.fewshot` grows synthetic rows around them that the teacher labels.
+and :mod:`tabcompress.methods.fewshot` grows synthetic rows around them that the teacher labels.
 
 Rows are compared in an encoded space that matches MUNGE's distance: numeric columns standardised
 (missing cells imputed with the mean, i.e. 0 after standardising), categorical columns one-hot with
@@ -26,8 +26,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from tabcompress.data import Schema
 from tabcompress.errors import InputError
+from tabcompress.schema import Schema
 
 METHODS = ("kmeans", "herding")
 TASKS = ("classification", "regression")

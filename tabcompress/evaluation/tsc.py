@@ -45,10 +45,11 @@ import pandas as pd
 from tabcompress import data as data_mod
 from tabcompress.errors import InputError
 from tabcompress.evaluation import against_target, align_target, fidelity
-from tabcompress.labeling import DEFAULT_CHUNK_ROWS, label_rows
 from tabcompress.report import jsonable
+from tabcompress.schema import Schema
 from tabcompress.students import STUDENT_NAMES, Student, make_student
 from tabcompress.teachers import Teacher, load_teacher
+from tabcompress.teachers.labeling import DEFAULT_CHUNK_ROWS, label_rows
 
 #: the reference tree's settings; ``random_state`` is the run's seed
 REFERENCE_TREE_OPTIONS: dict[str, Any] = {"max_depth": 6, "refine_passes": 0}
@@ -104,7 +105,7 @@ def score_generated(teacher: Teacher, X_synth: pd.DataFrame, T_synth: np.ndarray
                     student_options: dict[str, Any] | None = None, seed: int = 0,
                     categorical: Sequence[str] = (), max_synthetic_rows: int | None = None) -> dict[str, Any]:
     """The TSC score from rows the teacher has already labelled (``T_*``: its soft targets, as
-    :func:`tabcompress.labeling.label_rows` returns them), so a caller that has them — the distill
+    :func:`tabcompress.teachers.labeling.label_rows` returns them), so a caller that has them — the distill
     pipeline — does not label twice.
 
     Returns a JSON-able dict:
@@ -233,7 +234,7 @@ def _score(teacher: Teacher, X_synth: pd.DataFrame, T_synth: np.ndarray, X_train
         notes.append(note)
     teacher_pred = classes[np.argmax(T_test, axis=1)] if classes is not None else T_test
     # Text, bool and category columns are categories whatever the caller names (as distill treats them).
-    categories = data_mod.Schema.infer(X_train, categorical=set(categorical)).categorical
+    categories = Schema.infer(X_train, categorical=set(categorical)).categorical
     options = reference_student_options(student, student_options, seed)
 
     def trained_on(X: pd.DataFrame, T: np.ndarray) -> dict[str, Any]:

@@ -256,7 +256,7 @@ class Teacher:
         A scikit-learn forest with ``n_jobs`` other than 1 adds up its trees' votes in whatever order
         its threads finish, so the same row can get probabilities that differ in the last bit from
         one call to the next — enough to move a student's split and break ``--seed``. Inside the
-        block the forest runs single-threaded; :func:`tabcompress.labeling.label_rows` parallelises
+        block the forest runs single-threaded; :func:`tabcompress.teachers.labeling.label_rows` parallelises
         over chunks of rows instead.
         """
         final = _final_estimator(self.model)
@@ -278,7 +278,10 @@ class Teacher:
 
 def _ensemble_complexity(model: Any) -> dict[str, int]:
     import xgboost as xgb
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
 
     model = _final_estimator(model)
     if isinstance(model, _xgb_sklearn_classes()):

@@ -1,0 +1,1 @@
+"""A distillation run, stage by stage (:mod:`.distill`)."""

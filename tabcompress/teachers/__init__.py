@@ -1,0 +1,6 @@
+"""Teachers: a fitted model loaded from disk behind one interface (see :mod:`tabcompress.teachers.base`)."""
+
+from tabcompress.teachers.base import Teacher, load_teacher
+from tabcompress.teachers.labeling import label_rows
+
+__all__ = ["Teacher", "label_rows", "load_teacher"]
