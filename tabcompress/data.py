@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tabcompress.errors import InputError, require_file
+from tabcompress.config import Number, check
+from tabcompress.errors import InputError, SettingError, require_file
 from tabcompress.schema import Schema
 from tabcompress.teachers import Teacher
 
@@ -70,14 +71,14 @@ def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,
     df = df.copy()
     df.columns = [str(c) for c in df.columns]
     if target is not None and target not in df.columns:
-        raise InputError(f"--target {target}: no such column in {source}")
+        raise SettingError("target", f"{target}: no such column in {source}")
     if target is None and "target" in df.columns and (teacher.feature_names is None
                                                       or "target" not in teacher.feature_names):
         target = "target"
     if teacher.feature_names is not None:
         features = teacher.feature_names
         if target in features:
-            raise InputError(f"--target {target}: the teacher uses this column as a feature")
+            raise SettingError("target", f"{target}: the teacher uses this column as a feature")
         missing = [c for c in features if c not in df.columns]
         if missing:
             have = [c for c in df.columns if c != target]
@@ -99,7 +100,7 @@ def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,
         notes.append(f"ignoring {len(ignored)} column(s) the teacher does not use: {', '.join(ignored[:20])}")
     unknown = [c for c in categorical if c not in features]
     if unknown:
-        raise InputError(f"--categorical: no feature column named {', '.join(map(repr, unknown))}")
+        raise SettingError("categorical", f"names no feature column: {', '.join(map(repr, unknown))}")
 
     X = df[features].reset_index(drop=True)
     if not teacher.accepts_text:
@@ -152,13 +153,12 @@ def holdout_split(n_rows: int, test_size: float, seed: int,
     """
     from sklearn.model_selection import train_test_split
 
-    if not 0.0 < test_size < 1.0:
-        raise InputError(f"--test-size must be between 0 and 1 (exclusive), got {test_size}")
+    check("test_size", test_size, Number(0.0, 1.0, open_low=True, open_high=True))
     if n_rows < MIN_ROWS:
         raise InputError(f"the data has {n_rows} rows; at least {MIN_ROWS} are needed to hold some out")
     n_test = int(np.ceil(test_size * n_rows))
     if n_test < 1 or n_rows - n_test < 2:
-        raise InputError(f"--test-size {test_size} leaves no rows to train or to test on ({n_rows} rows)")
+        raise SettingError("test_size", f"{test_size} leaves no rows to train or to test on ({n_rows} rows)")
     index = np.arange(n_rows)
     if stratify is not None:
         try:

@@ -6,7 +6,7 @@ Library code raises these; the CLI turns them into one line on stderr and the ma
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 class TabcompressError(Exception):
@@ -33,6 +33,27 @@ class InputError(TabcompressError, ValueError):
     """Bad input or usage: a file, column or option the user can fix. Exit code 2."""
 
     exit_code = 2
+
+
+class SettingError(InputError):
+    """A setting (or a component's parameter) with a value it cannot take. Exit code 2.
+
+    ``setting`` is its option name (``max_depth``) and ``problem`` the rest of the sentence (``must be a
+    whole number >= 1, got 0``). The message joins them; the command line puts the flag
+    (``--max-depth``) where a setting has one. Other settings the problem names are written
+    ``{eval_data}`` in it and listed in ``mentions``, so that they too become flags there.
+    """
+
+    def __init__(self, setting: str, problem: str, *, mentions: tuple[str, ...] = ()):
+        self.setting, self.problem, self.mentions = setting, problem, mentions
+        super().__init__(self.render(lambda name: name))
+
+    def render(self, name_of: Callable[[str], str]) -> str:
+        """The message with each setting written as ``name_of(setting)``."""
+        problem = self.problem
+        for name in self.mentions:
+            problem = problem.replace("{" + name + "}", name_of(name))
+        return f"{name_of(self.setting)} {problem}"
 
 
 class FidelityGateError(TabcompressError):

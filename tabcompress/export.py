@@ -2,7 +2,8 @@
 
 Each file is written under a temporary name in the output directory and renamed into place only when
 complete, so an interrupted or failed run never leaves a half-written ``student.joblib`` or
-``report.json`` (a rename within one directory is atomic).
+``report.json`` (a rename within one directory is atomic). The files take the user's umask, as files
+a program creates usually do (0644 under umask 022), so another user can read CI artefacts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from tabcompress.errors import InputError, require_file
+from tabcompress.errors import SettingError, require_file
 from tabcompress.report import to_json
 
 REPORT_FILE = "report.json"
@@ -30,7 +31,7 @@ SKOPS_TRUSTED_STUDENT_TYPES = (
 def student_file(student_format: str = "joblib") -> str:
     """The student's file name in ``--out`` for a format: ``student.joblib`` or ``student.skops``."""
     if student_format not in STUDENT_FORMATS:
-        raise InputError(f"--student-format: unknown format {student_format!r}; choose joblib or skops")
+        raise SettingError("student_format", f"must be one of {', '.join(STUDENT_FORMATS)}, got {student_format!r}")
     return f"student.{student_format}"
 
 
@@ -53,21 +54,21 @@ def check_out_dir(out_dir: str | Path) -> Path:
     """Fail early, before any training, when ``out_dir`` cannot receive the outputs."""
     path = Path(out_dir)
     if path.exists() and not path.is_dir():
-        raise InputError(f"--out {path}: exists and is not a directory")
+        raise SettingError("out_dir", f"{path}: exists and is not a directory")
     existing = path
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
-        raise InputError(f"--out {path}: {existing} is not a directory")
+        raise SettingError("out_dir", f"{path}: {existing} is not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError(f"--out {path}: cannot write in {existing} (permission denied)")
+        raise SettingError("out_dir", f"{path}: cannot write in {existing} (permission denied)")
     # Permission bits do not tell everything (root, read-only mounts, /proc): try a file for real.
     try:
         fd, probe = tempfile.mkstemp(prefix=".tabcompress-probe.", dir=existing)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise InputError(f"--out {path}: cannot write in {existing} ({exc.strerror or exc})") from exc
+        raise SettingError("out_dir", f"{path}: cannot write in {existing} ({exc.strerror or exc})") from exc
     return path
 
 
@@ -91,17 +92,23 @@ def _output_lock(directory: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def output_paths(out_dir: str | Path, student_format: str = "joblib") -> dict[str, str]:
+    """The absolute paths :func:`write_outputs` writes: ``{"student": ..., "report": ...}``."""
+    path = Path(out_dir).resolve()
+    return {"student": str(path / student_file(student_format)), "report": str(path / REPORT_FILE)}
+
+
 def write_outputs(out_dir: str | Path, student: Any, report: dict[str, Any],
                   student_format: str = "joblib") -> dict[str, str]:
     """Write the student (``student.joblib`` or ``student.skops``) and ``report.json`` into
-    ``out_dir``; returns their paths."""
+    ``out_dir``; returns their paths (:func:`output_paths`)."""
     import joblib
 
     path = check_out_dir(out_dir)
     created = not path.exists()
     temps: list[str] = []
     name = student_file(student_format)
-    targets = {"student": path / name, "report": path / REPORT_FILE}
+    targets = {key: Path(value) for key, value in output_paths(path, student_format).items()}
     try:
         path.mkdir(parents=True, exist_ok=True)
         student_tmp = _temp_name(path, name)
@@ -119,13 +126,15 @@ def write_outputs(out_dir: str | Path, student: Any, report: dict[str, Any],
             fh.write(to_json(report))
             fh.flush()
             os.fsync(fh.fileno())
+        for tmp in temps:
+            os.chmod(tmp, _file_mode())
         # Both files are complete: only now do they take their real names, together.
         with _output_lock(path):
             os.replace(student_tmp, targets["student"])
             os.replace(report_tmp, targets["report"])
         temps.clear()
     except OSError as exc:
-        raise InputError(f"--out {path}: cannot write the outputs ({exc.strerror or exc})") from exc
+        raise SettingError("out_dir", f"{path}: cannot write the outputs ({exc.strerror or exc})") from exc
     finally:
         for tmp in temps:
             try:
@@ -140,29 +149,37 @@ def write_outputs(out_dir: str | Path, student: Any, report: dict[str, Any],
     return {name: str(p) for name, p in targets.items()}
 
 
+def _file_mode() -> int:
+    """The mode a new file gets under the process's umask (mkstemp's files are 0600 whatever it is)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _temp_name(directory: Path, final_name: str) -> str:
     fd, name = tempfile.mkstemp(prefix=f".{final_name}.", suffix=".tmp", dir=directory)
     os.close(fd)
     return name
 
 
-def write_file_atomic(path: str | Path, write: Callable[[str], None], option: str = "--out") -> Path:
+def write_file_atomic(path: str | Path, write: Callable[[str], None], option: str = "out") -> Path:
     """Write one file through ``write(temporary_path)`` next to ``path``, then rename it into place, so a
-    failed or interrupted run leaves no half-written file. Errors name ``option``."""
+    failed or interrupted run leaves no half-written file. Errors name the setting ``option``."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise InputError(f"{option} {path}: is a directory; give a file name")
+        raise SettingError(option, f"{path}: is a directory; give a file name")
     if not directory.is_dir():
-        raise InputError(f"{option} {path}: the directory {directory} does not exist")
+        raise SettingError(option, f"{path}: the directory {directory} does not exist")
     tmp = None
     try:
         tmp = _temp_name(directory, path.name)
         write(tmp)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
         tmp = None
     except OSError as exc:
-        raise InputError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from exc
+        raise SettingError(option, f"{path}: cannot write it ({exc.strerror or exc})") from exc
     finally:
         if tmp is not None:
             try:

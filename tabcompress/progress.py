@@ -61,3 +61,20 @@ class RichProgress(Progress):
         if self._bar is not None:
             self._bar.stop()
             self._bar, self._task = None, None
+
+
+class Stages:
+    """Times each stage of a run (``seconds[key]``) and tells the progress reporter about it."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def run(self, key: str, title: str, detail: str = "") -> Iterator[None]:
+        with self.progress.stage(title, detail):
+            start = time.perf_counter()
+            try:
+                yield
+            finally:
+                self.seconds[key] = round(time.perf_counter() - start, 3)

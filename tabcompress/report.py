@@ -41,6 +41,82 @@ def environment(device: str) -> dict[str, Any]:
     return info
 
 
+def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, scores: dict[str, Any],
+                 device: str) -> dict[str, Any]:
+    """The report of a finished run (what ``report.json`` holds; docs/report.md describes each field)."""
+    settings = run.settings
+    dataset = rows.dataset
+    student_section = scores["student"]
+    adversarial = getattr(trained.student, "adversarial_", None)
+    if settings.student.adversarial and adversarial:
+        student_section["adversarial"] = {k: v for k, v in adversarial.items() if k != "history"}
+    fidelity = scores["metrics"]["student"]["fidelity"]
+    gate = None
+    if settings.output.min_fidelity is not None:
+        gate = {"min_fidelity": settings.output.min_fidelity, "passed": bool(fidelity >= settings.output.min_fidelity)}
+    run.stages.seconds["total"] = round(run.elapsed(), 3)
+    budget = None
+    if settings.budget.time_budget is not None:
+        total = run.stages.seconds["total"]
+        budget = {"seconds": settings.budget.time_budget, "total_s": total,
+                  "within": bool(total <= settings.budget.time_budget), "training": trained.budget}
+    return {
+        "task": teacher.task,
+        "classes": jsonable(list(teacher.classes_)) if teacher.is_classifier else None,
+        "mode": mode,
+        "metrics": scores["metrics"],
+        "teacher": scores["teacher"],
+        "student": student_section,
+        "data": {
+            "path": rows.source,
+            "rows": int(len(dataset.X)) if dataset is not None else 0,
+            "features": int(len(rows.schema.columns)),
+            "target": dataset.target if dataset is not None else None,
+            "ignored_columns": dataset.ignored_columns if dataset is not None else [],
+            "train_rows": int(len(rows.X_train)),
+            "test_rows": int(len(rows.X_test)),
+            "scored_on": rows.scored_on,
+            "eval_path": rows.eval_source,
+            "stratified": rows.stratified,
+            "synthetic_rows": int(trained.n_synthetic),
+            "schema": rows.schema.to_dict(),
+        },
+        "generator": trained.generator_info,
+        "selection": trained.selection,
+        "tsc": scores["tsc"],
+        "budget": budget,
+        "gate": gate,
+        "timings_s": run.stages.seconds,
+        "settings": resolved_settings(settings, mode, rows, trained, device).to_dict(),
+        "versions": versions(),
+        "environment": environment(device),
+        "notes": run.notes,
+    }
+
+
+def resolved_settings(settings: Any, mode: str, rows: Any, trained: Any, device: str) -> Any:
+    """``settings`` with every value the run derived put in: the target column it used, ``auto``'s
+    generator, the torch device, the student file format, the synthetic rows and selection rounds it
+    planned, and what the student's own fit settled (a tree's refinement passes and starts)."""
+    resolved: dict[str, Any] = {"device": device, "student_format": settings.student_format,
+                                "synthetic_rows": int(trained.n_synthetic)}
+    if rows.dataset is not None:
+        resolved["target"] = rows.dataset.target
+    if settings.generator.cache and settings.generator.cache_dir is None:
+        from tabcompress.generators.cache import default_cache_dir
+
+        try:
+            resolved["cache_dir"] = str(default_cache_dir())
+        except RuntimeError:  # no home directory: the run had no cache
+            pass
+    if mode == "data":
+        resolved["generator"] = trained.generator_info["name"]
+    if trained.selection is not None:
+        resolved["selection_rounds"] = int(trained.selection["rounds"])
+    resolved.update(trained.student.fitted_settings())
+    return settings.replace(**resolved)
+
+
 def jsonable(value: Any) -> Any:
     """numpy scalars and arrays → Python, non-finite floats → None, so the JSON is strict."""
     if isinstance(value, dict):
@@ -159,6 +235,8 @@ def render_summary(report: dict[str, Any], console) -> None:
         console.print(f"tree refined: training {what} {refinement['loss_before']:.4g} → "
                       f"{refinement['loss_after']:.4g} ({refinement['nodes_changed']} splits changed, "
                       f"{refinement['passes']} passes{best_of})", highlight=False)
+    elif report["student"].get("refined") is False:
+        console.print("tree refinement: off (--refine turns it on)", highlight=False)
     tsc = report.get("tsc")
     if tsc and tsc["score"].get("fidelity_ratio") is not None:
         console.print(f"TSC score of the synthetic rows: {tsc['score']['fidelity_ratio']:.3f} (a reference tree on "

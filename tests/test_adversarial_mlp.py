@@ -116,20 +116,20 @@ def test_early_stopping_watches_the_distillation_loss(taught):
 
 def test_regression_teacher_refused(house):
     X = house.drop(columns="target")
-    with pytest.raises(InputError, match="--adversarial: .*classification teacher.*regressor"):
+    with pytest.raises(InputError, match="adversarial needs a classification teacher.*regressor"):
         MLPStudent(hidden=(8,), max_epochs=2, device="cpu", adversarial=True).fit(X, house["target"])
     # Off, a regression student still trains.
     assert MLPStudent(hidden=(8,), max_epochs=2, device="cpu").fit(X, house["target"]).adversarial_ is None
 
 
 @pytest.mark.parametrize("options, option", [
-    ({"adversarial_weight": -0.1}, "--adversarial-weight"),
-    ({"adversarial_weight": math.nan}, "--adversarial-weight"),
-    ({"temperature_end": 0.0}, "--temperature"),
-    ({"temperature_start": 0.5, "temperature_end": 1.0}, "--temperature"),
-    ({"temperature_start": math.inf}, "--temperature"),
-    ({"discriminator_hidden": 0}, "--discriminator-hidden"),
-    ({"discriminator_learning_rate": 0.0}, "--discriminator-learning-rate"),
+    ({"adversarial_weight": -0.1}, "adversarial_weight must be"),
+    ({"adversarial_weight": math.nan}, "adversarial_weight must be"),
+    ({"temperature_end": 0.0}, "temperature_end must be"),
+    ({"temperature_start": 0.5, "temperature_end": 1.0}, "temperature_end must be at most the start"),
+    ({"temperature_start": math.inf}, "temperature_start must be"),
+    ({"discriminator_hidden": 0}, "discriminator_hidden must be"),
+    ({"discriminator_learning_rate": 0.0}, "discriminator_learning_rate must be"),
 ])
 def test_bad_settings_refused(taught, options, option):
     with pytest.raises(InputError, match=option) as caught:

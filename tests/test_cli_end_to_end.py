@@ -46,7 +46,7 @@ def predict_in_fresh_process(student_path, rows: pd.DataFrame, tmp_path) -> np.n
 @pytest.mark.parametrize("teacher_name,data_file,classifier", CASES)
 def test_distill_end_to_end(teachers, tmp_path, teacher_name, data_file, classifier):
     out = tmp_path / "out"
-    done = run_cli("distill", teachers[teacher_name], DATA / data_file, "--out", out, "--json", *FAST)
+    done = run_cli("distill", teachers[teacher_name], DATA / data_file, "--out", out, "--json", "--refine", *FAST)
     assert done.returncode == 0, done.stderr
 
     report = json.loads(done.stdout)  # stdout is exactly one JSON document
@@ -86,7 +86,7 @@ def test_distill_end_to_end(teachers, tmp_path, teacher_name, data_file, classif
     for who in ("teacher", "student"):
         assert report[who]["latency"]["batch_ms"] > 0 and report[who]["latency"]["single_row_ms"] > 0
     assert "baseline" in report["metrics"]
-    # Classification trees are refined by default (and the summary says so); regression trees are not.
+    # With --refine classification trees are refined (and the summary says so); regression trees are not.
     refinement = report["student"].get("refinement")
     if classifier:
         assert refinement["loss"] == "disagreement" and refinement["loss_after"] <= refinement["loss_before"]
@@ -97,6 +97,18 @@ def test_distill_end_to_end(teachers, tmp_path, teacher_name, data_file, classif
         assert f"best of 6 starts: {refinement['start']}" in " ".join(done.stderr.split())
     else:
         assert refinement is None
+
+
+def test_default_tree_is_not_refined(teachers, tmp_path):
+    """Refinement is opt-in (the method is patented): a default run grows CART's tree and says so."""
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--json", *FAST)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["student"]["refined"] is False and "refinement" not in report["student"]
+    student = report["settings"]["student"]
+    assert (student["refine"], student["refine_passes"], student["refine_starts"]) == (False, 0, 1)
+    assert "tree refinement: off" in done.stderr
 
 
 def test_mlp_student_and_python_dash_m(teachers, tmp_path):

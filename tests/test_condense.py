@@ -102,9 +102,9 @@ def test_a_column_missing_in_most_of_a_cluster_stays_missing():
 def test_bad_options_are_input_errors(bank):
     X, y = _split(bank)
     schema = Schema.infer(X)
-    with pytest.raises(InputError, match="--per-class"):
+    with pytest.raises(InputError, match="per_class must be"):
         condense(X, y, per_class=0, schema=schema)
-    with pytest.raises(InputError, match="--method"):
+    with pytest.raises(InputError, match="method must be one of"):
         condense(X, y, per_class=2, schema=schema, method="medoids")
     with pytest.raises(InputError, match="rows"):
         condense(X, y.iloc[:10], per_class=2, schema=schema)

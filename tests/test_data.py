@@ -35,7 +35,7 @@ def test_align_target_option_and_errors(teachers, magic):
     assert ds.target == "label" and "label" not in ds.X.columns
     # Without --target the label column is just an extra column.
     assert align(renamed, teacher).ignored_columns == ["label"]
-    with pytest.raises(InputError, match="--target nope"):
+    with pytest.raises(InputError, match="target nope"):
         align(magic, teacher, target="nope")
     with pytest.raises(InputError, match="missing 1 column.*FAlpha"):
         align(magic.drop(columns="FAlpha"), teacher, source="m.csv")

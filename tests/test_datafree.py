@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from conftest import DATA, run_cli, text_pipeline
 
-from tabcompress import Teacher
+from tabcompress import Settings, Teacher
 from tabcompress.errors import InputError
 from tabcompress.generators.forest import ForestSampler
-from tabcompress.run.distill import DistillConfig, train_data_free
+from tabcompress.run.modes import train_data_free
 from tabcompress.teachers.labeling import label_rows
 from tabcompress.teachers.space import INDICATOR, feature_space
 
@@ -128,7 +128,7 @@ def test_same_seed_same_student_and_rounds_add_selected_rows(magic):
 
     X, y = _split(magic)
     teacher = Teacher.from_model(RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y))
-    config = DistillConfig(max_depth=4, synthetic_rows=3000, seed=3, selection_rounds=1, selection_spread=0.1)
+    config = Settings.from_options(max_depth=4, synthetic_rows=3000, seed=3, selection_rounds=1, selection_spread=0.1)
     a, b = train_data_free(teacher, config), train_data_free(teacher, config)
     np.testing.assert_array_equal(a.student.predict_proba(X), b.student.predict_proba(X))
     assert a.selection["rounds"] == 1 and a.selection["selected_rows"] == 1500
@@ -234,7 +234,7 @@ def test_forest_rows_join_a_run_with_real_rows(teachers, bank):
     from tabcompress.schema import Schema
     from tabcompress.teachers import load_teacher
 
-    config = DistillConfig(generator="munge+forest", synthetic_ratio=2, max_depth=4, seed=0, tsc=False)
+    config = Settings.from_options(generator="munge+forest", synthetic_ratio=2, max_depth=4, seed=0, tsc=False)
     result = distill(teachers["pipe_bank"], DATA / "bank_1500.csv", config)
     assert result.report["generator"]["name"] == "munge+forest"
     assert result.report["data"]["synthetic_rows"] == 2 * result.report["data"]["train_rows"]
@@ -258,7 +258,7 @@ def test_teacher_without_feature_names_scored_on_eval_rows(magic):
     X, y = _split(magic)
     teacher = Teacher.from_model(RandomForestClassifier(n_estimators=20, random_state=0).fit(X.to_numpy(), y))
     assert teacher.feature_names is None
-    result = distill(teacher, None, DistillConfig(synthetic_rows=3000, max_depth=4, seed=0), eval_data=magic)
+    result = distill(teacher, None, Settings.from_options(synthetic_rows=3000, max_depth=4, seed=0), eval_data=magic)
     assert result.report["data"]["test_rows"] == len(magic)
     expected = np.mean(result.student.predict(X.set_axis(result.student.feature_names_in_, axis=1))
                        == teacher.predict(X))

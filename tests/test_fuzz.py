@@ -19,7 +19,7 @@ from conftest import run_cli  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st
 
-from tabcompress import DistillConfig, InputError, Teacher, distill  # noqa: E402
+from tabcompress import InputError, Settings, Teacher, distill  # noqa: E402
 
 MAGIC_FEATURES = ["FLength", "FWidth", "FSize", "FConc", "FConc1", "FAsym", "FM3Long", "FM3Trans", "FAlpha", "FDist"]
 
@@ -85,7 +85,7 @@ def test_library_gives_a_result_or_an_input_error(small_teacher, tmp_path, conte
     path = tmp_path / "fuzz.csv"
     path.write_bytes(content)
     try:
-        result = distill(small_teacher, path, DistillConfig(generator="none", max_depth=3))
+        result = distill(small_teacher, path, Settings.from_options(generator="none", max_depth=3))
     except InputError as exc:
         message = str(exc)
         assert message and "\n" not in message.strip()

@@ -11,20 +11,20 @@ import pandas as pd
 import pytest
 from conftest import DATA, run_cli
 
-from tabcompress import DistillConfig, InputError, Teacher, distill
+from tabcompress import InputError, Settings, Teacher, distill
 from tabcompress.generators import (
     MixtureGenerator,
     MUNGEGenerator,
-    check_generator_name,
+    generator_parts,
     make_generator,
 )
+from tabcompress.generators.registry import resolve_generator
 from tabcompress.methods.budget import Rates, plan, rows_cost
 from tabcompress.methods.selection import (
-    SelectionSettings,
+    SelectionRule,
     select,
     train_with_selection,
 )
-from tabcompress.run.distill import resolve_generator
 from tabcompress.schema import Schema
 
 
@@ -43,11 +43,11 @@ def test_mixture_shares_and_reproducibility(bank):
     assert list(first.columns) == list(X.columns) and len(first) == 2000
 
 
-@pytest.mark.parametrize("name, message", [("gan", "unknown generator 'gan'"), ("munge+munge", "twice"),
-                                           ("munge+none", "unknown generator 'none'")])
+@pytest.mark.parametrize("name, message", [("gan", "generator must be one of .*got 'gan'"), ("munge+munge", "twice"),
+                                           ("munge+none", "generator must be one of .*got 'none'")])
 def test_bad_generator_names(name, message):
     with pytest.raises(InputError, match=message):
-        check_generator_name(name)
+        generator_parts(name)
 
 
 def test_auto_picks_from_student_and_columns(bank, magic, covertype):
@@ -55,11 +55,11 @@ def test_auto_picks_from_student_and_columns(bank, magic, covertype):
     covertype_schema = Schema.infer(covertype.drop(columns="target"))
     assert len(bank_schema.categorical) >= len(bank_schema.columns) / 3  # 9 of 16 columns
     assert 0 < len(covertype_schema.categorical) < len(covertype_schema.columns) / 3  # 1 of 12
-    assert resolve_generator(DistillConfig(student="tree"), bank_schema) == "munge"
-    assert resolve_generator(DistillConfig(student="mlp"), bank_schema) == "ctgan"
-    assert resolve_generator(DistillConfig(student="mlp"), covertype_schema) == "munge+ctgan"
-    assert resolve_generator(DistillConfig(student="mlp"), magic_schema) == "munge"
-    assert resolve_generator(DistillConfig(generator="copula", student="mlp"), bank_schema) == "copula"
+    assert resolve_generator(Settings.from_options(student="tree"), bank_schema) == "munge"
+    assert resolve_generator(Settings.from_options(student="mlp"), bank_schema) == "ctgan"
+    assert resolve_generator(Settings.from_options(student="mlp"), covertype_schema) == "munge+ctgan"
+    assert resolve_generator(Settings.from_options(student="mlp"), magic_schema) == "munge"
+    assert resolve_generator(Settings.from_options(generator="copula", student="mlp"), bank_schema) == "copula"
 
 
 # -- selection ----------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ def test_selection_rounds_keep_rows_where_teacher_and_student_disagree(teachers,
     kwargs = {"classes": teacher.classes_, "categorical": []}
     result = train_with_selection(make=lambda: make_student("tree", max_depth=3, random_state=0), fit_kwargs=kwargs,
                                   label=lambda rows: label_rows(teacher, rows), generator=gen, X_real=X, T_real=T,
-                                  n_synthetic=2000, settings=SelectionSettings(rounds=2, share=0.5, pool=4), seed=0)
+                                  n_synthetic=2000, settings=SelectionRule(rounds=2, share=0.5, pool=4), seed=0)
     info = result.info
     assert info["rounds"] == 2 and info["plain_rows"] == 1000 and info["selected_rows"] == 1000
     assert len(result.X_synth) == 2000 and len(result.T_synth) == 2000
@@ -97,12 +97,12 @@ def test_selection_rounds_keep_rows_where_teacher_and_student_disagree(teachers,
 
 
 def test_selection_settings_are_checked(teachers, magic):
-    with pytest.raises(InputError, match="--selection-share"):
-        DistillConfig(selection_share=1.5).validate()
-    with pytest.raises(InputError, match="--selection-rounds"):
-        DistillConfig(selection_rounds=-1).validate()
-    with pytest.raises(InputError, match="--time-budget"):
-        DistillConfig(time_budget=0).validate()
+    with pytest.raises(InputError, match="selection_share must be"):
+        Settings.from_options(selection_share=1.5).validate()
+    with pytest.raises(InputError, match="selection_rounds must be"):
+        Settings.from_options(selection_rounds=-1).validate()
+    with pytest.raises(InputError, match="time_budget must be"):
+        Settings.from_options(time_budget=0).validate()
 
 
 # -- time budget --------------------------------------------------------------------------------
@@ -176,6 +176,6 @@ def test_damaged_cache_entry_is_refitted(teachers, tmp_path):
 
 
 def test_library_defaults_run_without_torch_for_trees(teachers, bank):
-    result = distill(teachers["pipe_bank"], bank, DistillConfig(seed=0))
+    result = distill(teachers["pipe_bank"], bank, Settings.from_options(seed=0))
     assert result.report["generator"]["name"] == "munge"
     assert result.report["data"]["synthetic_rows"] == 20 * result.report["data"]["train_rows"]

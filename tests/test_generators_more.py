@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tabcompress import Settings
 from tabcompress.generators import (
-    GENERATOR_NAMES,
     CopulaGenerator,
     CTGANGenerator,
     TVAEGenerator,
-    make_generator,
+    build_generator,
+    generator_names,
 )
 from tabcompress.schema import Schema
 
@@ -261,10 +262,10 @@ def test_tvae_batch_sizes_and_constant_data():
 # -- registry --------------------------------------------------------------------------------------
 
 def test_registry_knows_the_new_generators():
-    assert GENERATOR_NAMES == ("ctgan", "tvae", "copula", "munge", "forest", "none")
-    options = dict(epochs=4, batch_size=60, max_rows=123, device="cpu")  # every setting of a run
-    copula = make_generator("copula", **options)
+    assert generator_names() == ("ctgan", "tvae", "copula", "munge", "forest", "none")
+    settings = Settings.from_options(epochs=4, batch_size=60, generator_rows=123)
+    copula = build_generator("copula", settings, device="cpu")
     assert isinstance(copula, CopulaGenerator) and copula.max_rows == 123
-    tvae = make_generator("tvae", **options)
+    tvae = build_generator("tvae", settings, device="cpu")
     assert isinstance(tvae, TVAEGenerator) and not isinstance(tvae, CTGANGenerator)
     assert (tvae.epochs, tvae.batch_size, tvae.max_rows, tvae.device) == (4, 60, 123, "cpu")

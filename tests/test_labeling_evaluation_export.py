@@ -62,7 +62,7 @@ def test_write_outputs_failure_leaves_nothing(tmp_path):
             raise OSError(28, "No space left on device")
 
     out = tmp_path / "out"
-    with pytest.raises(InputError, match="--out .*No space left on device"):
+    with pytest.raises(InputError, match="out_dir .*No space left on device"):
         write_outputs(out, Unpicklable(), {})
     assert not out.exists()  # created for the run, removed again: nothing half-written
 
@@ -106,7 +106,7 @@ def test_labels_of_a_multithreaded_forest_are_repeatable(magic):
 
 def test_check_out_dir_tries_a_file_for_real():
     # /proc refuses new files even to root, whose permission bits say yes.
-    with pytest.raises(InputError, match="--out /proc/tabcompress-out: cannot write in /proc"):
+    with pytest.raises(InputError, match="out_dir /proc/tabcompress-out: cannot write in /proc"):
         check_out_dir("/proc/tabcompress-out")
 
 

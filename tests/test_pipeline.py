@@ -6,18 +6,18 @@ import numpy as np
 import pytest
 from conftest import text_pipeline
 
-from tabcompress import DistillConfig, FidelityGateError, InputError, Teacher, distill
+from tabcompress import FidelityGateError, InputError, Settings, Teacher, distill
 from tabcompress.schema import Schema
 
 
 @pytest.mark.parametrize("student", ["tree", "mlp"])
 def test_same_seed_same_student(teachers, magic, student):
-    config = DistillConfig(epochs=2, synthetic_ratio=1.0, student=student, hidden=(16,), device="cpu", seed=7)
+    config = Settings.from_options(epochs=2, synthetic_ratio=1.0, student=student, hidden=(16,), device="cpu", seed=7)
     first = distill(teachers["rf_magic"], magic, config)
     second = distill(teachers["rf_magic"], magic, config)
     np.testing.assert_array_equal(first.student.predict_proba(first.X_test),
                                   second.student.predict_proba(second.X_test))
-    other = distill(teachers["rf_magic"], magic, DistillConfig(epochs=2, synthetic_ratio=1.0, student=student,
+    other = distill(teachers["rf_magic"], magic, Settings.from_options(epochs=2, synthetic_ratio=1.0, student=student,
                                                               hidden=(16,), device="cpu", seed=8))
     assert not other.X_test.equals(first.X_test)  # the seed moves the hold-out split too
 
@@ -27,7 +27,7 @@ def test_regression_with_text_and_missing_values(california, tmp_path):
 
     X, y = california.drop(columns="target"), california["target"]
     teacher = Teacher.from_model(text_pipeline(X, RandomForestRegressor(n_estimators=20, random_state=0)).fit(X, y))
-    result = distill(teacher, california, DistillConfig(epochs=2, synthetic_rows=3000), out_dir=tmp_path / "out")
+    result = distill(teacher, california, Settings.from_options(epochs=2, synthetic_rows=3000), out_dir=tmp_path / "out")
     report = result.report
     assert report["task"] == "regression"
     assert report["data"]["synthetic_rows"] == 3000
@@ -39,7 +39,7 @@ def test_regression_with_text_and_missing_values(california, tmp_path):
 
 
 def test_gate_raises_after_writing(teachers, magic, tmp_path):
-    config = DistillConfig(generator="none", max_depth=1, min_fidelity=0.999)
+    config = Settings.from_options(generator="none", max_depth=1, min_fidelity=0.999)
     with pytest.raises(FidelityGateError) as info:
         distill(teachers["rf_magic"], magic, config, out_dir=tmp_path / "o")
     assert info.value.result.report["gate"]["passed"] is False
@@ -47,21 +47,21 @@ def test_gate_raises_after_writing(teachers, magic, tmp_path):
 
 
 def test_bad_config_fails_before_any_work(teachers, magic, tmp_path):
-    with pytest.raises(InputError, match="--synthetic-ratio"):
-        distill(teachers["rf_magic"], magic, DistillConfig(synthetic_ratio=0), out_dir=tmp_path / "o")
+    with pytest.raises(InputError, match="synthetic_ratio must be a number > 0"):
+        distill(teachers["rf_magic"], magic, Settings.from_options(synthetic_ratio=0), out_dir=tmp_path / "o")
     assert not (tmp_path / "o").exists()
 
 
 def test_train_student_reuses_a_fitted_generator(teachers, magic):
     from tabcompress.generators import MUNGEGenerator
-    from tabcompress.run.distill import train_student
+    from tabcompress.run.modes import train_student
     from tabcompress.teachers.labeling import label_rows
 
     teacher = Teacher.from_model(__import__("joblib").load(teachers["rf_magic"]))
     X = magic.drop(columns="target").iloc[:400].reset_index(drop=True)
     schema = Schema.infer(X)
     generator = MUNGEGenerator().fit(X, schema, random_state=0)
-    config = DistillConfig(generator="munge", synthetic_rows=800, baseline=False)
+    config = Settings.from_options(generator="munge", synthetic_rows=800, baseline=False)
     trained = train_student(teacher, X, label_rows(teacher, X), schema, config, generator=generator)
     assert trained.generator is generator and trained.generator_info["reused"] is True
     assert "generator_fit" not in trained.timings_s and trained.n_synthetic == 800

@@ -16,7 +16,7 @@ import skops.io
 from conftest import DATA, run_cli
 from test_cli_bad_input import assert_bad_input
 
-from tabcompress import DistillConfig, InputError, load_student, load_teacher
+from tabcompress import InputError, Settings, load_student, load_teacher
 
 FAST = ["--epochs", "1", "--synthetic-ratio", "1"]
 
@@ -97,5 +97,5 @@ def test_damaged_skops_file(tmp_path, skops_teacher):
 
 
 def test_unknown_student_format():
-    with pytest.raises(InputError, match="--student-format"):
-        DistillConfig(student_format="pickle").validate()
+    with pytest.raises(InputError, match="student_format must be one of"):
+        Settings.from_options(student_format="pickle").validate()

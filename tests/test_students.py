@@ -105,7 +105,7 @@ def test_fit_validates_targets(string_labelled):
         TreeStudent().fit(X, soft[:, :1], classes=classes)
     with pytest.raises(ValueError, match="rows"):
         TreeStudent().fit(X.head(3), soft, classes=classes)
-    with pytest.raises(InputError, match="--student"):
+    with pytest.raises(InputError, match="student must be one of tree, mlp"):
         make_student("forest")
 
 

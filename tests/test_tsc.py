@@ -224,15 +224,15 @@ def test_bad_synthetic_file(bank_files, case, expected):
 
 def test_bad_options_and_files(bank_files):
     synthetic, teacher, real = bank_files["synthetic"], bank_files["teacher"], bank_files["real"]
-    with pytest.raises(InputError, match="--test-size"):
+    with pytest.raises(InputError, match="test_size must be"):
         score_files(synthetic, teacher, real, test_size=1.5)
-    with pytest.raises(InputError, match="--student: unknown student 'forest'"):
+    with pytest.raises(InputError, match="student must be one of tree, mlp, got 'forest'"):
         score_files(synthetic, teacher, real, student="forest")
     with pytest.raises(InputError, match="student options for 'tree'.*depth"):
         score_files(synthetic, teacher, real, student_options={"depth": 3})
-    with pytest.raises(InputError, match="--max-synthetic-rows"):
+    with pytest.raises(InputError, match="max_synthetic_rows must be"):
         score_files(synthetic, teacher, real, max_synthetic_rows=0)
-    with pytest.raises(InputError, match="--target label: no such column in .*real.csv"):
+    with pytest.raises(InputError, match="target label: no such column in .*real.csv"):
         score_files(synthetic, teacher, real, target="label")
     with pytest.raises(InputError, match="--safe refuses pickle"):
         score_files(synthetic, teacher, real, safe=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import statistics
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -132,7 +133,7 @@ def evaluate(teacher, students: dict[str, Any], X_test: pd.DataFrame, teacher_ou
 
     shipped = next(iter(students.values()))
     teacher_section = {
-        "path": str(teacher.source) if teacher.source else None,
+        "path": str(Path(teacher.source).resolve()) if teacher.source else None,
         "type": teacher.kind,
         "task": task,
         "file_bytes": teacher.source.stat().st_size if teacher.source else None,
@@ -146,6 +147,8 @@ def evaluate(teacher, students: dict[str, Any], X_test: pd.DataFrame, teacher_ou
         **shipped.complexity(),
         "latency": latency(shipped.predict, X_test),
     }
-    if getattr(shipped, "refinement_", None) is not None:
-        student_section["refinement"] = shipped.refinement_
+    if hasattr(shipped, "refinement_"):  # a tree student: say whether its splits were refined
+        student_section["refined"] = shipped.refinement_ is not None
+        if shipped.refinement_ is not None:
+            student_section["refinement"] = shipped.refinement_
     return metrics, teacher_section, student_section, notes

@@ -43,11 +43,12 @@ import numpy as np
 import pandas as pd
 
 from tabcompress import data as data_mod
+from tabcompress.config import Number, Whole, check
 from tabcompress.errors import InputError
 from tabcompress.evaluation import against_target, align_target, fidelity
 from tabcompress.report import jsonable
 from tabcompress.schema import Schema
-from tabcompress.students import STUDENT_NAMES, Student, make_student
+from tabcompress.students import make_student, student_class
 from tabcompress.teachers import Teacher, load_teacher
 from tabcompress.teachers.labeling import DEFAULT_CHUNK_ROWS, label_rows
 
@@ -158,8 +159,7 @@ def score_files(synthetic_csv: str | Path, teacher_path: str | Path, real_csv: s
     columns) and ``settings``. Bad input raises :class:`InputError` naming the file and column.
     """
     _check_settings(student, student_options, seed, max_synthetic_rows)
-    if not 0.0 < test_size < 1.0:
-        raise InputError(f"--test-size must be between 0 and 1 (exclusive), got {test_size}")
+    check("test_size", test_size, Number(0.0, 1.0, open_low=True, open_high=True))
     synthetic_csv, teacher_path, real_csv = Path(synthetic_csv), Path(teacher_path), Path(real_csv)
     teacher = load_teacher(teacher_path, safe=safe)
 
@@ -294,20 +294,16 @@ def _score(teacher: Teacher, X_synth: pd.DataFrame, T_synth: np.ndarray, X_train
 # -- helpers ----------------------------------------------------------------------------------
 def _check_settings(student: str, student_options: dict[str, Any] | None, seed: int,
                     max_synthetic_rows: int | None) -> None:
-    if student not in STUDENT_NAMES:
-        raise InputError(f"--student: unknown student {student!r}; choose one of {', '.join(STUDENT_NAMES)}")
+    student_class(student)  # names the setting when the student is unknown
     if student_options is not None and not isinstance(student_options, dict):
         raise InputError(f"student_options must be a dict of the student's settings, "
                          f"got {type(student_options).__name__}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise InputError(f"--seed must be a whole number >= 0, got {seed!r}")
-    if max_synthetic_rows is not None and (not isinstance(max_synthetic_rows, (int, np.integer))
-                                           or isinstance(max_synthetic_rows, bool) or max_synthetic_rows < 1):
-        raise InputError(f"--max-synthetic-rows must be a whole number >= 1, got {max_synthetic_rows!r}")
+    check("seed", seed, Whole(0, 2**32 - 1))
+    check("max_synthetic_rows", max_synthetic_rows, Whole(1, none=True))
     _build_student(student, reference_student_options(student, student_options, int(seed)))
 
 
-def _build_student(student: str, options: dict[str, Any]) -> Student:
+def _build_student(student: str, options: dict[str, Any]) -> Any:
     try:
         return make_student(student, **options)
     except TypeError as exc:  # an option the student does not take

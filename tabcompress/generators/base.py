@@ -1,18 +1,24 @@
 """The generator contract: fit on real rows with their schema, then sample n rows.
 
 Following imbalanced-learn's layout, the public methods here validate input and shape output once;
-a concrete generator writes only ``_fit`` and ``_sample``.
+a concrete generator writes only ``_fit`` and ``_sample``, and :meth:`Generator.from_settings` (how a
+run's settings become its parameters). What a run must know about a generator — whether it trains
+with torch, takes a time limit, is worth caching, needs the teacher — are traits on its class.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
 
+from tabcompress.config import Constraint, check_all
 from tabcompress.schema import Schema
+
+if TYPE_CHECKING:
+    from tabcompress.config import Settings
 
 # Called as progress(done, total) while a generator trains, e.g. once per epoch.
 ProgressCallback = Callable[[int, int], None]
@@ -21,11 +27,51 @@ ProgressCallback = Callable[[int, int], None]
 class Generator(ABC):
     """Base class of synthetic-row generators."""
 
-    #: name used by ``--generator``
+    #: name used by ``--generator`` (tabcompress/generators/registry.py)
     name: str = ""
+    #: trains a torch model for epochs: the run resolves ``--device`` and reports its training
+    trains: bool = False
+    #: takes a ``time_limit``, so a time budget can plan its training
+    takes_time_limit: bool = False
+    #: its fit costs enough to be worth a generator-cache entry (tabcompress/generators/cache.py)
+    cache_worthy: bool = False
+    #: samples the teacher's own trees: built with ``teacher=``
+    needs_teacher: bool = False
+    #: each parameter's constraint, checked once at the start of :meth:`fit`
+    _parameter_checks: dict[str, Constraint] = {}
+    #: what :meth:`training_facts` reports, as (key, attribute) pairs, for a generator that trains
+    training_attributes: tuple[tuple[str, str], ...] = (
+        ("epochs", "epochs"), ("epochs_run", "epochs_run_"), ("stop_reason", "stop_reason_"),
+        ("time_limit", "time_limit"), ("batch_size", "batch_size"), ("device", "device"))
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", *, device: str = "cpu", teacher: Any = None,
+                      time_limit: float | None = None) -> "Generator":
+        """A new generator with a run's settings: ``device`` is the run's resolved torch device,
+        ``teacher`` the run's teacher and ``time_limit`` the seconds its fit may take (generators that do
+        not train, need no teacher or take no time limit ignore them)."""
+        return cls()
+
+    @property
+    def parts(self) -> list["Generator"]:
+        """The generators whose rows this one samples: itself, or a mixture's parts."""
+        return [self]
+
+    def training_facts(self) -> dict[str, Any]:
+        """For a generator that trains: epochs asked and run, why training stopped, and its settings."""
+        if not self.trains:
+            return {}
+        return {key: getattr(self, attr) for key, attr in self.training_attributes
+                if getattr(self, attr, None) is not None}
+
+    def check_parameters(self) -> None:
+        """Raise :class:`~tabcompress.errors.SettingError` naming the first parameter with a value it
+        cannot take (:meth:`fit` calls it first)."""
+        check_all(self, self._parameter_checks)
 
     def fit(self, X: pd.DataFrame, schema: Schema, *, random_state: int | None = None,
             progress: ProgressCallback | None = None) -> "Generator":
+        self.check_parameters()
         if list(X.columns) != schema.names:
             raise ValueError("X's columns must be the schema's columns, in order")
         if len(X) == 0:

@@ -58,6 +58,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from tabcompress.config import Whole, check
 from tabcompress.errors import one_line
 from tabcompress.generators.base import Generator, ProgressCallback
 from tabcompress.schema import Schema
@@ -70,8 +71,6 @@ except ImportError:  # pragma: no cover - Windows: no flock; entries stay atomic
 #: Bumped when the layout of an entry, or how the key is computed, changes: old entries then miss.
 CACHE_FORMAT = 1
 DEFAULT_MAX_ENTRIES = 20
-#: Generators whose fit costs enough to be worth an entry (see :func:`worth_caching`).
-COSTLY_GENERATORS = frozenset({"ctgan", "tvae", "copula"})
 #: Packages whose version is part of the key: a new version may fit differently or unpickle badly.
 KEYED_PACKAGES = ("tabcompress", "ctgan", "torch", "scikit-learn", "numpy", "pandas")
 
@@ -102,18 +101,10 @@ def default_cache_dir() -> Path:
 
 
 def worth_caching(generator: Generator) -> bool:
-    """Whether ``generator``'s fit costs enough to be worth a cache entry.
-
-    A class attribute ``cache_worthy`` (True or False) decides when the class sets one. Otherwise only
-    the generators named in :data:`COSTLY_GENERATORS` are: CTGAN (and TVAE or a copula, should they
-    come) train for seconds to hours. MUNGE is not — its fit is one nearest-neighbour search, about
-    as quick as loading an entry, and its entry would be a copy of the training rows — and neither is
-    a generator of unknown cost.
-    """
-    worthy = getattr(type(generator), "cache_worthy", None)
-    if isinstance(worthy, bool):
-        return worthy
-    return getattr(generator, "name", "") in COSTLY_GENERATORS
+    """Whether ``generator``'s fit costs enough to be worth a cache entry: its class's ``cache_worthy``
+    trait. CTGAN and TVAE train for seconds to hours; MUNGE's fit is one nearest-neighbour search, about
+    as quick as loading an entry, and its entry would be a copy of the training rows."""
+    return bool(getattr(type(generator), "cache_worthy", False))
 
 
 # -- key --------------------------------------------------------------------------------------
@@ -261,8 +252,7 @@ class GeneratorCache:
     """
 
     def __init__(self, directory: Path | str | None = None, *, max_entries: int = DEFAULT_MAX_ENTRIES):
-        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
-            raise ValueError(f"max_entries must be an integer >= 1, got {max_entries!r}")
+        check("max_entries", max_entries, Whole(1))
         self.max_entries = max_entries
         self.unavailable: str | None = None  # why there is no directory at all
         if directory is None:
@@ -509,6 +499,32 @@ class GeneratorCache:
         return removed
 
 
+def fit_generator(generator: Generator, X: pd.DataFrame, schema: Schema, *, random_state: int,
+                  cache: GeneratorCache | None, progress: ProgressCallback | None = None,
+                  ) -> tuple[Generator, dict[str, dict[str, Any]]]:
+    """Fit ``generator`` on ``X`` (each part of a mixture on its own), through ``cache`` where a part is
+    worth caching. Returns the fitted generator and, per cached part, the cache's report."""
+    from tabcompress.generators.mixture import MixtureGenerator
+
+    fitted, infos = [], {}
+    for part in generator.parts:
+        if cache is not None and worth_caching(part):
+            part, infos[part.name] = cache.fit_or_load(part, X, schema, random_state=random_state, progress=progress)
+        else:
+            part.fit(X, schema, random_state=random_state, progress=progress)
+        fitted.append(part)
+    if isinstance(generator, MixtureGenerator):
+        return MixtureGenerator.from_fitted(fitted, generator.shares, schema), infos
+    return fitted[0], infos
+
+
+def fit_is_cached(cache: GeneratorCache, generator: Generator, X: pd.DataFrame, schema: Schema, *,
+                  random_state: int) -> bool:
+    """Whether every part of ``generator`` that trains has a cache entry for this fit (so fitting it
+    costs no training time)."""
+    return all(cache.has(p, X, schema, random_state=random_state) for p in generator.parts if p.trains)
+
+
 def _restore_device(generator: Generator) -> None:
     """Put a loaded torch model back on the device the generator was configured for.
 
@@ -553,5 +569,5 @@ def _why(exc: BaseException) -> str:
     return one_line(str(exc)) or type(exc).__name__
 
 
-__all__ = ["CACHE_FORMAT", "COSTLY_GENERATORS", "CacheEntry", "GeneratorCache", "default_cache_dir",
+__all__ = ["CACHE_FORMAT", "CacheEntry", "GeneratorCache", "default_cache_dir", "fit_generator", "fit_is_cached",
            "generator_key", "generator_settings", "worth_caching"]

@@ -48,6 +48,7 @@ import pandas as pd
 from scipy.special import ndtr
 from scipy.stats import rankdata
 
+from tabcompress.config import Whole
 from tabcompress.generators.base import Generator, ProgressCallback, constant_columns
 
 # Weight of the identity in the estimated correlation matrix: keeps it positive definite when columns
@@ -111,13 +112,17 @@ class CopulaGenerator(Generator):
     """
 
     name = "copula"
-    #: Not worth a generator-cache entry (see tabcompress.generators.cache.worth_caching): the fit takes about a
-    #: tenth of a second on 40,000 rows, no longer than loading an entry, and the entry would hold a
-    #: sorted copy of every numeric column of the training rows.
+    # Not worth a cache entry: its fit takes about as long as loading one, and the entry would hold a
+    # sorted copy of every numeric column of the training rows.
     cache_worthy = False
+    _parameter_checks = {"max_rows": Whole(1, none=True)}
 
     def __init__(self, max_rows: int | None = None):
         self.max_rows = max_rows
+
+    @classmethod
+    def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "CopulaGenerator":
+        return cls(max_rows=settings.generator.fit_rows)
 
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
         X = self._subsample(X, self.max_rows, random_state)

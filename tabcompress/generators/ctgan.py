@@ -33,6 +33,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from tabcompress.config import Flag, Number, OneOf, Whole
 from tabcompress.generators.base import Generator, ProgressCallback, constant_columns
 
 _MISSING_SUFFIX = "__tabcompress_missing"
@@ -73,6 +74,15 @@ class CTGANGenerator(Generator):
     """
 
     name = "ctgan"
+    trains = True
+    takes_time_limit = True
+    cache_worthy = True
+    _parameter_checks = {
+        "epochs": Whole(1), "batch_size": Whole(10), "max_rows": Whole(1, none=True),
+        "device": OneOf(("cpu", "cuda")), "threads": Whole(1, none=True), "transformer_rows": Whole(10, none=True),
+        "early_stop": Flag(), "time_limit": Number(0.0, open_low=True, none=True), "min_epochs": Whole(1),
+        "window": Whole(2), "patience": Whole(1), "tolerance": Number(0.0),
+    }
     #: the generator cache keys on every setting but this one: a time limit only decides when a fit
     #: stops, and a nightly rerun under --time-budget should find yesterday's fit (which then makes
     #: the run reproducible, where refitting under a time limit would not be)
@@ -94,6 +104,12 @@ class CTGANGenerator(Generator):
         self.window = window
         self.patience = patience
         self.tolerance = tolerance
+
+    @classmethod
+    def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "CTGANGenerator":
+        g = settings.generator
+        return cls(epochs=g.epochs, batch_size=g.batch_size, max_rows=g.fit_rows, device=device,
+                   early_stop=g.early_stop, time_limit=time_limit)
 
     # -- encoding ------------------------------------------------------------------------------
     def _encode(self, X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -142,7 +158,6 @@ class CTGANGenerator(Generator):
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
         from ctgan import CTGAN
 
-        self._check_options()
         started = time.perf_counter()
         X = self._subsample(X, self.max_rows, random_state)
         self.n_fit_rows_ = len(X)
@@ -187,18 +202,6 @@ class CTGANGenerator(Generator):
             setup_s=watch.first_epoch_start - timed["end"],
             epoch_s=watch.epoch_seconds, train_s=sum(watch.epoch_seconds),
             fit_s=time.perf_counter() - started)
-
-    def _check_options(self) -> None:
-        for name, value, least in (("threads", self.threads, 1), ("transformer_rows", self.transformer_rows, 10),
-                                   ("min_epochs", self.min_epochs, 1), ("window", self.window, 2),
-                                   ("patience", self.patience, 1)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                                      or value < least):
-                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise ValueError(f"time_limit must be a positive number of seconds, got {self.time_limit!r}")
-        if not self.tolerance >= 0:
-            raise ValueError(f"tolerance must be >= 0, got {self.tolerance!r}")
 
     @property
     def resolved_threads(self) -> int:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tabcompress.config import Whole, check
 from tabcompress.generators.base import Generator, ProgressCallback
 from tabcompress.teachers.space import CODE, INDICATOR, NUMERIC, FeatureSpace
 
@@ -50,8 +51,7 @@ class ForestSampler:
     name = "forest"
 
     def __init__(self, space: FeatureSpace, trees_per_row: int = 8):
-        if trees_per_row < 1:
-            raise ValueError(f"trees_per_row must be >= 1, got {trees_per_row}")
+        check("trees_per_row", trees_per_row, Whole(1))
         self.space = space
         self.trees_per_row = trees_per_row
         self.schema_ = space.schema
@@ -187,10 +187,16 @@ class TeacherTreesGenerator(Generator):
     """
 
     name = "forest"
+    needs_teacher = True
+    _parameter_checks = {"trees_per_row": Whole(1)}
 
     def __init__(self, teacher=None, trees_per_row: int = 16):
         self.teacher = teacher
         self.trees_per_row = trees_per_row
+
+    @classmethod
+    def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "TeacherTreesGenerator":
+        return cls(teacher=teacher, trees_per_row=settings.generator.forest_trees)
 
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
         from tabcompress.teachers.space import feature_space

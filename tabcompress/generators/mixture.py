@@ -30,8 +30,12 @@ class MixtureGenerator(Generator):
         shares = [1.0] * len(parts) if shares is None else [float(s) for s in shares]
         if len(shares) != len(parts) or any(not s > 0 for s in shares):
             raise ValueError("a mixture needs one positive share per generator")
-        self.parts = list(parts)
+        self._parts = list(parts)
         self.shares = shares
+
+    @property
+    def parts(self) -> list[Generator]:
+        return self._parts
 
     @classmethod
     def from_fitted(cls, parts: Sequence[Generator], shares: Sequence[float] | None, schema) -> "MixtureGenerator":

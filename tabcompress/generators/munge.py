@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from tabcompress.config import Number, Whole
 from tabcompress.generators.base import Generator, ProgressCallback
 
 
@@ -33,19 +34,20 @@ class MUNGEGenerator(Generator):
     """
 
     name = "munge"
+    _parameter_checks = {"p": Number(0.0, 1.0), "s": Number(0.0, open_low=True), "max_rows": Whole(1, none=True)}
 
     def __init__(self, p: float = 0.5, s: float = 1.0, max_rows: int | None = None):
         self.p = p
         self.s = s
         self.max_rows = max_rows
 
+    @classmethod
+    def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "MUNGEGenerator":
+        return cls(max_rows=settings.generator.fit_rows)
+
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
         from sklearn.neighbors import NearestNeighbors
 
-        if not 0.0 <= self.p <= 1.0:
-            raise ValueError(f"MUNGE p must be between 0 and 1, got {self.p}")
-        if not self.s > 0:
-            raise ValueError(f"MUNGE s must be > 0, got {self.s}")
         X = self._subsample(X, self.max_rows, random_state)
         self.n_fit_rows_ = len(X)
         self.rows_ = X

@@ -21,6 +21,7 @@ from typing import Iterator
 
 import pandas as pd
 
+from tabcompress.config import OneOf, Whole
 from tabcompress.generators.base import Generator, ProgressCallback
 from tabcompress.generators.ctgan import CTGANGenerator
 
@@ -37,6 +38,10 @@ class TVAEGenerator(Generator):
     """
 
     name = "tvae"
+    trains = True
+    cache_worthy = True
+    _parameter_checks = {"epochs": Whole(1), "batch_size": Whole(1), "max_rows": Whole(1, none=True),
+                         "device": OneOf(("cpu", "cuda"))}
 
     def __init__(self, epochs: int = 100, batch_size: int = 500, max_rows: int | None = None,
                  device: str = "cpu"):
@@ -44,6 +49,11 @@ class TVAEGenerator(Generator):
         self.batch_size = batch_size
         self.max_rows = max_rows
         self.device = device
+
+    @classmethod
+    def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "TVAEGenerator":
+        g = settings.generator
+        return cls(epochs=g.epochs, batch_size=g.batch_size, max_rows=g.fit_rows, device=device)
 
     # The very functions CTGANGenerator encodes and decodes with, so both models see rows the same way.
     # They read only ``self.schema_`` and set/read ``self.constants_``. Borrowed rather than inherited:
@@ -54,8 +64,6 @@ class TVAEGenerator(Generator):
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
         from ctgan import TVAE
 
-        if int(self.batch_size) < 1:
-            raise ValueError(f"TVAE batch_size must be >= 1, got {self.batch_size}")
         X = self._subsample(X, self.max_rows, random_state)
         self.n_fit_rows_ = len(X)
         encoded, discrete = self._encode(X)

@@ -26,7 +26,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from tabcompress.errors import InputError
+from tabcompress.config import OneOf, Whole, check
+from tabcompress.errors import InputError, SettingError
 from tabcompress.schema import Schema
 
 METHODS = ("kmeans", "herding")
@@ -65,16 +66,12 @@ def encode_rows(X: pd.DataFrame, schema: Schema, *, means: np.ndarray | None = N
     return np.hstack(parts), means, scales
 
 
-def _check(X: pd.DataFrame, y: pd.Series, per_class: int, schema: Schema, task: str, method: str,
+def _check(X: pd.DataFrame, y: pd.Series, per_class: int, schema: Schema, task: str, method: str, seed: int,
            n_bins: int) -> None:
-    if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
-        raise InputError(f"--per-class must be a whole number >= 1, got {per_class!r}")
-    if task not in TASKS:
-        raise InputError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-    if method not in METHODS:
-        raise InputError(f"--method: unknown condensation method {method!r}; choose one of {', '.join(METHODS)}")
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise InputError(f"--bins must be a whole number >= 1, got {n_bins!r}")
+    for name, value, constraint in (("per_class", per_class, Whole(1)), ("task", task, OneOf(TASKS)),
+                                    ("method", method, OneOf(METHODS)), ("bins", n_bins, Whole(1)),
+                                    ("seed", seed, Whole(0, 2**32 - 1))):
+        check(name, value, constraint)
     if len(X) != len(y):
         raise InputError(f"the features have {len(X)} rows but the target has {len(y)}")
     missing = [c for c in schema.names if c not in X.columns]
@@ -164,7 +161,7 @@ def condense(X: pd.DataFrame, y: pd.Series, *, per_class: int, schema: Schema, t
     picked row's target (herding). Rows come class by class (sorted classes, or bins from low to high),
     largest cluster first. Deterministic for a ``seed``.
     """
-    _check(X, y, per_class, schema, task, method, n_bins)
+    _check(X, y, per_class, schema, task, method, seed, n_bins)
     X = X[schema.names].reset_index(drop=True)
     y = y.reset_index(drop=True)
     target_name = str(y.name) if y.name is not None else "target"
@@ -221,20 +218,19 @@ def condense_file(data: str | Path, out: str | Path, *, per_class: int, target: 
 
     frame = read_csv(data)
     if target not in frame.columns:
-        raise InputError(f"--target {target}: no such column in {data}")
+        raise SettingError("target", f"{target}: no such column in {data}")
     y = frame[target]
     if y.isna().any():
         raise InputError(f"data file {data}: target column {target!r} has {int(y.isna().sum())} empty cell(s)")
     X = frame.drop(columns=target)
     unknown = [c for c in categorical if c not in X.columns]
     if unknown:
-        raise InputError(f"--categorical: no feature column named {', '.join(map(repr, unknown))}")
+        raise SettingError("categorical", f"names no feature column: {', '.join(map(repr, unknown))}")
     if task is None:
         numbers = pd.to_numeric(y, errors="coerce")
         whole = numbers.notna().all() and bool(np.allclose(numbers, np.round(numbers)))
         task = "classification" if not numbers.notna().all() or (whole and y.nunique() <= 50) else "regression"
-    if task not in ("classification", "regression"):
-        raise InputError(f"--task must be classification or regression, got {task!r}")
+    check("task", task, OneOf(TASKS))
     schema = Schema.infer(X, categorical=set(categorical))
     prototypes = condense(X, y, per_class=per_class, schema=schema, task=task, method=method, n_bins=n_bins,
                           seed=seed)

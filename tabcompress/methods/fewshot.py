@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tabcompress.config import Number, Whole, check
 from tabcompress.errors import InputError
 from tabcompress.schema import Schema
 from tabcompress.teachers.base import Teacher, _final_estimator
@@ -195,16 +196,12 @@ def synthesize_around_prototypes(
     Fewer than ``n`` rows come back only when the perturbations cannot make that many distinct rows.
     The prototypes themselves are not among the rows: add them (weight 1) when fitting a student.
     """
-    if n < 0:
-        raise InputError(f"--n-rows must be >= 0, got {n}")
-    if not 0.0 <= confidence <= 1.0:
-        raise InputError(f"--confidence must be between 0 and 1, got {confidence}")
-    if not 0.0 <= boundary_share <= 1.0:
-        raise InputError(f"--boundary-share must be between 0 and 1, got {boundary_share}")
-    if not 0.0 < floor <= 1.0:
-        raise InputError(f"weight floor must be in (0, 1], got {floor}")
-    if not 0.0 <= change_share <= 1.0:
-        raise InputError(f"change share must be between 0 and 1, got {change_share}")
+    share = Number(0.0, 1.0)
+    for name, value, constraint in (("n", n, Whole(0)), ("confidence", confidence, share),
+                                    ("boundary_share", boundary_share, share),
+                                    ("floor", floor, Number(0.0, 1.0, open_low=True)),
+                                    ("change_share", change_share, share), ("rounds", rounds, Whole(0))):
+        check(name, value, constraint)
     missing = [c for c in schema.names if c not in prototypes.columns]
     if missing:
         raise InputError(f"prototypes: missing column(s) the teacher expects: {', '.join(missing[:20])}")

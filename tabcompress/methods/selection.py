@@ -31,7 +31,7 @@ from tabcompress.students.base import Student
 
 
 @dataclass
-class SelectionSettings:
+class SelectionRule:
     """How teacher-aware selection spends the synthetic rows.
 
     rounds : select → retrain rounds (0: no selection, all synthetic rows are plain draws).
@@ -45,6 +45,9 @@ class SelectionSettings:
         teacher class (or, for regression, its tenth of the teacher's value range) is rare among the
         rows kept so far — Zhou & Chiam's diversity term, which data-free runs need because nothing
         else keeps them from piling up in the teacher's commonest output.
+
+    The first four are a run's settings (:class:`tabcompress.config.SelectionSettings`, checked there);
+    the other three are fixed here.
     """
 
     rounds: int = 2
@@ -55,17 +58,11 @@ class SelectionSettings:
     region_cap: float = 0.05
     spread: float = 0.0
 
-    def validate(self) -> None:
-        from tabcompress.errors import InputError
-
-        if not isinstance(self.rounds, (int, np.integer)) or isinstance(self.rounds, bool) or self.rounds < 0:
-            raise InputError(f"--selection-rounds must be a whole number >= 0, got {self.rounds}")
-        if not 0.0 <= self.share <= 1.0:
-            raise InputError(f"--selection-share must be between 0 and 1, got {self.share}")
-        if not isinstance(self.pool, (int, np.integer)) or self.pool < 1:
-            raise InputError(f"--selection-pool must be a whole number >= 1, got {self.pool}")
-        if not (self.spread >= 0.0 and np.isfinite(self.spread)):
-            raise InputError(f"--selection-spread must be a number >= 0, got {self.spread}")
+    @classmethod
+    def from_settings(cls, settings: Any, rounds: int | None = None) -> "SelectionRule":
+        """The rule of a run's ``settings.selection``, with ``rounds`` when a time budget cut them."""
+        s = settings.selection
+        return cls(rounds=s.rounds if rounds is None else rounds, share=s.share, pool=s.pool, spread=s.spread)
 
 
 Labeller = Callable[[pd.DataFrame], np.ndarray]
@@ -144,7 +141,7 @@ class SelectionResult:
 
 def train_with_selection(*, make: StudentFactory, fit_kwargs: dict[str, Any], label: Labeller,
                          generator: Generator, X_real: pd.DataFrame, T_real: np.ndarray, n_synthetic: int,
-                         settings: SelectionSettings, seed: int, stage: StageFactory | None = None,
+                         settings: SelectionRule, seed: int, stage: StageFactory | None = None,
                          student_name: str = "student") -> SelectionResult:
     """Train a student on real rows plus ``n_synthetic`` generated rows, a share of them selected.
 

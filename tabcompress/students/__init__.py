@@ -1,22 +1,22 @@
-"""Students: small models that learn to mimic the teacher, chosen by name with ``--student``."""
+"""Students: small models that learn to mimic the teacher, chosen by name with ``--student``
+(:mod:`tabcompress.students.registry`). Importing this package imports no student class."""
 
 from __future__ import annotations
 
-from tabcompress.errors import InputError
-from tabcompress.students.base import Student
-from tabcompress.students.mlp import MLPStudent
-from tabcompress.students.tree import TreeStudent
+from typing import Any
 
-STUDENT_NAMES = ("tree", "mlp")
+from tabcompress.students.registry import make_student, student_class, student_names
 
 
-def make_student(name: str, **options) -> Student:
-    """A new, unfitted student called ``name``, built with the options it understands."""
-    if name == "tree":
-        return TreeStudent(**options)
-    if name == "mlp":
-        return MLPStudent(**options)
-    raise InputError(f"--student: unknown student {name!r}; choose one of {', '.join(STUDENT_NAMES)}")
+def __getattr__(name: str) -> Any:
+    # The classes load on first use (scikit-learn, and torch for training, are slow to import).
+    classes = {"Student": "tabcompress.students.base", "TreeStudent": "tabcompress.students.tree",
+               "MLPStudent": "tabcompress.students.mlp"}
+    if name in classes:
+        from importlib import import_module
+
+        return getattr(import_module(classes[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["STUDENT_NAMES", "MLPStudent", "Student", "TreeStudent", "make_student"]
+__all__ = ["MLPStudent", "Student", "TreeStudent", "make_student", "student_class", "student_names"]

@@ -6,21 +6,49 @@ values) and ``predict_proba``. It is fitted on *soft targets* — the teacher's 
 its predicted values — so ``fit`` is told the classes explicitly.
 
 As in imbalanced-learn, the public methods validate and shape once; each student writes ``_fit``,
-``_predict_raw`` and ``_complexity``.
+``_predict_raw`` and ``_complexity``, declares its parameters' constraints in
+``_parameter_checks`` (checked by :meth:`Student.fit` with :func:`tabcompress.config.check`), and
+says in :meth:`Student.from_settings` how a run's settings become its parameters.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
+from tabcompress.config import Constraint, check_all
+
+if TYPE_CHECKING:
+    from tabcompress.config import Settings
+
 
 class Student(BaseEstimator, ABC):
     """Base class of distilled students."""
+
+    #: the name ``--student`` knows it by (tabcompress/students/registry.py)
+    name: str = ""
+    #: whether it trains with torch, so that a run resolves ``--device`` for it
+    uses_torch: bool = False
+    #: whether it can stop when a time limit runs out, so a time budget gives each fit a share
+    takes_time_limit: bool = False
+    #: each parameter's constraint, checked once at the start of :meth:`fit`
+    _parameter_checks: dict[str, Constraint] = {}
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", *, device: str | None = None,
+                      time_limit: float | None = None) -> "Student":
+        """A new student with a run's settings; ``device`` is the run's resolved torch device and
+        ``time_limit`` the seconds its fit may take (students that cannot stop early ignore both)."""
+        raise NotImplementedError
+
+    def check_parameters(self) -> None:
+        """Raise :class:`~tabcompress.errors.SettingError` naming the first parameter with a value it
+        cannot take (:meth:`fit` calls it first; a run calls it before any work)."""
+        check_all(self, self._parameter_checks)
 
     def fit(self, X: pd.DataFrame, targets: np.ndarray, *, classes: Sequence[Any] | None = None,
             categorical: Sequence[str] = (), sample_weight: np.ndarray | None = None) -> "Student":
@@ -32,6 +60,7 @@ class Student(BaseEstimator, ABC):
         ``sample_weight``: one non-negative weight per row (to weigh real rows against synthetic ones,
         say); None weighs every row alike.
         """
+        self.check_parameters()
         if not isinstance(X, pd.DataFrame):
             raise TypeError("X must be a pandas DataFrame")
         targets = np.asarray(targets, dtype=np.float64)
@@ -99,6 +128,11 @@ class Student(BaseEstimator, ABC):
     def complexity(self) -> dict[str, int]:
         """Size figures for the report: nodes and leaves, or parameters."""
         return self._complexity()
+
+    def fitted_settings(self) -> dict[str, Any]:
+        """Settings (by option name) whose value the fit settled, for the report: a tree's refinement
+        passes and starts, say. None left open by default."""
+        return {}
 
     # -- for subclasses ------------------------------------------------------------------------
     @abstractmethod

@@ -12,14 +12,13 @@ is training-time only; the fitted student holds the same numpy weights as withou
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from tabcompress.errors import InputError
+from tabcompress.config import Flag, Number, OneOf, Whole, Widths
+from tabcompress.errors import SettingError
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
 
@@ -31,10 +30,9 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA GPU is available to torch on this machine "
-                         "(use --device cpu or auto)")
+        raise SettingError("device", "cuda: no CUDA GPU is available to torch on this machine (use cpu or auto)")
     if device not in ("cpu", "cuda"):
-        raise InputError(f"--device: unknown device {device!r}; choose auto, cpu or cuda")
+        raise SettingError("device", f"must be one of auto, cpu, cuda, got {device!r}")
     return device
 
 
@@ -55,6 +53,19 @@ class MLPStudent(Student):
     alone. After fitting, ``adversarial_`` holds the run's facts (None when off). The default weight, 0.5,
     was the better of 0.1 and 0.5 in a small trial (bench/adversarial_trial.py), within noise of plain.
     """
+
+    name = "mlp"
+    uses_torch = True
+    takes_time_limit = True
+    _parameter_checks = {
+        "hidden": Widths(), "max_epochs": Whole(1), "patience": Whole(1), "batch_size": Whole(1),
+        "learning_rate": Number(0.0, open_low=True), "weight_decay": Number(0.0),
+        "validation_fraction": Number(0.0, 1.0, open_high=True), "device": OneOf(("auto", "cpu", "cuda")),
+        "random_state": Whole(0, 2**32 - 1, none=True), "time_limit": Number(0.0, open_low=True, none=True),
+        "threads": Whole(1, none=True), "adversarial": Flag(), "adversarial_weight": Number(0.0),
+        "temperature_start": Number(0.0, open_low=True), "temperature_end": Number(0.0, open_low=True),
+        "discriminator_hidden": Whole(1), "discriminator_learning_rate": Number(0.0, open_low=True, none=True),
+    }
 
     def __init__(self, hidden: Sequence[int] = (64, 64), max_epochs: int = 200, patience: int = 10,
                  batch_size: int = 512, learning_rate: float = 1e-3, weight_decay: float = 0.0,
@@ -80,6 +91,13 @@ class MLPStudent(Student):
         self.discriminator_hidden = discriminator_hidden
         self.discriminator_learning_rate = discriminator_learning_rate
 
+    @classmethod
+    def from_settings(cls, settings, *, device=None, time_limit=None) -> "MLPStudent":
+        s = settings.student
+        return cls(hidden=tuple(s.hidden), device=device or settings.device, random_state=settings.seed,
+                   time_limit=time_limit, adversarial=s.adversarial, adversarial_weight=s.adversarial_weight,
+                   temperature_start=s.temperature_start, temperature_end=s.temperature_end)
+
     # -- fitting -------------------------------------------------------------------------------
     def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
         import torch
@@ -96,9 +114,8 @@ class MLPStudent(Student):
         self.device_ = resolve_device(self.device)
 
         device = torch.device(self.device_)
-        # One intra-op thread by default: a network this small gains nothing from more, and on a
-        # busy machine torch's threads wait on each other at every operation. Measured on 2 cores
-        # with other jobs running: 10 epochs on 60,600 rows took 1.3 s with 1 thread, 112 s with 2.
+        # One intra-op thread by default: a network this small gains nothing from more, and on a busy
+        # machine torch's threads wait on each other at every operation (docs/measurements.md, "MLP threads").
         threads_before = torch.get_num_threads()
         if self.threads is not None:
             torch.set_num_threads(int(self.threads))
@@ -140,23 +157,17 @@ class MLPStudent(Student):
                              adversary=adversary)
         return history, net
 
+    def check_parameters(self) -> None:
+        super().check_parameters()
+        if self.temperature_end > self.temperature_start:
+            raise SettingError("temperature_end", f"must be at most the start temperature "
+                                                  f"({self.temperature_start:g}), got {self.temperature_end:g}")
+
     def _check_adversarial(self) -> None:
-        """Refuse settings adversarial training cannot use, with the option to change named."""
-        weight, start, end = self.adversarial_weight, self.temperature_start, self.temperature_end
-        if not (isinstance(weight, numbers.Real) and math.isfinite(weight) and weight >= 0):
-            raise InputError(f"--adversarial-weight: must be a finite number >= 0, got {weight!r}")
-        if not (isinstance(start, numbers.Real) and isinstance(end, numbers.Real)
-                and math.isfinite(start) and 0 < end <= start):
-            raise InputError(f"--temperature-start/--temperature-end: need 0 < end <= start, "
-                             f"got start {start!r}, end {end!r}")
-        if not (isinstance(self.discriminator_hidden, numbers.Integral) and self.discriminator_hidden >= 1):
-            raise InputError(f"--discriminator-hidden: must be a whole number >= 1, got {self.discriminator_hidden!r}")
-        lr = self.discriminator_learning_rate
-        if lr is not None and not (isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0):
-            raise InputError(f"--discriminator-learning-rate: must be > 0, got {lr!r}")
+        """Adversarial training relaxes class labels (Gumbel-softmax): it needs a classification teacher."""
         if self.adversarial and self.task_ == "regression":
-            raise InputError("--adversarial: adversarial training needs a classification teacher "
-                             "(Gumbel-softmax relaxes class labels); this teacher is a regressor")
+            raise SettingError("adversarial", "needs a classification teacher (Gumbel-softmax relaxes class "
+                                              "labels); this teacher is a regressor")
 
     # -- prediction (numpy only) ---------------------------------------------------------------
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:

@@ -8,36 +8,20 @@ import numpy as np
 import pandas as pd
 from sklearn.tree import DecisionTreeRegressor
 
+from tabcompress.config import Flag, Whole
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
 from tabcompress.students.refine import refine_tree
 
-# Refinement passes for classification when none are asked for. Measured with
-#   python bench/trials.py --datasets <all 8> --seeds 0 --students tree4,tree8 --variants M20,M20+R
-# and seeds 1,2 on adult, bank_marketing and credit_default (3,000 training rows + 20× MUNGE rows, RF
-# and XGBoost teachers): over 44 classification runs held-out fidelity rose by 0.005 on average
-# (median 0.0015; 30 up, 12 down, from −0.010 to +0.058 on letter at depth 4); over 8 regression runs
-# R² to the teacher fell by 0.002 on average, so regression keeps CART's tree. Three passes did as
-# well as eight: the splits settle after two or three.
+# Refinement's defaults, each the best of a trial that docs/measurements.md records ("Tree refinement"):
+# three passes do as well as eight (python bench/trials.py --variants M20,M20+R), six starting trees
+# gain most at depth 4 (--variants M20+R1,M20+R2,M20+R4,M20+R), and screening the starts on a sample of
+# SCREEN_ROWS keeps six starts near the cost of one on large runs.
 DEFAULT_REFINE_PASSES = 3
-# Starting trees refined when none are asked for (classification with refinement on); the one with the
-# lowest training disagreement is kept. Refinement is a local search: it moves splits but keeps the
-# grown tree's shape and its choice of features near the root, so where it ends depends on where it
-# starts. Measured with
-#   python bench/trials.py --datasets adult,letter,bank_marketing,magic,covertype_75k,credit_default
-#       --seeds 0,1,2 --students tree4,tree8 --variants M20+R1,M20+R2,M20+R4,M20+R
-# (the benchmark's splits, 3,000 training rows + 20× MUNGE rows, RF and XGBoost teachers; 12 cells per
-# depth, means over seeds), against one start: two starts +0.0021 at depth 4 and +0.0019 at depth 8,
-# four +0.0036 and +0.0017, six +0.0045 (10 cells up, 2 down) and +0.0014 (7 up, 5 down). Six for
-# depth 4's sake; at depth 8 two would do as well for half the time.
 DEFAULT_REFINE_STARTS = 6
-# With more training rows than this, the starts are grown and refined on a random sample of this many
-# rows, judged on all of them, and only the winner is refined on all rows: six starts then cost about
-# 1.3 times one start, not six times (adult's CLI run, 440,000 rows, depth 6: 11.4 s against 8.8 s).
 SCREEN_ROWS = 50_000
-# Unasked, trees with more leaves than this are left as grown: refinement costs a pass over every row
-# per feature per depth, and a tree this big (depth > 10, or no depth limit) is not the small student it
-# is meant for.
+# Trees with more leaves than this are not refined unless passes are asked for: refinement costs a pass
+# over every row per feature per depth, and such a tree is not the small student it is meant for.
 AUTO_REFINE_MAX_LEAVES = 1024
 
 
@@ -48,11 +32,15 @@ class TreeStudent(Student):
     teacher's average belief, which is what distillation transfers. Categories are encoded as codes
     ordered by mean teacher output; missing values are routed by the tree itself.
 
-    For classification the grown tree is then refined (``refine_passes``, see ``tao.py``): its splits
-    are refitted, keeping its shape, to agree with the teacher's most probable class on the training
-    rows, which is what fidelity measures and what CART's greedy impurity only approximates.
-    ``refinement_`` records the training disagreement before and after. Refinement moves splits
-    without regard to ``min_samples_leaf``: a leaf may end up with fewer rows.
+    With ``refine`` (off by default: the method is patented, see the README's "Licences and patents"),
+    a classification tree is then refined (see ``refine.py``): its splits are refitted, keeping its
+    shape, to agree with the teacher's most probable class on the training rows, which is what
+    fidelity measures and what CART's greedy impurity only approximates. ``refine_passes`` sets the
+    passes (default ``DEFAULT_REFINE_PASSES`` with ``refine``, for classification trees of at most
+    ``AUTO_REFINE_MAX_LEAVES`` leaves); a number above 0 refines whatever ``refine`` says, regression
+    trees included, and 0 never refines. ``refinement_`` records the training disagreement before and
+    after, ``refine_passes_`` and ``refine_starts_`` what ran. Refinement moves splits without regard
+    to ``min_samples_leaf``: a leaf may end up with fewer rows.
 
     Refinement is a local search, so ``refine_starts`` trees are grown and each is refined: CART on
     the teacher's probabilities, CART on its most probable classes (one-hot, Gini's criterion in
@@ -65,34 +53,44 @@ class TreeStudent(Student):
     one tree.
     """
 
+    name = "tree"
+    _parameter_checks = {"max_depth": Whole(1, none=True), "max_leaf_nodes": Whole(2, none=True),
+                         "min_samples_leaf": Whole(1), "refine": Flag(), "refine_passes": Whole(0, none=True),
+                         "refine_starts": Whole(1, none=True), "random_state": Whole(0, 2**32 - 1, none=True)}
+
     def __init__(self, max_depth: int | None = 6, max_leaf_nodes: int | None = None,
-                 min_samples_leaf: int = 1, refine_passes: int | None = None, refine_starts: int | None = None,
-                 random_state: int | None = None):
+                 min_samples_leaf: int = 1, refine: bool = False, refine_passes: int | None = None,
+                 refine_starts: int | None = None, random_state: int | None = None):
         self.max_depth = max_depth
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
+        self.refine = refine
         self.refine_passes = refine_passes
         self.refine_starts = refine_starts
         self.random_state = random_state
 
+    @classmethod
+    def from_settings(cls, settings, *, device=None, time_limit=None) -> "TreeStudent":
+        s = settings.student
+        return cls(max_depth=s.max_depth, max_leaf_nodes=s.max_leaf_nodes, refine=s.refine,
+                   refine_passes=s.refine_passes, refine_starts=s.refine_starts, random_state=settings.seed)
+
     def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
         passes, starts = self.refine_passes, self.refine_starts
-        for name, value, low in (("refine_passes", passes, 0), ("refine_starts", starts, 1)):
-            if value is not None and (not isinstance(value, (int, np.integer)) or isinstance(value, bool)
-                                      or value < low):
-                raise ValueError(f"{name} must be a whole number >= {low} or None, got {value!r}")
         classify = self.task_ != "regression"
         self.encoder_ = TabularEncoder(self.categorical_, numeric="raw", categories="ordinal")
         Z = self.encoder_.fit(X, targets).transform(X)
         self.tree_model_ = self._grow(Z, targets, sample_weight)
         if passes is None:
-            auto = classify and self.tree_model_.tree_.n_leaves <= AUTO_REFINE_MAX_LEAVES
+            auto = self.refine and classify and self.tree_model_.tree_.n_leaves <= AUTO_REFINE_MAX_LEAVES
             passes = DEFAULT_REFINE_PASSES if auto else 0
         self.refinement_ = None
+        self.refine_passes_, self.refine_starts_ = 0, 1
         if passes == 0 or self.tree_model_.tree_.max_depth == 0:
             return
         if starts is None:
             starts = DEFAULT_REFINE_STARTS if classify else 1
+        self.refine_passes_, self.refine_starts_ = int(passes), int(starts)
         rng = np.random.default_rng(self.random_state)
         # With several starts and many rows, the starts are grown and refined on one random sample of
         # rows, so that six starts on 400,000 rows cost little more than one.
@@ -152,6 +150,9 @@ class TreeStudent(Student):
 
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.tree_model_.predict(self.encoder_.transform(X)))
+
+    def fitted_settings(self) -> dict[str, int]:
+        return {"refine_passes": self.refine_passes_, "refine_starts": self.refine_starts_}
 
     def leaf_ids(self, X: pd.DataFrame) -> np.ndarray:
         """The leaf each row lands in (used to spread selected rows across the tree's regions)."""

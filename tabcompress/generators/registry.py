@@ -1,0 +1,103 @@
+"""Generators by name (``--generator``), mixtures of them (``munge+ctgan``) and ``auto``'s pick.
+
+A new generator is a :class:`~tabcompress.generators.base.Generator` subclass with a ``name`` and its
+traits, plus one line here; the contract test in tests/test_contract.py then runs it through every check.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tabcompress.errors import SettingError
+from tabcompress.registry import Registry
+
+if TYPE_CHECKING:
+    from tabcompress.config import Settings
+    from tabcompress.generators.base import Generator
+    from tabcompress.schema import Schema
+
+GENERATORS = Registry("generator", {
+    "ctgan": "tabcompress.generators.ctgan:CTGANGenerator",
+    "tvae": "tabcompress.generators.tvae:TVAEGenerator",
+    "copula": "tabcompress.generators.copula:CopulaGenerator",
+    "munge": "tabcompress.generators.munge:MUNGEGenerator",
+    "forest": "tabcompress.generators.forest:TeacherTreesGenerator",
+})
+#: the student learns from the real rows only
+NONE = "none"
+
+
+def generator_names() -> tuple[str, ...]:
+    """What ``--generator`` takes, besides ``auto`` and mixtures."""
+    return (*GENERATORS.names(), NONE)
+
+
+def generator_parts(name: str) -> list[str]:
+    """The parts of a generator name (``munge+ctgan`` → two parts); a :class:`SettingError` about
+    ``generator`` when a part is unknown, repeated, or ``none`` inside a mix."""
+    parts = [p.strip() for p in str(name).split("+")]
+    for part in parts:
+        if part not in GENERATORS and (part != NONE or len(parts) > 1):
+            raise SettingError("generator", f"must be one of {', '.join(generator_names())}, or several joined "
+                                            f"with + (e.g. munge+ctgan), got {part!r}")
+    if len(set(parts)) != len(parts):
+        raise SettingError("generator", f"names a generator twice: {name!r}")
+    return parts
+
+
+def make_generator(name: str, **params: Any) -> "Generator | None":
+    """The generator ``name`` built with ``params``; None for ``none``. A mixture (``a+b``) takes no
+    parameters: its parts get their defaults and equal shares."""
+    from tabcompress.generators.mixture import MixtureGenerator
+
+    parts = generator_parts(name)
+    if parts == [NONE]:
+        return None
+    if len(parts) == 1:
+        return GENERATORS.get(parts[0])(**params)
+    if params:
+        raise TypeError("a mixture of generators takes no parameters; build its parts and MixtureGenerator")
+    return MixtureGenerator([GENERATORS.get(p)() for p in parts])
+
+
+def build_generator(name: str, settings: "Settings", *, device: str = "cpu", teacher: Any = None,
+                    time_limit: float | None = None) -> "Generator | None":
+    """The generator ``name`` with a run's settings. ``time_limit`` is shared among the parts that take
+    one; each gets at least a tenth of a second (one epoch runs anyway)."""
+    from tabcompress.generators.mixture import MixtureGenerator
+
+    parts = generator_parts(name)
+    if parts == [NONE]:
+        return None
+    classes = [GENERATORS.get(p) for p in parts]
+    if time_limit is not None:
+        time_limit = max(0.1, time_limit / (sum(cls.takes_time_limit for cls in classes) or 1))
+    built = [cls.from_settings(settings, device=device, teacher=teacher, time_limit=time_limit) for cls in classes]
+    return built[0] if len(built) == 1 else MixtureGenerator(built)
+
+
+def trains(name: str) -> bool:
+    """Whether a part of generator ``name`` trains a torch model (so the run needs a torch device)."""
+    return any(p != NONE and GENERATORS.get(p).trains for p in generator_parts(name))
+
+
+def auto_generator(student: str, schema: "Schema | None" = None) -> str:
+    """``--generator auto``'s pick for a student on data with ``schema``: MUNGE for tree students, whose
+    few splits must follow the real rows' distribution, which MUNGE's rows keep and CTGAN's do not. For
+    an MLP: CTGAN when at least a third of the columns are categorical (MUNGE's nearest neighbours are
+    poor when most of the distance is category mismatches); half MUNGE and half CTGAN rows when some are
+    (CTGAN covers category combinations MUNGE's rows miss); MUNGE when none are. The benchmark's cells
+    behind the rule are in docs/measurements.md ("Choosing a generator").
+    """
+    if student == "mlp" and schema is not None and schema.categorical:
+        if len(schema.categorical) >= len(schema.columns) / 3:
+            return "ctgan"
+        return "munge+ctgan"
+    return "munge"
+
+
+def resolve_generator(settings: "Settings", schema: "Schema | None" = None) -> str:
+    """The generator a run uses: the one set, or ``auto``'s pick."""
+    if settings.generator.name != "auto":
+        return settings.generator.name
+    return auto_generator(settings.student.name, schema)

@@ -1,0 +1,101 @@
+"""What every stage of a run shares: its settings, its clock and progress, its notes, and the rows it
+trains and scores on."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabcompress import data as data_mod
+from tabcompress.config import Settings
+from tabcompress.errors import InputError
+from tabcompress.progress import Progress, Stages
+from tabcompress.schema import Schema
+from tabcompress.teachers import Teacher, label_rows
+
+
+class Run:
+    """One run in progress: ``settings``, the ``stages`` timed so far, the ``notes`` for the user (each
+    also shown as it is made), and the helpers the stages share."""
+
+    def __init__(self, settings: Settings, progress: Progress | None = None):
+        self.settings = settings
+        self.progress = progress or Progress()
+        self.stages = Stages(self.progress)
+        self.notes: list[str] = []
+        self.started = time.perf_counter()
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+        self.progress.note(message)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def read(self, rows: str | Path | pd.DataFrame, teacher: Teacher, key: str,
+             what: str) -> tuple[data_mod.Dataset, str]:
+        """Read a CSV (or take a DataFrame) and align it to the teacher; returns it and its name."""
+        where = str(Path(rows).resolve()) if not isinstance(rows, pd.DataFrame) else "<DataFrame>"
+        with self.stages.run(key, f"reading the {what}", str(rows) if where != "<DataFrame>" else where):
+            frame = rows if isinstance(rows, pd.DataFrame) else data_mod.read_csv(rows)
+            dataset = data_mod.align(frame, teacher, target=self.settings.data.target,
+                                     categorical=self.settings.data.categorical, source=str(rows)
+                                     if where != "<DataFrame>" else where)
+        for note in dataset.notes:
+            self.note(note if what == "data" else f"{what}: {note}")
+        return dataset, where
+
+    def label(self, teacher: Teacher, X: pd.DataFrame, key: str, what: str, source: str) -> np.ndarray:
+        """The teacher's soft targets for ``X``, timed as stage ``key``; a teacher that rejects the rows
+        is an :class:`InputError` naming ``source``."""
+        with self.stages.run(key, f"labelling the {what} with the teacher", f"{len(X):,} rows"):
+            try:
+                return label_rows(teacher, X, chunk_rows=self.settings.budget.label_chunk_rows)
+            except (ValueError, TypeError, KeyError) as exc:  # the teacher rejects the data: say so on one line
+                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                raise InputError(f"data file {source}: the teacher cannot predict on it "
+                                 f"({type(exc).__name__}: {first})") from exc
+
+
+@dataclass
+class Rows:
+    """The rows a run trains on and scores on, and where they came from.
+
+    ``T_*`` are the teacher's soft targets; ``y_test`` the true labels of the scored rows, when known.
+    ``dataset`` is the real (or prototype) rows as read; None in a data-free run.
+    """
+
+    schema: Schema
+    X_train: pd.DataFrame
+    T_train: np.ndarray | None
+    X_test: pd.DataFrame | None = None
+    T_test: np.ndarray | None = None
+    y_test: pd.Series | None = None
+    dataset: data_mod.Dataset | None = None
+    source: str | None = None
+    scored_on: str = "held-out real rows"
+    held_out: data_mod.Dataset | None = None  # --eval-data's rows, as read
+    eval_source: str | None = None
+    stratified: bool | None = None
+    space: Any = None  # the teacher's FeatureSpace, where the run read it
+
+
+@dataclass
+class TrainedStudent:
+    """What a mode's training returns: the student, the optional baseline, and how they were made."""
+
+    student: Any
+    baseline: Any
+    generator: Any
+    generator_info: dict[str, Any]
+    n_synthetic: int
+    timings_s: dict[str, float]
+    selection: dict[str, Any] | None = None
+    budget: dict[str, Any] | None = None
+    X_synth: pd.DataFrame | None = field(default=None, repr=False)
+    T_synth: np.ndarray | None = field(default=None, repr=False)
