@@ -129,8 +129,7 @@ def _numeric_only(X: pd.DataFrame, teacher: Teacher, where: str, categorical: se
     """A bare forest takes numbers only: text in a column is an error, not something to guess at."""
     for name in X.columns:
         col = X[name]
-        if pd.api.types.is_numeric_dtype(col) or (teacher._categorical_features
-                                                  and name in teacher._categorical_features):
+        if pd.api.types.is_numeric_dtype(col) or name in teacher.categorical_features:
             continue
         if pd.api.types.is_bool_dtype(col):
             X[name] = col.astype(np.float64)

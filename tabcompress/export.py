@@ -38,7 +38,7 @@ def student_file(student_format: str = "joblib") -> str:
 def load_student(path: str | Path) -> Any:
     """Load a student written by tabcompress. A ``.skops`` file is read without running stored code
     (only the student types are trusted); a ``.joblib`` file is a pickle: load only files you trust."""
-    from tabcompress.teachers.base import SKOPS_SUFFIXES, load_skops
+    from tabcompress.teachers.load import SKOPS_SUFFIXES, load_skops
 
     path = Path(path)
     where = f"student file {path}"

@@ -14,8 +14,9 @@ from tabcompress import Settings, Teacher
 from tabcompress.errors import InputError
 from tabcompress.generators.forest import ForestSampler
 from tabcompress.run.modes import train_data_free
+from tabcompress.teachers.base import INDICATOR
 from tabcompress.teachers.labeling import label_rows
-from tabcompress.teachers.space import INDICATOR, feature_space
+from tabcompress.teachers.space import feature_space
 
 
 def _split(df):

@@ -8,11 +8,7 @@ import pytest
 from conftest import assert_in_schema, text_pipeline
 
 from tabcompress.methods.condense import condense
-from tabcompress.methods.fewshot import (
-    FewShotRows,
-    synthesize_around_prototypes,
-    teacher_leaves,
-)
+from tabcompress.methods.fewshot import FewShotRows, synthesize_around_prototypes
 from tabcompress.schema import Schema
 from tabcompress.students import make_student
 from tabcompress.teachers import Teacher
@@ -117,7 +113,7 @@ def test_leaves_for_xgboost_and_a_prototype_is_its_own_neighbour(magic_case):
     _, schema, train, y, _ = magic_case
     model = xgb.XGBClassifier(n_estimators=20, max_depth=3, random_state=0).fit(train, y)
     teacher = Teacher.from_model(model)
-    leaves = teacher_leaves(teacher, train.iloc[:5])
+    leaves = teacher.leaves(train.iloc[:5])
     assert leaves.shape == (5, 20)
     protos = condense(train, y, per_class=2, schema=schema)[schema.names]
     out = synthesize_around_prototypes(teacher, protos, schema, 200, random_state=0)

@@ -33,7 +33,7 @@ import pandas as pd
 from tabcompress.config import Number, Whole, check
 from tabcompress.errors import InputError
 from tabcompress.schema import Schema
-from tabcompress.teachers.base import Teacher, _final_estimator
+from tabcompress.teachers import Teacher
 from tabcompress.teachers.labeling import label_rows
 
 DEFAULT_CONFIDENCE = 0.6
@@ -51,7 +51,7 @@ _GROW_ABOVE, _SHRINK_BELOW, _STEP_FACTOR = 0.6, 0.3, 1.6
 _MIN_STRENGTH, _MAX_STRENGTH = 0.25, 8.0
 # With cuts, a step of strength 1 moves about this share of the column's thresholds.
 _CUT_SHARE = 0.05
-# Rows per call to the teacher's leaf lookup: a (rows × trees) int matrix, kept to tens of megabytes.
+# Rows per comparison of leaves: two (rows × trees) int matrices, kept to tens of megabytes.
 _LEAF_CHUNK = 20_000
 
 
@@ -73,34 +73,7 @@ class FewShotRows:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-# -- the teacher's leaves -----------------------------------------------------------------------
-def teacher_leaves(teacher: Teacher, X: pd.DataFrame) -> np.ndarray | None:
-    """The leaf each row reaches in each tree, shape ``(n, n_trees)``; None when the model cannot say.
-
-    scikit-learn ensembles answer ``apply`` (a Pipeline's rows are first transformed by its earlier
-    steps); XGBoost answers ``pred_leaf``. HistGradientBoosting has no ``apply``.
-    """
-    from sklearn.pipeline import Pipeline
-
-    model = teacher.model
-    final = _final_estimator(model)
-    if teacher._objective is not None:  # a bare xgboost.Booster
-        matrix = teacher.booster_matrix(X)
-        compute = lambda rows: model.predict(rows, pred_leaf=True)  # noqa: E731
-        chunks = [compute(matrix.slice(np.arange(s, min(s + _LEAF_CHUNK, len(X)))))
-                  for s in range(0, len(X), _LEAF_CHUNK)]
-        return np.concatenate(chunks).reshape(len(X), -1).astype(np.int32) if chunks else None
-    if not hasattr(final, "apply"):
-        return None
-    out = []
-    with teacher.reproducible():
-        for start in range(0, len(X), _LEAF_CHUNK):
-            part = X.iloc[start:start + _LEAF_CHUNK]
-            data = model[:-1].transform(part) if isinstance(model, Pipeline) else teacher._model_input(part)
-            out.append(np.asarray(final.apply(data)).reshape(len(part), -1).astype(np.int32))
-    return np.concatenate(out) if out else np.empty((0, 0), dtype=np.int32)
-
-
+# -- proximity ----------------------------------------------------------------------------------
 def _proximity(leaves: np.ndarray | None, proto_leaves: np.ndarray | None, owner: np.ndarray) -> np.ndarray:
     """Share of trees in which each row and its prototype share a leaf (1 when leaves are unknown)."""
     if leaves is None or proto_leaves is None:
@@ -212,7 +185,7 @@ def synthesize_around_prototypes(
     n_protos = len(P)
     classify = teacher.is_classifier
     proto_T = label_rows(teacher, P)
-    proto_leaves = teacher_leaves(teacher, P)
+    proto_leaves = teacher.leaves(P)
     if classify:
         proto_class = np.argmax(proto_T, axis=1)
         # A prototype the teacher is unsure about would accept nothing at a fixed bar: hold its
@@ -254,7 +227,7 @@ def synthesize_around_prototypes(
             strength[active] = np.minimum(strength[active] * _STEP_FACTOR, _MAX_STRENGTH)
             continue
         T = label_rows(teacher, C)
-        prox = _proximity(teacher_leaves(teacher, C) if proto_leaves is not None else None, proto_leaves, owner)
+        prox = _proximity(teacher.leaves(C) if proto_leaves is not None else None, proto_leaves, owner)
         if classify:
             inside = (np.argmax(T, axis=1) == proto_class[owner]) & (T[np.arange(len(C)), proto_class[owner]]
                                                                         >= bar[owner])

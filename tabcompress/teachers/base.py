@@ -1,192 +1,187 @@
-"""Teachers: load a fitted tree ensemble from disk and give it one uniform face.
+"""The teacher interface: a fitted model behind one face, whatever its family.
 
 A :class:`Teacher` knows its task (binary, multiclass, regression), its classes, the feature names
 it expects, and answers ``predict`` / ``predict_proba`` / ``soft_targets`` on a DataFrame whose
-columns are already aligned to those names (see :mod:`tabcompress.data`).
+columns are already aligned to those names (see :mod:`tabcompress.data`). A tree ensemble also shows
+its trees and what its inputs are, which data-free distillation reads
+(:mod:`tabcompress.teachers.space`).
+
+Each model family is one subclass in its own module (:mod:`tabcompress.teachers.sklearn`,
+:mod:`tabcompress.teachers.xgboost`), listed in :func:`model_families`; :meth:`Teacher.from_model`
+picks the one that takes a model. The base class checks the facts a family reads and shapes what it
+predicts, so a family writes only how its model answers.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 
-from tabcompress.errors import InputError, require_file
+from tabcompress.errors import InputError
 
-PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
-XGBOOST_SUFFIXES = (".json", ".ubj")
-SKOPS_SUFFIXES = (".skops",)
-# Beyond what skops trusts by default (scikit-learn's estimators and transformers, numpy, builtins),
-# the types a supported teacher is made of. A .skops file holding any other type is refused.
-SKOPS_TRUSTED_TEACHER_TYPES = (
-    "sklearn.tree._tree.Tree",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "xgboost.core.Booster",
-    "xgboost.sklearn.XGBClassifier",
-    "xgboost.sklearn.XGBRegressor",
-    "xgboost.sklearn.XGBRFClassifier",
-    "xgboost.sklearn.XGBRFRegressor",
-)
-
-_SKLEARN_TYPES = (
-    "RandomForestClassifier",
-    "RandomForestRegressor",
-    "ExtraTreesClassifier",
-    "ExtraTreesRegressor",
-    "GradientBoostingClassifier",
-    "GradientBoostingRegressor",
-    "HistGradientBoostingClassifier",
-    "HistGradientBoostingRegressor",
-)
-# Forests add their trees' votes from several threads when n_jobs != 1 (see Teacher.reproducible).
-_FOREST_TYPES = ("RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor")
-_XGB_SKLEARN_TYPES = ("XGBClassifier", "XGBRegressor", "XGBRFClassifier", "XGBRFRegressor")
-SUPPORTED_TYPES = _SKLEARN_TYPES + _XGB_SKLEARN_TYPES + ("xgboost.Booster", "Pipeline ending in one of these")
+TASKS = ("binary", "multiclass", "regression")
+# How one input of the ensemble relates to a raw column: the column's own value, a one-hot indicator
+# of one of its categories, or the ordinal code of its category.
+NUMERIC, INDICATOR, CODE = 0, 1, 2
+# Rows per leaf lookup: the answer is a (rows × trees) int matrix, kept to tens of megabytes.
+LEAF_CHUNK_ROWS = 20_000
 
 
-def _supported_list() -> str:
-    return ", ".join(SUPPORTED_TYPES)
+def model_families() -> tuple[type[Teacher], ...]:
+    """The concrete teachers, in the order :meth:`Teacher.from_model` tries them and messages list
+    their types. A new model family is one module holding one subclass, named here."""
+    from tabcompress.teachers.sklearn import SklearnTeacher
+    from tabcompress.teachers.xgboost import XGBoostTeacher
+
+    return (SklearnTeacher, XGBoostTeacher)
 
 
-def _sklearn_estimator_classes(names: tuple[str, ...] = _SKLEARN_TYPES) -> tuple[type, ...]:
-    import sklearn.ensemble
+def supported_types() -> str:
+    """The model types tabcompress takes, for messages."""
+    names = [name for family in model_families() for name in family.supported_types]
+    return ", ".join(names + ["Pipeline ending in one of these"])
 
-    return tuple(getattr(sklearn.ensemble, name) for name in names)
+
+def describe_source(source: Path | None) -> str:
+    """How messages name the teacher: its file, when it came from one."""
+    return f"teacher file {source}" if source else "teacher"
 
 
-def _final_estimator(model: Any) -> Any:
-    """The estimator that predicts: the last step of a Pipeline, else the model itself."""
+def final_step(model: Any) -> Any:
+    """The estimator that predicts: the last step of a scikit-learn Pipeline, else the model itself."""
     from sklearn.pipeline import Pipeline
 
     return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
 
-def _xgb_sklearn_classes() -> tuple[type, ...]:
-    import xgboost
+# -- what data-free distillation reads --------------------------------------------------------------
+class TreeNodes(NamedTuple):
+    """One tree as parallel node arrays, node 0 its root.
 
-    return tuple(getattr(xgboost, name) for name in _XGB_SKLEARN_TYPES)
+    A row goes left at node ``i`` when ``x[feature[i]] <= threshold[i]``; ``feature`` is -1 at leaves
+    (whose ``left`` and ``right`` are never followed); ``weight`` is the training weight that reached
+    the node (scikit-learn: bootstrap-weighted row counts; XGBoost: hessian cover).
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    weight: np.ndarray
 
 
-# Objectives of a bare Booster, by the task they imply.
-_BINARY_OBJECTIVES = {"binary:logistic", "binary:logitraw", "binary:hinge"}
-_MULTICLASS_OBJECTIVES = {"multi:softprob", "multi:softmax"}
-_REGRESSION_PREFIXES = ("reg:", "count:", "survival:")
+@dataclass(frozen=True)
+class RawColumn:
+    """A column of the rows the teacher takes; ``categories`` is None for a numeric column."""
+
+    name: str
+    categories: list[Any] | None = None
+    dtype: str = "float64"
 
 
 @dataclass
-class Teacher:
-    """A fitted tree-ensemble model with the facts distillation needs.
+class InputMap:
+    """Where each input of the ensemble comes from.
 
-    ``model`` is the user's object (estimator, Pipeline or Booster), untouched.
+    columns : the raw columns the teacher takes, in its order.
+    kind : per input, NUMERIC (a raw column's value), INDICATOR (a one-hot indicator of a category)
+        or CODE (the ordinal code of a categorical column).
+    column : per input, its raw column's position in ``columns``.
+    category : per input, the category's position in its column's categories (indicators; else -1).
     """
 
-    model: Any
-    task: str  # "binary", "multiclass" or "regression"
-    classes_: np.ndarray | None
-    feature_names: list[str] | None  # None when the model was fitted without names
-    n_features: int
-    kind: str  # human-readable type, e.g. "Pipeline(ColumnTransformer → RandomForestClassifier)"
-    source: Path | None = None
-    _objective: str | None = field(default=None, repr=False)
-    _categorical_features: list[str] = field(default_factory=list, repr=False)
+    columns: list[RawColumn]
+    kind: np.ndarray
+    column: np.ndarray
+    category: np.ndarray
 
-    # -- construction --------------------------------------------------------------------------
     @classmethod
-    def from_model(cls, model: Any, source: Path | None = None) -> "Teacher":
-        import xgboost as xgb
-        from sklearn.pipeline import Pipeline
+    def from_inputs(cls, columns: list[RawColumn], inputs: Sequence[tuple[int, int, int]]) -> InputMap:
+        """From one ``(kind, column, category)`` triple per input."""
+        table = np.array(inputs, dtype=np.int64).reshape(len(inputs), 3).T.copy()
+        return cls(columns=columns, kind=table[0], column=table[1], category=table[2])
 
-        where = f"teacher file {source}" if source else "teacher"
-        in_pipeline = isinstance(model, Pipeline)
-        final = _final_estimator(model)
-        if in_pipeline:
-            steps = " → ".join(type(step).__name__ for _, step in model.steps if not isinstance(step, str))
-            kind = f"Pipeline({steps})"
-        else:
-            kind = type(model).__name__
+    @classmethod
+    def identity(cls, names: Sequence[str]) -> InputMap:
+        """Input ``j`` is raw numeric column ``j``: a model that takes its columns as they are."""
+        return cls.from_inputs([RawColumn(name) for name in names], [(NUMERIC, j, -1) for j in range(len(names))])
 
-        if isinstance(final, xgb.Booster):
-            if in_pipeline:
-                raise InputError(f"{where}: a Pipeline ending in a bare xgboost.Booster cannot predict; "
-                                 "use XGBClassifier/XGBRegressor in the Pipeline")
-            return cls._from_booster(final, source)
+    @property
+    def n_inputs(self) -> int:
+        return len(self.kind)
 
-        if not isinstance(final, _sklearn_estimator_classes() + _xgb_sklearn_classes()):
-            found = f"{type(model).__module__}.{type(model).__qualname__}"
-            if in_pipeline:
-                found = f"Pipeline ending in {type(final).__module__}.{type(final).__qualname__}"
-            raise InputError(f"{where}: unsupported model type {found}; supported: {_supported_list()}")
 
-        from sklearn.base import is_classifier
-        from sklearn.exceptions import NotFittedError
-        from sklearn.utils.validation import check_is_fitted
+# -- the interface ----------------------------------------------------------------------------------
+class Teacher(ABC):
+    """A fitted model with the facts distillation needs.
 
-        try:
-            check_is_fitted(final)
-        except NotFittedError:
-            raise InputError(f"{where}: the {type(final).__name__} in it is not fitted") from None
+    Build one with :meth:`from_model` (or :func:`~tabcompress.teachers.load_teacher`), which picks the
+    subclass for the model's family.
 
-        if is_classifier(final):
-            classes = np.asarray(getattr(model, "classes_", final.classes_))
-            task = "binary" if len(classes) == 2 else "multiclass"
+    Attributes
+    ----------
+    model : the user's object (estimator, Pipeline, Booster), untouched.
+    task : "binary", "multiclass" or "regression".
+    classes_ : the class labels, in the order of ``predict_proba``'s columns; None for regression.
+    feature_names : the columns the model expects, in order; None when it was fitted without names.
+    n_features : how many columns it expects.
+    kind : a human-readable type, e.g. "Pipeline(ColumnTransformer → RandomForestClassifier)".
+    source : the file it was loaded from, if any.
+
+    A subclass sets ``supported_types`` and implements :meth:`handles`, its constructor (which reads the
+    facts above from the model and passes them to this one), ``_predict_proba``, ``_predict_values``
+    and :meth:`complexity`; a tree ensemble also ``_leaves``, :meth:`trees` and :meth:`input_map`.
+    """
+
+    #: The model types the family takes, as "unsupported model type" messages list them.
+    supported_types: tuple[str, ...] = ()
+
+    def __init__(self, model: Any, *, task: str, classes: Any, feature_names: Sequence[Any] | None,
+                 n_features: int, kind: str, source: Path | None = None):
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        if task != "regression":
+            classes = np.asarray(classes)
             if len(classes) < 2:
-                raise InputError(f"{where}: the classifier knows only one class ({classes[0]!r})")
-        else:
-            classes, task = None, "regression"
+                which = f"only one class ({classes[0]!r})" if len(classes) else "no classes"
+                raise InputError(f"{describe_source(source)}: the classifier knows {which}")
+        self.model = model
+        self.task = task
+        self.classes_: np.ndarray | None = classes if task != "regression" else None
+        self.feature_names: list[str] | None = [str(n) for n in feature_names] if feature_names is not None else None
+        self.n_features = int(n_features)
+        self.kind = kind
+        self.source = source
 
-        names = getattr(model, "feature_names_in_", None)
-        if names is None and isinstance(final, _xgb_sklearn_classes()):
-            names = final.get_booster().feature_names
-        n_features = getattr(model, "n_features_in_", None)
-        if n_features is None:
-            n_features = len(names) if names is not None else final.get_booster().num_features()
-        return cls(
-            model=model,
-            task=task,
-            classes_=classes,
-            feature_names=[str(n) for n in names] if names is not None else None,
-            n_features=int(n_features),
-            kind=kind,
-            source=source,
-        )
+    # -- construction ----------------------------------------------------------------------------
+    @classmethod
+    def handles(cls, model: Any) -> bool:
+        """Whether this family takes ``model``."""
+        return False
 
     @classmethod
-    def _from_booster(cls, booster: Any, source: Path | None) -> "Teacher":
-        where = f"teacher file {source}" if source else "teacher"
-        config = json.loads(booster.save_config())
-        objective = config["learner"]["objective"]["name"]
-        params = config["learner"]["learner_model_param"]
-        if objective in _BINARY_OBJECTIVES:
-            task, classes = "binary", np.array([0, 1])
-        elif objective in _MULTICLASS_OBJECTIVES:
-            n_class = int(params.get("num_class", "0"))
-            task, classes = "multiclass", np.arange(n_class)
-        elif objective.startswith(_REGRESSION_PREFIXES):
-            task, classes = "regression", None
-        else:
-            raise InputError(f"{where}: XGBoost objective {objective!r} is not supported; "
-                             "supported: binary:*, multi:softprob, multi:softmax, reg:*, count:*, survival:*")
-        names = booster.feature_names
-        types = booster.feature_types or []
-        categorical = [n for n, t in zip(names or [], types) if t == "c"]
-        return cls(
-            model=booster,
-            task=task,
-            classes_=classes,
-            feature_names=list(names) if names else None,
-            n_features=int(booster.num_features()),
-            kind="xgboost.Booster",
-            source=source,
-            _objective=objective,
-            _categorical_features=categorical,
-        )
+    def from_model(cls, model: Any, source: Path | None = None) -> Teacher:
+        """Wrap a fitted model in the teacher of its family; an :class:`InputError` when none takes it."""
+        for family in model_families():
+            if family.handles(model):
+                return family(model, source=source)
+        found = f"{type(model).__module__}.{type(model).__qualname__}"
+        final = final_step(model)
+        if final is not model:
+            found = f"Pipeline ending in {type(final).__module__}.{type(final).__qualname__}"
+        raise InputError(f"{describe_source(source)}: unsupported model type {found}; supported: {supported_types()}")
 
-    # -- prediction ----------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        source = f", source={str(self.source)!r}" if self.source else ""
+        return f"{type(self).__name__}(kind={self.kind!r}, task={self.task!r}, n_features={self.n_features}{source})"
+
+    # -- facts -----------------------------------------------------------------------------------
     @property
     def is_classifier(self) -> bool:
         return self.task != "regression"
@@ -194,175 +189,100 @@ class Teacher:
     @property
     def accepts_text(self) -> bool:
         """Whether the model may take text columns (a Pipeline can encode them; a bare forest cannot)."""
-        from sklearn.pipeline import Pipeline
+        return False
 
-        return isinstance(self.model, Pipeline)
+    @property
+    def categorical_features(self) -> list[str]:
+        """Columns the model takes as native categories (text allowed there even without an encoder)."""
+        return []
 
-    def _model_input(self, X: pd.DataFrame) -> Any:
-        if self.feature_names is None:
-            # Fitted on a plain array: give it one, so scikit-learn does not warn about names.
-            return X.to_numpy()
-        return X
-
-    def booster_matrix(self, X: pd.DataFrame) -> Any:
-        """``X`` as the ``xgboost.DMatrix`` a bare Booster teacher predicts on (its categorical columns typed)."""
-        import xgboost as xgb
-
-        data = X
-        if self._categorical_features:
-            data = X.copy()
-            for col in self._categorical_features:
-                data[col] = data[col].astype("category")
-        return xgb.DMatrix(self._model_input(data), enable_categorical=bool(self._categorical_features))
-
-    def _booster_predict(self, X: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.model.predict(self.booster_matrix(X)))
-
+    # -- prediction ------------------------------------------------------------------------------
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes_``."""
+        """Class probabilities, shape ``(n, n_classes)``, columns in the order of ``classes_``."""
         if not self.is_classifier:
             raise AttributeError("a regression teacher has no predict_proba")
-        if self._objective is None:
-            return np.asarray(self.model.predict_proba(self._model_input(X)), dtype=np.float64)
-        out = self._booster_predict(X)
-        if self._objective == "binary:logitraw":
-            out = 1.0 / (1.0 + np.exp(-out))
-        if self._objective in ("binary:hinge", "multi:softmax"):
-            # These objectives emit hard labels: one-hot them.
-            labels = out.astype(int).ravel()
-            return np.eye(len(self.classes_))[labels]
-        if self.task == "binary":
-            out = out.ravel()
-            return np.column_stack([1.0 - out, out])
-        return out.reshape(len(X), len(self.classes_)).astype(np.float64)
+        proba = np.asarray(self._predict_proba(X))
+        if self.task == "binary" and (proba.ndim == 1 or proba.shape[1] == 1):
+            # The second class's probability alone; the first is the rest, in the model's own precision.
+            positive = proba.ravel()
+            proba = np.column_stack([1.0 - positive, positive])
+        return np.asarray(proba.reshape(len(X), len(self.classes_)), dtype=np.float64)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Labels in the teacher's own label space (classification), or values (regression)."""
         if self.is_classifier:
             # argmax of the probabilities, so "the teacher's class" always agrees with its soft labels.
             return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-        if self._objective is not None:
-            return self._booster_predict(X).ravel().astype(np.float64)
-        return np.asarray(self.model.predict(self._model_input(X)), dtype=np.float64).ravel()
+        return np.asarray(self._predict_values(X), dtype=np.float64).ravel()
 
     def soft_targets(self, X: pd.DataFrame) -> np.ndarray:
         """What the student learns from: probabilities (classification) or values (regression)."""
         return self.predict_proba(X) if self.is_classifier else self.predict(X)
 
-    @contextlib.contextmanager
-    def reproducible(self) -> Iterator[None]:
-        """Make the teacher's answers bit-for-bit repeatable inside the block.
+    def reproducible(self) -> contextlib.AbstractContextManager[None]:
+        """A block inside which the teacher's answers are bit-for-bit repeatable.
 
-        A scikit-learn forest with ``n_jobs`` other than 1 adds up its trees' votes in whatever order
-        its threads finish, so the same row can get probabilities that differ in the last bit from
-        one call to the next — enough to move a student's split and break ``--seed``. Inside the
-        block the forest runs single-threaded; :func:`tabcompress.teachers.labeling.label_rows` parallelises
-        over chunks of rows instead.
+        Most models always are; one that sums its trees' votes over threads in whatever order they
+        finish is not, and its family makes it single-threaded for the block.
+        :func:`tabcompress.teachers.labeling.label_rows` parallelises over chunks of rows instead.
         """
-        final = _final_estimator(self.model)
-        if not isinstance(final, _sklearn_estimator_classes(_FOREST_TYPES)) or final.n_jobs in (None, 1):
-            yield
-            return
-        n_jobs = final.n_jobs
-        final.n_jobs = 1
-        try:
-            yield
-        finally:
-            final.n_jobs = n_jobs
+        return contextlib.nullcontext()
 
-    # -- description ---------------------------------------------------------------------------
+    def leaves(self, X: pd.DataFrame) -> np.ndarray | None:
+        """The leaf each row reaches in each tree, shape ``(n, n_trees)``; None when the model cannot say."""
+        out = []
+        with self.reproducible():
+            for start in range(0, len(X), LEAF_CHUNK_ROWS):
+                part = X.iloc[start:start + LEAF_CHUNK_ROWS]
+                found = self._leaves(part)
+                if found is None:
+                    return None
+                out.append(np.asarray(found).reshape(len(part), -1).astype(np.int32))
+        return np.concatenate(out) if out else np.empty((0, 0), dtype=np.int32)
+
+    # -- description -----------------------------------------------------------------------------
+    @abstractmethod
     def complexity(self) -> dict[str, int]:
-        """Number of trees, nodes and leaves in the ensemble."""
-        return _ensemble_complexity(self.model)
+        """The model's size; for a tree ensemble its number of trees, nodes and leaves."""
 
+    # -- what data-free distillation reads ---------------------------------------------------------
+    def trees(self) -> list[TreeNodes]:
+        """The ensemble's trees in its own input space (after a Pipeline's encoder, if any)."""
+        raise self._unreadable()
 
-def _ensemble_complexity(model: Any) -> dict[str, int]:
-    import xgboost as xgb
-    from sklearn.ensemble import (
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-    )
+    def input_map(self) -> InputMap:
+        """The raw columns behind the ensemble's inputs (see :class:`InputMap`)."""
+        raise self._unreadable()
 
-    model = _final_estimator(model)
-    if isinstance(model, _xgb_sklearn_classes()):
-        model = model.get_booster()
-    if isinstance(model, xgb.Booster):
-        dumps = model.get_dump()
-        leaves = sum(d.count("leaf=") for d in dumps)
-        nodes = sum(d.count("\n") for d in dumps)
-        return {"n_trees": len(dumps), "n_nodes": nodes, "n_leaves": leaves}
-    if isinstance(model, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
-        predictors = [p for stage in model._predictors for p in stage]
-        return {
-            "n_trees": len(predictors),
-            "n_nodes": int(sum(len(p.nodes) for p in predictors)),
-            "n_leaves": int(sum(p.nodes["is_leaf"].sum() for p in predictors)),
-        }
-    trees = np.asarray(model.estimators_, dtype=object).ravel()
-    return {
-        "n_trees": len(trees),
-        "n_nodes": int(sum(t.tree_.node_count for t in trees)),
-        "n_leaves": int(sum(t.tree_.n_leaves for t in trees)),
-    }
+    # -- what a family implements ----------------------------------------------------------------
+    @abstractmethod
+    def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Probabilities ``(n, n_classes)``; for a binary task the second class's alone may do, ``(n,)``."""
 
+    @abstractmethod
+    def _predict_values(self, X: pd.DataFrame) -> np.ndarray:
+        """Regression values, ``(n,)``."""
 
-def load_skops(path: Path, trusted: tuple[str, ...], where: str) -> Any:
-    """Load a .skops file, refusing any type outside skops's defaults and ``trusted``.
+    def _leaves(self, X: pd.DataFrame) -> np.ndarray | None:
+        """Leaf indices of one chunk of rows, one column per tree; None when the model cannot say."""
+        return None
 
-    skops rebuilds objects from a description instead of running stored code, so a file that is not
-    what it claims fails here rather than running something.
-    """
-    import skops.io
+    # -- shared by the families --------------------------------------------------------------------
+    def _model_input(self, X: pd.DataFrame) -> Any:
+        """``X`` as the model was fitted: a plain array when it was fitted on one, so that scikit-learn
+        does not warn about feature names."""
+        if self.feature_names is None:
+            return X.to_numpy()
+        return X
 
-    try:
-        untrusted = skops.io.get_untrusted_types(file=path)
-    except Exception as exc:  # not a zip, a damaged schema, ...: skops raises many types
-        raise InputError(f"{where}: not a readable skops file ({type(exc).__name__}: {str(exc)[:200]})") from None
-    refused = sorted(set(untrusted) - set(trusted))
-    if refused:
-        raise InputError(f"{where}: holds types tabcompress does not trust: {', '.join(refused[:10])}")
-    try:
-        return skops.io.load(path, trusted=list(untrusted))
-    except Exception as exc:
-        raise InputError(f"{where}: cannot be loaded ({type(exc).__name__}: {str(exc)[:200]})") from None
+    def _column_names(self) -> list[str]:
+        """The raw columns' names; ``x0``, ``x1``, ... for a model fitted without names."""
+        return self.feature_names or [f"x{i}" for i in range(self.n_features)]
 
+    def _identity_map(self) -> InputMap:
+        """The input map of a model that takes the raw columns as they are."""
+        return InputMap.identity(self._column_names())
 
-def load_teacher(path: str | Path, *, safe: bool = False) -> Teacher:
-    """Load a teacher from a pickle/joblib file, a .skops file or an XGBoost native model file.
-
-    Loading a pickle runs code stored in it: only load files you trust. With ``safe``, pickles are
-    refused and only formats that cannot run code are read (.skops with a list of trusted types,
-    XGBoost .json/.ubj).
-    """
-    path = Path(path)
-    where = f"teacher file {path}"
-    require_file(path, where, "a model file")
-    suffix = path.suffix.lower()
-    if suffix in SKOPS_SUFFIXES:
-        return Teacher.from_model(load_skops(path, SKOPS_TRUSTED_TEACHER_TYPES, where), source=path)
-    if safe and suffix in PICKLE_SUFFIXES:
-        raise InputError(f"{where}: --safe refuses pickle and joblib files, which run code when loaded; "
-                         f"save the teacher with skops (.skops) or, for XGBoost, as .json/.ubj")
-    if suffix in XGBOOST_SUFFIXES:
-        import xgboost as xgb
-
-        booster = xgb.Booster()
-        try:
-            booster.load_model(str(path))
-        except xgb.core.XGBoostError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{where}: not a readable XGBoost model ({first[:200]})") from None
-        return Teacher.from_model(booster, source=path)
-    if suffix in PICKLE_SUFFIXES:
-        import joblib
-
-        try:
-            model = joblib.load(path)
-        except ModuleNotFoundError as exc:
-            raise InputError(f"{where}: needs the module {exc.name!r}, which is not installed; "
-                             f"supported: {_supported_list()}") from None
-        except Exception as exc:  # a damaged pickle can raise almost anything
-            raise InputError(f"{where}: cannot be unpickled ({type(exc).__name__}: {str(exc)[:200]})") from None
-        return Teacher.from_model(model, source=path)
-    raise InputError(f"{where}: unknown extension {suffix or '(none)'!r}; "
-                     f"expected one of {', '.join(PICKLE_SUFFIXES + SKOPS_SUFFIXES + XGBOOST_SUFFIXES)}")
+    def _unreadable(self) -> InputError:
+        return InputError(f"teacher: data-free distillation reads the trees of a tree ensemble, which a "
+                          f"{self.kind} does not offer; give real rows (DATA)")
