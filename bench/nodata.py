@@ -3,7 +3,7 @@
 For each dataset, seed and teacher — the same 3,000 training rows, 5,000 held-out rows and teacher as
 ``bench/run.py`` (its functions are reused) — the held-out fidelity of:
 
-* ``datafree``     ``tabcompress.run.distill.train_data_free``: rows sampled from the teacher's trees,
+* ``datafree``     ``tabcompress.run.modes.train_data_free``: rows sampled from the teacher's trees,
                    no real row at all (students tree4, tree8, mlp64x64);
 * ``fewshotK``     ``train_few_shot`` from K prototypes per class (or per target bin, regression) made by
                    ``tabcompress.methods.condense.condense`` from the training rows, K = 1, 5, 10;
@@ -39,27 +39,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402
 
 from tabcompress import Teacher, evaluation  # noqa: E402
+from tabcompress.generators.cache import fit_generator  # noqa: E402
+from tabcompress.generators.registry import build_generator, resolve_generator  # noqa: E402
 from tabcompress.methods.condense import condense  # noqa: E402
-from tabcompress.run.distill import (  # noqa: E402
-    build_generator,
-    fit_generator,
-    resolve_generator,
-    train_data_free,
-    train_few_shot,
-    train_student,
-)
+from tabcompress.run.modes import train_data_free, train_few_shot, train_student  # noqa: E402
 from tabcompress.teachers.labeling import label_rows  # noqa: E402
 
 warnings.filterwarnings("ignore", message=".*sklearn.utils.parallel.delayed.*")
 
-RUN_ARGS = SimpleNamespace(tabcompress_epochs=None)  # what run.tabcompress_config reads: the defaults
+RUN_ARGS = SimpleNamespace(tabcompress_epochs=None, set={})  # what run.tabcompress_config reads: the defaults
 
 
 def config_for(seed: int, student: str, **changes: Any):
-    config = run.tabcompress_config(RUN_ARGS, seed, student)
-    for key, value in changes.items():
-        setattr(config, key, value)
-    return config
+    return run.tabcompress_config(RUN_ARGS, seed, student).replace(**changes)
 
 
 def scores(teacher: Teacher, teacher_pred: np.ndarray, y_test: pd.Series, student, X_test: pd.DataFrame):
@@ -146,7 +138,7 @@ def run_dataset(name: str, path: Path, seed: int, a: argparse.Namespace, results
         gname = resolve_generator(config_for(seed, "mlp64x64"), schema)
         if gname not in gens:
             start = time.perf_counter()
-            gen, _ = fit_generator(build_generator(gname, config_for(seed, "mlp64x64"), "cpu"), X_train, schema,
+            gen, _ = fit_generator(build_generator(gname, config_for(seed, "mlp64x64"), device="cpu"), X_train, schema,
                                    random_state=seed, cache=None)
             gens[gname] = gen
             fit_s = round(time.perf_counter() - start, 3)

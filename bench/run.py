@@ -8,7 +8,7 @@ For each dataset, seed, teacher and student, in one process:
          batch 500), 9× the training rows, added to the real rows, teacher probabilities;
 * B3     MUNGE (Bucilă, Caruana & Niculescu-Mizil 2006): 10× the training rows plus the real ones,
          teacher probabilities;
-* tabcompress  the library's defaults, through ``tabcompress.run.distill.train_student`` — the code
+* tabcompress  the library's defaults, through ``tabcompress.run.modes.train_student`` — the code
          ``tabcompress distill`` runs between the hold-out and the evaluation;
 * oracle the student fitted on the teacher's labels of the held-out rows themselves: what the
          student's capacity allows, not a method.
@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -44,16 +44,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import summary as summary_mod  # noqa: E402
 
-from tabcompress import DistillConfig, Teacher, evaluation  # noqa: E402
+from tabcompress import Settings, Teacher, evaluation  # noqa: E402
 from tabcompress.generators import CTGANGenerator, MUNGEGenerator  # noqa: E402
+from tabcompress.generators.cache import fit_generator  # noqa: E402
+from tabcompress.generators.registry import build_generator, resolve_generator  # noqa: E402
 from tabcompress.report import environment, to_json, versions  # noqa: E402
-from tabcompress.run.distill import (  # noqa: E402
-    build_generator,
-    fit_generator,
-    resolve_generator,
-    train_student,
-    training_facts,
-)
+from tabcompress.run.modes import train_student  # noqa: E402
 from tabcompress.schema import Schema  # noqa: E402
 from tabcompress.students import make_student  # noqa: E402
 from tabcompress.teachers.labeling import label_rows  # noqa: E402
@@ -269,12 +265,12 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
     # fitted once per dataset and seed, as the library would, without the cache.
     tc_gens: dict[str, Any] = {}
 
-    def tabcompress_generator(config: DistillConfig):
+    def tabcompress_generator(config: Settings):
         name = resolve_generator(config, schema)
         if name != "none" and name not in tc_gens:
             key = f"tabcompress_generator_fit:{name}"
             with meter.stage(shared, key):
-                gen, _ = fit_generator(build_generator(name, config, "cpu"), X_train, schema,
+                gen, _ = fit_generator(build_generator(name, config, device="cpu"), X_train, schema,
                                        random_state=seed, cache=None)
             tc_gens[name] = gen
             log(f"  tabcompress {name}: {shared[key]['s']:.1f} s")
@@ -389,17 +385,29 @@ def end_to_end(timings: dict[str, Any], method: str) -> float | None:
     return round(sum(timings[k]["s"] for k in keys if k in timings), 3)
 
 
-def tabcompress_config(args: argparse.Namespace, seed: int, student_name: str) -> DistillConfig:
-    """The library's defaults, with the student under test and, for --quick, few epochs."""
-    spec = STUDENTS[student_name]
-    config = DistillConfig(seed=seed, baseline=False, student=spec["student"], device="cpu", cache=False)
-    if "max_depth" in spec:
-        config.max_depth = spec["max_depth"]
-    if "hidden" in spec:
-        config.hidden = spec["hidden"]
+def tabcompress_config(args: argparse.Namespace, seed: int, student_name: str) -> Settings:
+    """The library's defaults, with the student under test, the settings of ``--set`` and, for
+    --quick, few epochs."""
+    options = {**STUDENTS[student_name], **args.set}
     if args.tabcompress_epochs is not None:
-        config.epochs = args.tabcompress_epochs
-    return config
+        options["epochs"] = args.tabcompress_epochs
+    return Settings.from_options(seed=seed, baseline=False, device="cpu", cache=False, **options)
+
+
+def training_facts(generator) -> dict[str, Any]:
+    """Epochs asked and run, and why training stopped, for each part of ``generator`` that trains."""
+    return {part.name: part.training_facts() for part in generator.parts if part.trains}
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``--set max_depth=4`` → ("max_depth", 4): the value read as TOML (true, 4, 0.5, "text")."""
+    import tomllib
+
+    key, _, value = text.partition("=")
+    try:
+        return key.strip().replace("-", "_"), tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key.strip().replace("-", "_"), value.strip()
 
 
 # -- the whole run ------------------------------------------------------------------------------
@@ -435,11 +443,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--munge-ratio", type=float, default=10.0)
     p.add_argument("--tabcompress-epochs", type=int, default=None,
                    help="override the default's CTGAN epochs (only --quick does)")
+    p.add_argument("--set", type=parse_setting, action="append", default=[], metavar="SETTING=VALUE",
+                   help="a setting of tabcompress's cell other than its default (repeatable), e.g. refine=true")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: first dataset, one seed, small slices, few epochs and trees")
     p.add_argument("--name", default=None, help="results name (default: full, or quick with --quick)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args(argv)
+    args.set = dict(args.set)
     if args.datasets is None:
         args.datasets = list(ALL_DATASETS)
     if args.quick:
@@ -475,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
             "B2": {"epochs": args.b2_epochs, "batch_size": 500, "max_rows": args.b2_max_rows, "ratio": args.b2_ratio},
             "B3": {"p": args.munge_p, "s": args.munge_s, "ratio": args.munge_ratio},
             "tabcompress": {k: (list(v) if isinstance(v, tuple) else v)
-                            for k, v in asdict(tabcompress_config(args, 0, args.students[0])).items()
+                            for k, v in tabcompress_config(args, 0, args.students[0]).options().items()
                             if k not in ("seed", "student", "max_depth", "hidden", "baseline")},
             "known_categorical": {k: list(v) for k, v in KNOWN_CATEGORICAL.items()},
         },

@@ -38,7 +38,7 @@ import run as bench  # noqa: E402
 
 from tabcompress import Teacher, evaluation  # noqa: E402
 from tabcompress.generators import make_generator  # noqa: E402
-from tabcompress.methods.selection import SelectionSettings, train_with_selection  # noqa: E402
+from tabcompress.methods.selection import SelectionRule, train_with_selection  # noqa: E402
 from tabcompress.students import make_student  # noqa: E402
 from tabcompress.teachers.labeling import label_rows  # noqa: E402
 
@@ -47,9 +47,9 @@ VARIANTS = {
     "B3": ("munge", 10, None),
     "M20": ("munge", 20, None),
     "M50": ("munge", 50, None),
-    "SEL": ("munge", 10, SelectionSettings(rounds=2, share=0.5)),
-    "SELr3": ("munge", 10, SelectionSettings(rounds=3, share=0.7)),
-    "SELnoU": ("munge", 10, SelectionSettings(rounds=2, share=0.5, uncertainty=0.0)),
+    "SEL": ("munge", 10, SelectionRule(rounds=2, share=0.5)),
+    "SELr3": ("munge", 10, SelectionRule(rounds=3, share=0.7)),
+    "SELnoU": ("munge", 10, SelectionRule(rounds=2, share=0.5, uncertainty=0.0)),
     "COP": ("copula", 10, None),
     "CT": ("ctgan", 10, None),
     "MIX": ("munge+ctgan", 10, None),

@@ -452,7 +452,7 @@ class Settings:
             raise SettingError("batch_size", f"must be a multiple of 10 (CTGAN trains on packs of 10 rows), "
                                              f"got {self.generator.batch_size}")
         if self.student.adversarial and self.student.name != "mlp":
-            raise SettingError("adversarial", f"trains MLP students only; this run's student is {self.student.name}")
+            raise SettingError("adversarial", "trains MLP students only; add {student} mlp", mentions=("student",))
         from tabcompress.students.registry import student_class
 
         student_class(self.student.name).from_settings(self).check_parameters()

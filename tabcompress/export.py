@@ -19,13 +19,16 @@ from tabcompress.report import to_json
 
 REPORT_FILE = "report.json"
 STUDENT_FORMATS = ("joblib", "skops")
-# Beyond skops's defaults, the types a saved student is made of.
-SKOPS_TRUSTED_STUDENT_TYPES = (
-    "tabcompress.students.encoding.TabularEncoder",
-    "tabcompress.students.tree.TreeStudent",
-    "tabcompress.students.mlp.MLPStudent",
-    "sklearn.tree._tree.Tree",
-)
+# Beyond skops's defaults and the registered students (:func:`trusted_student_types`), the types a
+# saved student is made of.
+SKOPS_TRUSTED_PARTS = ("tabcompress.students.encoding.TabularEncoder", "sklearn.tree._tree.Tree")
+
+
+def trusted_student_types() -> tuple[str, ...]:
+    """The types a ``.skops`` student may hold: every registered student class and its parts."""
+    from tabcompress.students.registry import STUDENTS
+
+    return tuple(f"{cls.__module__}.{cls.__qualname__}" for cls in STUDENTS.classes().values()) + SKOPS_TRUSTED_PARTS
 
 
 def student_file(student_format: str = "joblib") -> str:
@@ -44,7 +47,7 @@ def load_student(path: str | Path) -> Any:
     where = f"student file {path}"
     require_file(path, where, "a student file")
     if path.suffix.lower() in SKOPS_SUFFIXES:
-        return load_skops(path, SKOPS_TRUSTED_STUDENT_TYPES, where)
+        return load_skops(path, trusted_student_types(), where)
     import joblib
 
     return joblib.load(path)

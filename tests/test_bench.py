@@ -59,7 +59,7 @@ def test_quick_results_are_complete_and_in_range(quick, name, task):
             assert r["end_to_end_s"] is None
         else:
             assert _number(r["end_to_end_s"], 0.0, 600)
-        ratio = {"B2": 9, "B3": 10, "tabcompress": Settings.from_options().synthetic_ratio}.get(r["method"], 0)
+        ratio = {"B2": 9, "B3": 10, "tabcompress": Settings().generator.synthetic_ratio}.get(r["method"], 0)
         assert r["synthetic_rows"] == ratio * r["real_rows"]
         assert all(_number(v["s"], 0.0) for v in r["timings"].values())
     for t in results["teachers"]:

@@ -50,9 +50,9 @@ def test_refined_tree_routes_missing_values_as_recorded(magic):
         X.loc[rng.uniform(size=len(X)) < 0.15, column] = np.nan
     forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(X.fillna(-1), magic["target"])
     T = forest.predict_proba(X.fillna(-1))
-    student = TreeStudent(max_depth=5, random_state=0).fit(X, T, classes=forest.classes_)
+    student = TreeStudent(max_depth=5, refine=True, random_state=0).fit(X, T, classes=forest.classes_)
     info = student.refinement_
-    assert info is not None and info["passes"] >= 1  # classification refines by default
+    assert info is not None and info["passes"] >= 1  # classification refines with refine=True
     assert info["loss_after"] <= info["loss_before"]
     assert info["loss_after"] == pytest.approx(_disagreement(student, X, T))
     # Leaves hold the mean teacher probabilities of their rows: predict_proba stays a distribution.
@@ -101,8 +101,8 @@ def test_regression_refinement_is_opt_in_and_lowers_squared_error(house):
 def test_several_starts_keep_the_tree_that_disagrees_least(covertype):
     X, T, fit = _covertype_forest(covertype)
     greedy = TreeStudent(max_depth=4, refine_passes=0, random_state=0).fit(X, T, **fit)
-    one = TreeStudent(max_depth=4, refine_starts=1, random_state=0).fit(X, T, **fit)
-    many = TreeStudent(max_depth=4, random_state=0).fit(X, T, **fit)  # classification: 6 starts by default
+    one = TreeStudent(max_depth=4, refine=True, refine_starts=1, random_state=0).fit(X, T, **fit)
+    many = TreeStudent(max_depth=4, refine=True, random_state=0).fit(X, T, **fit)  # classification: 6 starts
     starts = many.refinement_["starts"]
     assert [s["start"] for s in starts] == ["probabilities, all rows", "classes, all rows",
                                             "probabilities, half of the rows", "classes, half of the rows",
@@ -126,7 +126,7 @@ def test_with_many_rows_the_starts_compete_on_a_sample_and_the_winner_is_refined
     T = forest.predict_proba(X)
     monkeypatch.setattr(tree_module, "SCREEN_ROWS", 400)  # the slice has 1,200 rows
     greedy = TreeStudent(max_depth=4, refine_passes=0, random_state=0).fit(X, T, classes=forest.classes_)
-    student = TreeStudent(max_depth=4, random_state=0).fit(X, T, classes=forest.classes_)
+    student = TreeStudent(max_depth=4, refine=True, random_state=0).fit(X, T, classes=forest.classes_)
     info = student.refinement_
     assert info["screen_rows"] == 400 and len(info["starts"]) == 6
     # Judged on every row, the greedy tree included; refining the winner on every row only lowers it.
@@ -135,7 +135,7 @@ def test_with_many_rows_the_starts_compete_on_a_sample_and_the_winner_is_refined
     assert info["loss_before"] == pytest.approx(_disagreement(greedy, X, T))
     assert info["loss_after"] == pytest.approx(_disagreement(student, X, T))
     assert info["loss_after"] < info["loss_before"]
-    again = TreeStudent(max_depth=4, random_state=0).fit(X, T, classes=forest.classes_)
+    again = TreeStudent(max_depth=4, refine=True, random_state=0).fit(X, T, classes=forest.classes_)
     np.testing.assert_array_equal(again.predict_proba(X), student.predict_proba(X))
 
 
@@ -143,8 +143,8 @@ def test_refined_student_is_deterministic_and_survives_joblib(tmp_path, magic):
     X = magic.drop(columns="target").reset_index(drop=True)
     forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, magic["target"])
     T = forest.predict_proba(X)
-    one = TreeStudent(max_depth=6, random_state=3).fit(X, T, classes=forest.classes_)
-    two = TreeStudent(max_depth=6, random_state=3).fit(X, T, classes=forest.classes_)
+    one = TreeStudent(max_depth=6, refine=True, random_state=3).fit(X, T, classes=forest.classes_)
+    two = TreeStudent(max_depth=6, refine=True, random_state=3).fit(X, T, classes=forest.classes_)
     np.testing.assert_array_equal(one.predict_proba(X), two.predict_proba(X))
     joblib.dump(one, tmp_path / "s.joblib")
     np.testing.assert_array_equal(joblib.load(tmp_path / "s.joblib").predict_proba(X), one.predict_proba(X))
@@ -158,11 +158,11 @@ def test_weight_two_equals_a_duplicated_row(magic):
     weights[:200] = 2.0
     # Two starts, both on all rows: the random halves of further starts are drawn over rows, so a
     # duplicated row changes those draws.
-    weighted = TreeStudent(max_depth=4, refine_starts=2, random_state=0).fit(X, T, classes=forest.classes_,
+    weighted = TreeStudent(max_depth=4, refine=True, refine_starts=2, random_state=0).fit(X, T, classes=forest.classes_,
                                                                              sample_weight=weights)
     doubled_X = pd.concat([X, X.iloc[:200]], ignore_index=True)
     doubled_T = np.vstack([T, T[:200]])
-    doubled = TreeStudent(max_depth=4, refine_starts=2, random_state=0).fit(doubled_X, doubled_T,
+    doubled = TreeStudent(max_depth=4, refine=True, refine_starts=2, random_state=0).fit(doubled_X, doubled_T,
                                                                             classes=forest.classes_)
     np.testing.assert_allclose(weighted.predict_proba(X), doubled.predict_proba(X))
 
@@ -193,7 +193,7 @@ def test_big_trees_are_left_as_grown_unless_asked():
     X = pd.DataFrame(rng.normal(size=(5000, 3)), columns=["a", "b", "c"])
     label = rng.integers(0, 2, len(X))  # noise: an unlimited tree grows thousands of leaves
     T = np.column_stack([1.0 - label, label]).astype(float)
-    unlimited = TreeStudent(max_depth=None, random_state=0).fit(X, T, classes=[0, 1])
+    unlimited = TreeStudent(max_depth=None, refine=True, random_state=0).fit(X, T, classes=[0, 1])
     assert unlimited.complexity()["n_leaves"] > 1024 and unlimited.refinement_ is None
     asked = TreeStudent(max_depth=None, refine_passes=1, random_state=0).fit(X, T, classes=[0, 1])
     assert asked.complexity()["n_leaves"] > 1024 and asked.refinement_ is not None
@@ -213,7 +213,7 @@ def test_every_node_holds_the_mean_of_its_rows_after_refinement(magic):
     X = magic.drop(columns="target").reset_index(drop=True)
     forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, magic["target"])
     T = forest.predict_proba(X)
-    student = TreeStudent(max_depth=5, random_state=0).fit(X, T, classes=forest.classes_)
+    student = TreeStudent(max_depth=5, refine=True, random_state=0).fit(X, T, classes=forest.classes_)
     assert student.refinement_["nodes_changed"] >= 1
     model = student.tree_model_
     path = model.decision_path(student.encoder_.transform(X).astype(np.float32)).toarray().astype(bool)

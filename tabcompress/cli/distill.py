@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -108,7 +109,7 @@ def distill(
             gate_error, result = exc, exc.result
         if not quiet:
             render_summary(result.report, stderr)
-            stderr.print(f"student written to {result.report['outputs']['student']}", highlight=False)
+            stderr.print(f"student written to {_shown(result.report['outputs']['student'])}", highlight=False)
         if json_output:
             print_json(result.report)
         if gate_error is not None:
@@ -124,3 +125,10 @@ def settings_from(ctx: typer.Context, config: Path | None) -> Any:
              if name in OPTIONS and ctx.get_parameter_source(name).name not in ("DEFAULT", "DEFAULT_MAP")}
     from_file = read_settings_file(config) if config is not None else {}
     return Settings().replace(**from_file).replace(**given)
+
+
+def _shown(path: str) -> str:
+    """A path for people: relative to the working directory when it lies below it (the report keeps
+    it absolute)."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative

@@ -38,9 +38,8 @@ from tabcompress.generators.base import Generator, ProgressCallback, constant_co
 
 _MISSING_SUFFIX = "__tabcompress_missing"
 
-#: ``threads=None`` means this many torch intra-op threads. One thread per fit measured as fast as
-#: two on our 2-core machine when idle and clearly faster when the machine is busy (two threads
-#: contend with each other and with labelling); see bench/profile_ctgan.py and the module docstring.
+#: ``threads=None`` means this many torch intra-op threads: one is as fast as two on an idle 2-core
+#: machine and faster on a busy one (bench/profile_ctgan.py; docs/measurements.md, "Threads and memory").
 DEFAULT_THREADS = 1
 
 STOP_EPOCHS, STOP_EARLY, STOP_TIME = "epochs", "early_stop", "time_limit"

@@ -87,7 +87,7 @@ def auto_generator(student: str, schema: "Schema | None" = None) -> str:
     an MLP: CTGAN when at least a third of the columns are categorical (MUNGE's nearest neighbours are
     poor when most of the distance is category mismatches); half MUNGE and half CTGAN rows when some are
     (CTGAN covers category combinations MUNGE's rows miss); MUNGE when none are. The benchmark's cells
-    behind the rule are in docs/measurements.md ("Choosing a generator").
+    behind the rule are in docs/measurements.md ("Generators and auto's rule").
     """
     if student == "mlp" and schema is not None and schema.categorical:
         if len(schema.categorical) >= len(schema.columns) / 3:

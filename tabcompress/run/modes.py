@@ -36,7 +36,7 @@ from tabcompress.students.registry import student_class
 from tabcompress.teachers import Teacher, label_rows
 from tabcompress.teachers.space import FeatureSpace, feature_space
 
-#: synthetic rows of a data-free run, and of a few-shot run (docs/measurements.md, "No-data defaults")
+#: synthetic rows of a data-free run, and of a few-shot run (docs/measurements.md, "Without the training data")
 DATA_FREE_ROWS = 60_000
 FEW_SHOT_ROWS = 20_000
 #: rows sampled to score a run that has no real held-out rows

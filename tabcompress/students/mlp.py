@@ -115,7 +115,7 @@ class MLPStudent(Student):
 
         device = torch.device(self.device_)
         # One intra-op thread by default: a network this small gains nothing from more, and on a busy
-        # machine torch's threads wait on each other at every operation (docs/measurements.md, "MLP threads").
+        # machine torch's threads wait on each other at every operation (docs/measurements.md, "Threads and memory").
         threads_before = torch.get_num_threads()
         if self.threads is not None:
             torch.set_num_threads(int(self.threads))

@@ -13,7 +13,7 @@ from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
 from tabcompress.students.refine import refine_tree
 
-# Refinement's defaults, each the best of a trial that docs/measurements.md records ("Tree refinement"):
+# Refinement's defaults, each the best of a trial in docs/measurements.md ("Tree refinement"):
 # three passes do as well as eight (python bench/trials.py --variants M20,M20+R), six starting trees
 # gain most at depth 4 (--variants M20+R1,M20+R2,M20+R4,M20+R), and screening the starts on a sample of
 # SCREEN_ROWS keeps six starts near the cost of one on large runs.

@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 
 from tabcompress.errors import InputError
-from tabcompress.teachers.base import InputMap, Teacher, TreeNodes, describe_source, final_step
+from tabcompress.teachers.base import (
+    InputMap,
+    Teacher,
+    TreeNodes,
+    describe_source,
+    final_step,
+)
 
 # Objectives of a bare Booster, by the task they imply.
 _BINARY_OBJECTIVES = {"binary:logistic", "binary:logitraw", "binary:hinge"}
