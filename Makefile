@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DEMO   := demo-out
 
-.PHONY: install demo test bench bench-quick clean
+.PHONY: install demo test docs bench bench-quick clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ demo: install
 
 test: install
 	$(VENV)/bin/python -m pytest
+
+# docs/options.md, written from the command line itself (tests/test_docs.py fails when it drifts).
+docs: install
+	$(PY) -m tabcompress.cli.reference > docs/options.md
 
 # The full matrix (8 datasets × 2 teachers × 3 students × 6 methods × 3 seeds, about 1–2 hours on
 # 2 cores), the no-data methods on the same splits and teachers (data-free, few-shot, adversarial MLP;

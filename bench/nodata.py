@@ -155,13 +155,13 @@ def run_dataset(name: str, path: Path, seed: int, a: argparse.Namespace, results
     # the fast tree cells first for every teacher, then the MLP cells
     for kind in a.teachers:
         for student in ("tree4", "tree8"):
-            if "datafree" in a.parts:
+            if "datafree" in a.parts and student in a.datafree_students:
                 datafree(kind, student)
             if "fewshot" in a.parts and student in a.fewshot_students:
                 fewshot(kind, student)
         write(out, results)
     for kind in a.teachers:
-        if "datafree" in a.parts:
+        if "datafree" in a.parts and "mlp64x64" in a.datafree_students:
             datafree(kind, "mlp64x64")
         if "fewshot" in a.parts and "mlp64x64" in a.fewshot_students:
             fewshot(kind, "mlp64x64")
@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--parts", type=items, default=["datafree", "fewshot", "adversarial"])
     p.add_argument("--per-class", type=lambda s: [int(x) for x in items(s)], default=[1, 5, 10])
     p.add_argument("--fewshot-students", type=items, default=["tree4", "tree8"])
+    p.add_argument("--datafree-students", type=items, default=["tree4", "tree8", "mlp64x64"])
     p.add_argument("--out", type=Path, default=run.ROOT / "bench" / "results" / "nodata.json")
     a = p.parse_args(argv)
     datasets = [run.resolve_dataset(d, a.data_dir) for d in a.datasets]

@@ -7,12 +7,7 @@ here load on first use, so that ``tabcompress --help`` imports neither scikit-le
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from tabcompress.errors import (
-    FidelityGateError,
-    InputError,
-    SettingError,
-    TabcompressError,
-)
+from tabcompress.errors import FidelityGateError, InputError, SettingError, TabcompressError
 
 try:
     __version__ = version("tabcompress")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from tabcompress.errors import InputError, SettingError
+from tabcompress.registry import STUDENTS, generator_parts
 
 # -- constraints ---------------------------------------------------------------------------------
 
@@ -178,10 +179,17 @@ def check(name: str, value: Any, constraint: Constraint) -> None:
         raise SettingError(name, f"must be {constraint.describe()}, got {value!r}")
 
 
-def check_all(owner: Any, constraints: dict[str, Constraint]) -> None:
-    """:func:`check` each attribute of ``owner`` named in ``constraints`` (an estimator's parameters)."""
-    for name, constraint in constraints.items():
-        check(name, getattr(owner, name), constraint)
+def parameter(default: Any, constraint: Constraint) -> Any:
+    """A parameter of a student or generator (a dataclass field): its default and its constraint, declared
+    together, so that :func:`check_parameters` checks every parameter in one place."""
+    return field(default=default, metadata={"constraint": constraint})
+
+
+def check_parameters(owner: Any) -> None:
+    """:func:`check` each parameter of the dataclass ``owner`` against its declared constraint."""
+    for f in fields(owner):
+        if "constraint" in f.metadata:
+            check(f.name, getattr(owner, f.name), f.metadata["constraint"])
 
 
 # -- settings ------------------------------------------------------------------------------------
@@ -193,6 +201,7 @@ PANEL_GENERATOR = "Synthetic rows"
 PANEL_TRAINING = "Generator training"
 PANEL_STUDENT = "Student"
 PANEL_RESEARCH = "Research options"
+PANELS = (PANEL_MAIN, PANEL_DATA, PANEL_GENERATOR, PANEL_TRAINING, PANEL_STUDENT, PANEL_RESEARCH)
 
 
 def setting(default: Any, constraint: Constraint, help: str, *, panel: str = PANEL_MAIN,
@@ -204,10 +213,6 @@ def setting(default: Any, constraint: Constraint, help: str, *, panel: str = PAN
                                             "option": option, "shown": shown})
 
 
-def _student_names() -> tuple[str, ...]:
-    from tabcompress.students.registry import student_names
-
-    return student_names()
 
 
 @dataclass
@@ -312,7 +317,7 @@ class StudentSettings:
     """The student: its family and its size."""
 
     name: str = setting(
-        "tree", OneOf(_student_names), "Student model.", option="student")
+        "tree", OneOf(STUDENTS.names), "Student model.", option="student")
     max_depth: int | None = setting(
         6, Whole(1, none=True), "Tree student: maximum depth.")
     max_leaf_nodes: int | None = setting(
@@ -445,17 +450,12 @@ class Settings:
         for option, value, constraint in self._walk():
             check(option, value, constraint)
         if self.generator.name != "auto":
-            from tabcompress.generators.registry import generator_parts
-
             generator_parts(self.generator.name)  # names the unknown part
         if self.generator.batch_size % 10:
             raise SettingError("batch_size", f"must be a multiple of 10 (CTGAN trains on packs of 10 rows), "
                                              f"got {self.generator.batch_size}")
         if self.student.adversarial and self.student.name != "mlp":
             raise SettingError("adversarial", "trains MLP students only; add {student} mlp", mentions=("student",))
-        from tabcompress.students.registry import student_class
-
-        student_class(self.student.name).from_settings(self).check_parameters()
 
     # -- derived -------------------------------------------------------------------------------
     @property

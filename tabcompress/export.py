@@ -26,7 +26,7 @@ SKOPS_TRUSTED_PARTS = ("tabcompress.students.encoding.TabularEncoder", "sklearn.
 
 def trusted_student_types() -> tuple[str, ...]:
     """The types a ``.skops`` student may hold: every registered student class and its parts."""
-    from tabcompress.students.registry import STUDENTS
+    from tabcompress.registry import STUDENTS
 
     return tuple(f"{cls.__module__}.{cls.__qualname__}" for cls in STUDENTS.classes().values()) + SKOPS_TRUSTED_PARTS
 

@@ -10,6 +10,7 @@ students, skops, which ``--safe`` writes).
 from __future__ import annotations
 
 import pickle
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
@@ -18,9 +19,8 @@ from conftest import assert_in_schema, text_pipeline
 
 from tabcompress import Settings, Teacher
 from tabcompress.errors import SettingError
-from tabcompress.generators.registry import GENERATORS
+from tabcompress.registry import GENERATORS, STUDENTS
 from tabcompress.schema import Schema
-from tabcompress.students.registry import STUDENTS
 from tabcompress.teachers import label_rows
 
 #: settings that keep every component quick on a few hundred rows
@@ -86,9 +86,11 @@ def test_student_contract(name, rows, tmp_path):
 @pytest.mark.parametrize("name", STUDENTS.names())
 def test_student_refuses_a_bad_parameter(name, rows):
     cls = STUDENTS.get(name)
-    bad = {"tree": {"max_depth": 0}, "mlp": {"hidden": ()}}[name]
-    with pytest.raises(SettingError, match=f"{next(iter(bad))} must be"):
-        cls(**bad).fit(rows["X"], rows["values"])
+    for parameter in _checked_parameters(cls):
+        student = cls()
+        setattr(student, parameter, "nonsense")
+        with pytest.raises(SettingError, match=f"^{parameter} must be"):
+            student.fit(rows["X"], rows["values"])
 
 
 # -- generators ----------------------------------------------------------------------------------
@@ -119,10 +121,14 @@ def test_generator_contract(name, rows):
     assert isinstance(facts, dict) and (bool(facts) == cls.trains)
 
 
-@pytest.mark.parametrize("name", [n for n in GENERATORS.names() if GENERATORS.get(n)._parameter_checks])
+def _checked_parameters(cls) -> list[str]:
+    return [f.name for f in fields(cls) if "constraint" in f.metadata]
+
+
+@pytest.mark.parametrize("name", GENERATORS.names())
 def test_generator_refuses_a_bad_parameter(name, rows):
     cls = GENERATORS.get(name)
-    parameter = next(iter(cls._parameter_checks))
+    parameter = _checked_parameters(cls)[-1]
     generator = cls.from_settings(QUICK, teacher=rows["regressor"])
     setattr(generator, parameter, -1)
     with pytest.raises(SettingError, match=f"{parameter} must be"):

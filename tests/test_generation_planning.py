@@ -12,19 +12,10 @@ import pytest
 from conftest import DATA, run_cli
 
 from tabcompress import InputError, Settings, Teacher, distill
-from tabcompress.generators import (
-    MixtureGenerator,
-    MUNGEGenerator,
-    generator_parts,
-    make_generator,
-)
+from tabcompress.generators import MixtureGenerator, MUNGEGenerator, generator_parts, make_generator
 from tabcompress.generators.registry import resolve_generator
 from tabcompress.methods.budget import Rates, plan, rows_cost
-from tabcompress.methods.selection import (
-    SelectionRule,
-    select,
-    train_with_selection,
-)
+from tabcompress.methods.selection import SelectionRule, select, train_with_selection
 from tabcompress.schema import Schema
 
 

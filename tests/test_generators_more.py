@@ -9,13 +9,7 @@ import pandas as pd
 import pytest
 
 from tabcompress import Settings
-from tabcompress.generators import (
-    CopulaGenerator,
-    CTGANGenerator,
-    TVAEGenerator,
-    build_generator,
-    generator_names,
-)
+from tabcompress.generators import CopulaGenerator, CTGANGenerator, TVAEGenerator, build_generator, generator_names
 from tabcompress.schema import Schema
 
 

@@ -27,7 +27,8 @@ def test_regression_with_text_and_missing_values(california, tmp_path):
 
     X, y = california.drop(columns="target"), california["target"]
     teacher = Teacher.from_model(text_pipeline(X, RandomForestRegressor(n_estimators=20, random_state=0)).fit(X, y))
-    result = distill(teacher, california, Settings.from_options(epochs=2, synthetic_rows=3000), out_dir=tmp_path / "out")
+    result = distill(teacher, california, Settings.from_options(epochs=2, synthetic_rows=3000),
+                     out_dir=tmp_path / "out")
     report = result.report
     assert report["task"] == "regression"
     assert report["data"]["synthetic_rows"] == 3000

@@ -8,14 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from tabcompress.cli.app import app, console, errors, print_json
-from tabcompress.cli.options import (
-    json_option,
-    quiet_option,
-    safe_option,
-    setting,
-    teacher_argument,
-    verbose_option,
-)
+from tabcompress.cli.options import json_option, quiet_option, safe_option, setting, teacher_argument, verbose_option
 from tabcompress.config import default
 
 

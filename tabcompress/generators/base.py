@@ -9,12 +9,13 @@ with torch, takes a time limit, is worth caching, needs the teacher — are trai
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import is_dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
-from tabcompress.config import Constraint, check_all
+from tabcompress.config import check_parameters
 from tabcompress.schema import Schema
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ class Generator(ABC):
     cache_worthy: bool = False
     #: samples the teacher's own trees: built with ``teacher=``
     needs_teacher: bool = False
-    #: each parameter's constraint, checked once at the start of :meth:`fit`
-    _parameter_checks: dict[str, Constraint] = {}
     #: what :meth:`training_facts` reports, as (key, attribute) pairs, for a generator that trains
     training_attributes: tuple[tuple[str, str], ...] = (
         ("epochs", "epochs"), ("epochs_run", "epochs_run_"), ("stop_reason", "stop_reason_"),
@@ -66,8 +65,10 @@ class Generator(ABC):
 
     def check_parameters(self) -> None:
         """Raise :class:`~tabcompress.errors.SettingError` naming the first parameter with a value it
-        cannot take (:meth:`fit` calls it first)."""
-        check_all(self, self._parameter_checks)
+        cannot take (:meth:`fit` calls it first). Generators are dataclasses whose fields declare their
+        constraints (:func:`tabcompress.config.parameter`)."""
+        if is_dataclass(self):
+            check_parameters(self)
 
     def fit(self, X: pd.DataFrame, schema: Schema, *, random_state: int | None = None,
             progress: ProgressCallback | None = None) -> "Generator":
@@ -77,8 +78,10 @@ class Generator(ABC):
         if len(X) == 0:
             raise ValueError("cannot fit a generator on zero rows")
         self.schema_ = schema
-        self._fit(X.reset_index(drop=True), random_state, progress)
-        self.n_fit_rows_ = getattr(self, "n_fit_rows_", len(X))
+        # A generator with a ``max_rows`` parameter learns from a random subsample of at most that many rows.
+        X = self._subsample(X.reset_index(drop=True), getattr(self, "max_rows", None), random_state)
+        self.n_fit_rows_ = len(X)  # ``_fit`` may say otherwise: the teacher's trees learn from no row
+        self._fit(X, random_state, progress)
         return self
 
     def sample(self, n: int, *, random_state: int | None = None) -> pd.DataFrame:
@@ -116,3 +119,13 @@ def constant_columns(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
     model has nothing to learn there, and sampling repeats the value."""
     return {spec.name: X[spec.name].iloc[0] for spec in schema.columns
             if X[spec.name].nunique(dropna=False) <= 1}
+
+
+def varying_columns(X: pd.DataFrame, schema: Schema, constants: dict[str, Any]) -> Iterator[tuple[Any, np.ndarray]]:
+    """Each column of ``X`` not in ``constants``, as ``(spec, values)``: a categorical column's codes
+    (missing → one code past the last category), else its numbers (NaN where missing)."""
+    for spec in schema.columns:
+        if spec.name in constants:
+            continue
+        col = X[spec.name]
+        yield spec, spec.codes(col) if spec.is_categorical else col.to_numpy(dtype=np.float64, na_value=np.nan)

@@ -41,6 +41,7 @@ monotone; a rule such as "x = -1 exactly when c = 'unknown'" comes out blurred.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,8 +49,8 @@ import pandas as pd
 from scipy.special import ndtr
 from scipy.stats import rankdata
 
-from tabcompress.config import Whole
-from tabcompress.generators.base import Generator, ProgressCallback, constant_columns
+from tabcompress.config import Whole, parameter
+from tabcompress.generators.base import Generator, ProgressCallback, constant_columns, varying_columns
 
 # Weight of the identity in the estimated correlation matrix: keeps it positive definite when columns
 # are collinear (duplicated columns, a category that determines another) and Cholesky stable.
@@ -103,6 +104,7 @@ class _NumericMarginal:
         return np.interp(u, self.positions, self.sorted)
 
 
+@dataclass(eq=False)
 class CopulaGenerator(Generator):
     """Gaussian copula with empirical marginals.
 
@@ -115,18 +117,13 @@ class CopulaGenerator(Generator):
     # Not worth a cache entry: its fit takes about as long as loading one, and the entry would hold a
     # sorted copy of every numeric column of the training rows.
     cache_worthy = False
-    _parameter_checks = {"max_rows": Whole(1, none=True)}
-
-    def __init__(self, max_rows: int | None = None):
-        self.max_rows = max_rows
+    max_rows: int | None = parameter(None, Whole(1, none=True))
 
     @classmethod
     def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "CopulaGenerator":
         return cls(max_rows=settings.generator.fit_rows)
 
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
-        X = self._subsample(X, self.max_rows, random_state)
-        self.n_fit_rows_ = len(X)
         rng = np.random.default_rng(random_state)
         self.constants_: dict[str, Any] = constant_columns(X, self.schema_)
         # Per modelled column: how to decode it and which latent (copula) dimensions it reads.
@@ -137,17 +134,11 @@ class CopulaGenerator(Generator):
             uniforms.append(u)
             return len(uniforms) - 1
 
-        for spec in self.schema_.columns:
-            if spec.name in self.constants_:
+        for spec, values in varying_columns(X, self.schema_, self.constants_):
+            if spec.is_categorical:  # codes, with missing as one more
+                marginal = _CategoricalMarginal(values, np.array([*spec.categories, np.nan], dtype=object))
+                self.plans_[spec.name] = {"categorical": marginal, "dim": latent(marginal.uniforms(values, rng))}
                 continue
-            col = X[spec.name]
-            if spec.is_categorical:
-                codes = spec.codes(col)  # missing → one code past the last category
-                marginal = _CategoricalMarginal(codes, np.array([*spec.categories, np.nan], dtype=object))
-                dim = latent(marginal.uniforms(codes, rng))
-                self.plans_[spec.name] = {"categorical": marginal, "dim": dim}
-                continue
-            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
             values[~np.isfinite(values)] = np.nan  # an infinity has no place in a quantile table
             missing = np.isnan(values)
             plan: dict[str, Any] = {}

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 
-from tabcompress.config import Flag, Number, OneOf, Whole
-from tabcompress.generators.base import Generator, ProgressCallback, constant_columns
+from tabcompress.config import Flag, Number, OneOf, Whole, parameter
+from tabcompress.generators.base import Generator, ProgressCallback, constant_columns, varying_columns
 
 _MISSING_SUFFIX = "__tabcompress_missing"
 
@@ -45,6 +46,7 @@ DEFAULT_THREADS = 1
 STOP_EPOCHS, STOP_EARLY, STOP_TIME = "epochs", "early_stop", "time_limit"
 
 
+@dataclass(eq=False)
 class CTGANGenerator(Generator):
     """Conditional tabular GAN.
 
@@ -76,33 +78,23 @@ class CTGANGenerator(Generator):
     trains = True
     takes_time_limit = True
     cache_worthy = True
-    _parameter_checks = {
-        "epochs": Whole(1), "batch_size": Whole(10), "max_rows": Whole(1, none=True),
-        "device": OneOf(("cpu", "cuda")), "threads": Whole(1, none=True), "transformer_rows": Whole(10, none=True),
-        "early_stop": Flag(), "time_limit": Number(0.0, open_low=True, none=True), "min_epochs": Whole(1),
-        "window": Whole(2), "patience": Whole(1), "tolerance": Number(0.0),
-    }
     #: the generator cache keys on every setting but this one: a time limit only decides when a fit
     #: stops, and a nightly rerun under --time-budget should find yesterday's fit (which then makes
     #: the run reproducible, where refitting under a time limit would not be)
     cache_ignored_params = ("time_limit",)
 
-    def __init__(self, epochs: int = 100, batch_size: int = 500, max_rows: int | None = None,
-                 device: str = "cpu", *, threads: int | None = None, transformer_rows: int | None = 5000,
-                 early_stop: bool = False, time_limit: float | None = None, min_epochs: int = 30,
-                 window: int = 10, patience: int = 10, tolerance: float = 0.05):
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.max_rows = max_rows
-        self.device = device
-        self.threads = threads
-        self.transformer_rows = transformer_rows
-        self.early_stop = early_stop
-        self.time_limit = time_limit
-        self.min_epochs = min_epochs
-        self.window = window
-        self.patience = patience
-        self.tolerance = tolerance
+    epochs: int = parameter(100, Whole(1))
+    batch_size: int = parameter(500, Whole(10))
+    max_rows: int | None = parameter(None, Whole(1, none=True))
+    device: str = parameter("cpu", OneOf(("cpu", "cuda")))
+    threads: int | None = parameter(None, Whole(1, none=True))
+    transformer_rows: int | None = parameter(5000, Whole(10, none=True))
+    early_stop: bool = parameter(False, Flag())
+    time_limit: float | None = parameter(None, Number(0.0, open_low=True, none=True))
+    min_epochs: int = parameter(30, Whole(1))
+    window: int = parameter(10, Whole(2))
+    patience: int = parameter(10, Whole(1))
+    tolerance: float = parameter(0.05, Number(0.0))
 
     @classmethod
     def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "CTGANGenerator":
@@ -116,16 +108,11 @@ class CTGANGenerator(Generator):
         columns: dict[str, Any] = {}
         discrete: list[str] = []
         self.constants_: dict[str, Any] = constant_columns(X, self.schema_)
-        for spec in self.schema_.columns:
-            if spec.name in self.constants_:
-                continue
-            col = X[spec.name]
-            if spec.is_categorical:
-                codes = spec.codes(col)  # missing → one code past the last category
-                columns[spec.name] = codes
+        for spec, values in varying_columns(X, self.schema_, self.constants_):
+            if spec.is_categorical:  # codes, with missing as one more
+                columns[spec.name] = values
                 discrete.append(spec.name)
                 continue
-            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
             missing = np.isnan(values)
             if missing.any():
                 values = np.where(missing, np.median(values[~missing]), values)
@@ -158,8 +145,6 @@ class CTGANGenerator(Generator):
         from ctgan import CTGAN
 
         started = time.perf_counter()
-        X = self._subsample(X, self.max_rows, random_state)
-        self.n_fit_rows_ = len(X)
         encoded, discrete = self._encode(X)
         self.model_ = None
         self.epochs_run_, self.stop_reason_ = 0, STOP_EPOCHS

@@ -30,10 +30,13 @@ follow the teacher's training data, which may be far larger than the rows at han
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
-from tabcompress.config import Whole, check
+from tabcompress.config import Whole, check, parameter
 from tabcompress.generators.base import Generator, ProgressCallback
 from tabcompress.teachers.space import CODE, INDICATOR, NUMERIC, FeatureSpace
 
@@ -177,6 +180,7 @@ class ForestSampler:
         return pd.DataFrame(out, columns=space.schema.names)
 
 
+@dataclass(eq=False)
 class TeacherTreesGenerator(Generator):
     """Rows from the regions of the teacher's training data (see :class:`ForestSampler`).
 
@@ -188,11 +192,8 @@ class TeacherTreesGenerator(Generator):
 
     name = "forest"
     needs_teacher = True
-    _parameter_checks = {"trees_per_row": Whole(1)}
-
-    def __init__(self, teacher=None, trees_per_row: int = 16):
-        self.teacher = teacher
-        self.trees_per_row = trees_per_row
+    teacher: Any = None
+    trees_per_row: int = parameter(16, Whole(1))
 
     @classmethod
     def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "TeacherTreesGenerator":

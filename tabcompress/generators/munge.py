@@ -16,13 +16,16 @@ treated like a category: it is swapped, not averaged.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from tabcompress.config import Number, Whole
+from tabcompress.config import Number, Whole, parameter
 from tabcompress.generators.base import Generator, ProgressCallback
 
 
+@dataclass(eq=False)
 class MUNGEGenerator(Generator):
     """Nearest-neighbour perturbation of the real rows.
 
@@ -34,12 +37,10 @@ class MUNGEGenerator(Generator):
     """
 
     name = "munge"
-    _parameter_checks = {"p": Number(0.0, 1.0), "s": Number(0.0, open_low=True), "max_rows": Whole(1, none=True)}
 
-    def __init__(self, p: float = 0.5, s: float = 1.0, max_rows: int | None = None):
-        self.p = p
-        self.s = s
-        self.max_rows = max_rows
+    p: float = parameter(0.5, Number(0.0, 1.0))
+    s: float = parameter(1.0, Number(0.0, open_low=True))
+    max_rows: int | None = parameter(None, Whole(1, none=True))
 
     @classmethod
     def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "MUNGEGenerator":
@@ -48,8 +49,6 @@ class MUNGEGenerator(Generator):
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
         from sklearn.neighbors import NearestNeighbors
 
-        X = self._subsample(X, self.max_rows, random_state)
-        self.n_fit_rows_ = len(X)
         self.rows_ = X
         if len(X) == 1:
             self.neighbour_ = np.zeros(1, dtype=np.int64)

@@ -1,49 +1,16 @@
-"""Generators by name (``--generator``), mixtures of them (``munge+ctgan``) and ``auto``'s pick.
-
-A new generator is a :class:`~tabcompress.generators.base.Generator` subclass with a ``name`` and its
-traits, plus one line here; the contract test in tests/test_contract.py then runs it through every check.
-"""
+"""Generators by name (``--generator``: the registry's generators, :data:`tabcompress.registry.GENERATORS`),
+mixtures of them (``munge+ctgan``) and ``auto``'s pick."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from tabcompress.errors import SettingError
-from tabcompress.registry import Registry
+from tabcompress.registry import GENERATORS, NO_GENERATOR, generator_names, generator_parts
 
 if TYPE_CHECKING:
     from tabcompress.config import Settings
     from tabcompress.generators.base import Generator
     from tabcompress.schema import Schema
-
-GENERATORS = Registry("generator", {
-    "ctgan": "tabcompress.generators.ctgan:CTGANGenerator",
-    "tvae": "tabcompress.generators.tvae:TVAEGenerator",
-    "copula": "tabcompress.generators.copula:CopulaGenerator",
-    "munge": "tabcompress.generators.munge:MUNGEGenerator",
-    "forest": "tabcompress.generators.forest:TeacherTreesGenerator",
-})
-#: the student learns from the real rows only
-NONE = "none"
-
-
-def generator_names() -> tuple[str, ...]:
-    """What ``--generator`` takes, besides ``auto`` and mixtures."""
-    return (*GENERATORS.names(), NONE)
-
-
-def generator_parts(name: str) -> list[str]:
-    """The parts of a generator name (``munge+ctgan`` → two parts); a :class:`SettingError` about
-    ``generator`` when a part is unknown, repeated, or ``none`` inside a mix."""
-    parts = [p.strip() for p in str(name).split("+")]
-    for part in parts:
-        if part not in GENERATORS and (part != NONE or len(parts) > 1):
-            raise SettingError("generator", f"must be one of {', '.join(generator_names())}, or several joined "
-                                            f"with + (e.g. munge+ctgan), got {part!r}")
-    if len(set(parts)) != len(parts):
-        raise SettingError("generator", f"names a generator twice: {name!r}")
-    return parts
-
 
 def make_generator(name: str, **params: Any) -> "Generator | None":
     """The generator ``name`` built with ``params``; None for ``none``. A mixture (``a+b``) takes no
@@ -51,7 +18,7 @@ def make_generator(name: str, **params: Any) -> "Generator | None":
     from tabcompress.generators.mixture import MixtureGenerator
 
     parts = generator_parts(name)
-    if parts == [NONE]:
+    if parts == [NO_GENERATOR]:
         return None
     if len(parts) == 1:
         return GENERATORS.get(parts[0])(**params)
@@ -67,7 +34,7 @@ def build_generator(name: str, settings: "Settings", *, device: str = "cpu", tea
     from tabcompress.generators.mixture import MixtureGenerator
 
     parts = generator_parts(name)
-    if parts == [NONE]:
+    if parts == [NO_GENERATOR]:
         return None
     classes = [GENERATORS.get(p) for p in parts]
     if time_limit is not None:
@@ -78,7 +45,7 @@ def build_generator(name: str, settings: "Settings", *, device: str = "cpu", tea
 
 def trains(name: str) -> bool:
     """Whether a part of generator ``name`` trains a torch model (so the run needs a torch device)."""
-    return any(p != NONE and GENERATORS.get(p).trains for p in generator_parts(name))
+    return any(p != NO_GENERATOR and GENERATORS.get(p).trains for p in generator_parts(name))
 
 
 def auto_generator(student: str, schema: "Schema | None" = None) -> str:
@@ -101,3 +68,7 @@ def resolve_generator(settings: "Settings", schema: "Schema | None" = None) -> s
     if settings.generator.name != "auto":
         return settings.generator.name
     return auto_generator(settings.student.name, schema)
+
+
+__all__ = ["GENERATORS", "NO_GENERATOR", "auto_generator", "build_generator", "generator_names", "generator_parts",
+           "make_generator", "resolve_generator", "trains"]

@@ -17,15 +17,17 @@ short last batch, so any positive batch size works, including one larger than th
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Iterator
 
 import pandas as pd
 
-from tabcompress.config import OneOf, Whole
+from tabcompress.config import OneOf, Whole, parameter
 from tabcompress.generators.base import Generator, ProgressCallback
 from tabcompress.generators.ctgan import CTGANGenerator
 
 
+@dataclass(eq=False)
 class TVAEGenerator(Generator):
     """Tabular variational autoencoder.
 
@@ -40,15 +42,11 @@ class TVAEGenerator(Generator):
     name = "tvae"
     trains = True
     cache_worthy = True
-    _parameter_checks = {"epochs": Whole(1), "batch_size": Whole(1), "max_rows": Whole(1, none=True),
-                         "device": OneOf(("cpu", "cuda"))}
 
-    def __init__(self, epochs: int = 100, batch_size: int = 500, max_rows: int | None = None,
-                 device: str = "cpu"):
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.max_rows = max_rows
-        self.device = device
+    epochs: int = parameter(100, Whole(1))
+    batch_size: int = parameter(500, Whole(1))
+    max_rows: int | None = parameter(None, Whole(1, none=True))
+    device: str = parameter("cpu", OneOf(("cpu", "cuda")))
 
     @classmethod
     def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "TVAEGenerator":
@@ -64,8 +62,6 @@ class TVAEGenerator(Generator):
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
         from ctgan import TVAE
 
-        X = self._subsample(X, self.max_rows, random_state)
-        self.n_fit_rows_ = len(X)
         encoded, discrete = self._encode(X)
         self.model_ = None
         if encoded.shape[1] == 0:

@@ -27,7 +27,7 @@ from tabcompress.export import check_out_dir, output_paths, write_outputs
 from tabcompress.progress import Progress
 from tabcompress.report import build_report
 from tabcompress.run.context import Rows, Run, TrainedStudent
-from tabcompress.run.modes import choose_mode, run_device
+from tabcompress.run.modes import check_settings, choose_mode, run_device
 from tabcompress.teachers import Teacher, load_teacher
 
 
@@ -63,7 +63,7 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     are written.
     """
     settings = (settings or Settings()).replace(**options)
-    settings.validate()
+    check_settings(settings)
     run = Run(settings, progress)
     out = check_out_dir(out_dir) if out_dir is not None else None
     mode = choose_mode(data, settings)

@@ -59,6 +59,13 @@ def choose_mode(data: Source | None, settings: Settings) -> "Mode":
     return mode
 
 
+def check_settings(settings: Settings) -> None:
+    """Every setting's own check, then the student's parameters as the settings make them: all before
+    any work, so a bad value costs no time."""
+    settings.validate()
+    student_class(settings.student.name).from_settings(settings).check_parameters()
+
+
 def run_device(settings: Settings) -> str:
     """The torch device of a run; "cpu" when nothing in it uses torch (so --device cuda is not checked)."""
     # "auto" needs torch only with an MLP, which is checked through the student
@@ -217,7 +224,7 @@ def train_data_free(teacher: Teacher, settings: Settings, *, space: FeatureSpace
     """Train a student without real rows: rows sampled from the teacher's trees
     (:class:`~tabcompress.generators.forest.ForestSampler`), labelled by the teacher, optionally through
     ``selection.rounds`` rounds of bounded-disagreement selection."""
-    settings.validate()
+    check_settings(settings)
     stages = Stages(progress or Progress())
     space = space or feature_space(teacher)
     schema = space.schema
@@ -245,7 +252,7 @@ def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.
     """Train a student from a few prototype rows per class: rows grown around them
     (:func:`tabcompress.methods.fewshot.synthesize_around_prototypes`), weighted by forest proximity,
     plus the prototypes at full weight. The baseline is the same student on the prototypes alone."""
-    settings.validate()
+    check_settings(settings)
     stages = Stages(progress or Progress())
     fit_kwargs = _fit_kwargs(teacher, schema)
     student_cls = student_class(settings.student.name)
@@ -284,7 +291,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     ``time_left`` (default: ``budget.time_budget``) is the seconds this call may take; the run is then
     planned to fit (see :mod:`tabcompress.methods.budget`).
     """
-    settings.validate()
+    check_settings(settings)
     started = time.perf_counter()
     progress = progress or Progress()
     stages = Stages(progress)

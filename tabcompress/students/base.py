@@ -6,21 +6,22 @@ values) and ``predict_proba``. It is fitted on *soft targets* — the teacher's 
 its predicted values — so ``fit`` is told the classes explicitly.
 
 As in imbalanced-learn, the public methods validate and shape once; each student writes ``_fit``,
-``_predict_raw`` and ``_complexity``, declares its parameters' constraints in
-``_parameter_checks`` (checked by :meth:`Student.fit` with :func:`tabcompress.config.check`), and
-says in :meth:`Student.from_settings` how a run's settings become its parameters.
+``_predict_raw`` and ``_complexity``, declares its parameters as dataclass fields with their
+constraints (:func:`tabcompress.config.parameter`; :meth:`Student.fit` checks them first), and says in
+:meth:`Student.from_settings` how a run's settings become its parameters.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import is_dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from tabcompress.config import Constraint, check_all
+from tabcompress.config import check_parameters
 
 if TYPE_CHECKING:
     from tabcompress.config import Settings
@@ -35,8 +36,6 @@ class Student(BaseEstimator, ABC):
     uses_torch: bool = False
     #: whether it can stop when a time limit runs out, so a time budget gives each fit a share
     takes_time_limit: bool = False
-    #: each parameter's constraint, checked once at the start of :meth:`fit`
-    _parameter_checks: dict[str, Constraint] = {}
 
     @classmethod
     def from_settings(cls, settings: "Settings", *, device: str | None = None,
@@ -47,8 +46,10 @@ class Student(BaseEstimator, ABC):
 
     def check_parameters(self) -> None:
         """Raise :class:`~tabcompress.errors.SettingError` naming the first parameter with a value it
-        cannot take (:meth:`fit` calls it first; a run calls it before any work)."""
-        check_all(self, self._parameter_checks)
+        cannot take (:meth:`fit` calls it first; a run calls it before any work). Students are dataclasses
+        whose fields declare their constraints (:func:`tabcompress.config.parameter`)."""
+        if is_dataclass(self):
+            check_parameters(self)
 
     def fit(self, X: pd.DataFrame, targets: np.ndarray, *, classes: Sequence[Any] | None = None,
             categorical: Sequence[str] = (), sample_weight: np.ndarray | None = None) -> "Student":

@@ -12,12 +12,13 @@ is training-time only; the fitted student holds the same numpy weights as withou
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from tabcompress.config import Flag, Number, OneOf, Whole, Widths
+from tabcompress.config import Flag, Number, OneOf, Whole, Widths, parameter
 from tabcompress.errors import SettingError
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
@@ -36,6 +37,7 @@ def resolve_device(device: str) -> str:
     return device
 
 
+@dataclass(eq=False, repr=False)  # scikit-learn's repr and equality
 class MLPStudent(Student):
     """Multilayer perceptron student.
 
@@ -57,39 +59,23 @@ class MLPStudent(Student):
     name = "mlp"
     uses_torch = True
     takes_time_limit = True
-    _parameter_checks = {
-        "hidden": Widths(), "max_epochs": Whole(1), "patience": Whole(1), "batch_size": Whole(1),
-        "learning_rate": Number(0.0, open_low=True), "weight_decay": Number(0.0),
-        "validation_fraction": Number(0.0, 1.0, open_high=True), "device": OneOf(("auto", "cpu", "cuda")),
-        "random_state": Whole(0, 2**32 - 1, none=True), "time_limit": Number(0.0, open_low=True, none=True),
-        "threads": Whole(1, none=True), "adversarial": Flag(), "adversarial_weight": Number(0.0),
-        "temperature_start": Number(0.0, open_low=True), "temperature_end": Number(0.0, open_low=True),
-        "discriminator_hidden": Whole(1), "discriminator_learning_rate": Number(0.0, open_low=True, none=True),
-    }
-
-    def __init__(self, hidden: Sequence[int] = (64, 64), max_epochs: int = 200, patience: int = 10,
-                 batch_size: int = 512, learning_rate: float = 1e-3, weight_decay: float = 0.0,
-                 validation_fraction: float = 0.1, device: str = "auto", random_state: int | None = None,
-                 time_limit: float | None = None, threads: int | None = 1, adversarial: bool = False,
-                 adversarial_weight: float = 0.5, temperature_start: float = 1.0, temperature_end: float = 0.1,
-                 discriminator_hidden: int = 64, discriminator_learning_rate: float | None = None):
-        self.hidden = hidden
-        self.max_epochs = max_epochs
-        self.patience = patience
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.validation_fraction = validation_fraction
-        self.device = device
-        self.random_state = random_state
-        self.time_limit = time_limit
-        self.threads = threads
-        self.adversarial = adversarial
-        self.adversarial_weight = adversarial_weight
-        self.temperature_start = temperature_start
-        self.temperature_end = temperature_end
-        self.discriminator_hidden = discriminator_hidden
-        self.discriminator_learning_rate = discriminator_learning_rate
+    hidden: Sequence[int] = parameter((64, 64), Widths())
+    max_epochs: int = parameter(200, Whole(1))
+    patience: int = parameter(10, Whole(1))
+    batch_size: int = parameter(512, Whole(1))
+    learning_rate: float = parameter(1e-3, Number(0.0, open_low=True))
+    weight_decay: float = parameter(0.0, Number(0.0))
+    validation_fraction: float = parameter(0.1, Number(0.0, 1.0, open_high=True))
+    device: str = parameter("auto", OneOf(("auto", "cpu", "cuda")))
+    random_state: int | None = parameter(None, Whole(0, 2**32 - 1, none=True))
+    time_limit: float | None = parameter(None, Number(0.0, open_low=True, none=True))
+    threads: int | None = parameter(1, Whole(1, none=True))
+    adversarial: bool = parameter(False, Flag())
+    adversarial_weight: float = parameter(0.5, Number(0.0))
+    temperature_start: float = parameter(1.0, Number(0.0, open_low=True))
+    temperature_end: float = parameter(0.1, Number(0.0, open_low=True))
+    discriminator_hidden: int = parameter(64, Whole(1))
+    discriminator_learning_rate: float | None = parameter(None, Number(0.0, open_low=True, none=True))
 
     @classmethod
     def from_settings(cls, settings, *, device=None, time_limit=None) -> "MLPStudent":

@@ -1,17 +1,11 @@
-"""Students by name (``--student``). A new student is a :class:`~tabcompress.students.base.Student`
-subclass with a ``name`` and one line here; the contract test in tests/test_contract.py then runs it
-through every check."""
+"""Students by name (``--student``): the registry's students (:data:`tabcompress.registry.STUDENTS`),
+built with parameters."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tabcompress.registry import Registry
-
-STUDENTS = Registry("student", {
-    "tree": "tabcompress.students.tree:TreeStudent",
-    "mlp": "tabcompress.students.mlp:MLPStudent",
-})
+from tabcompress.registry import STUDENTS
 
 
 def student_names() -> tuple[str, ...]:

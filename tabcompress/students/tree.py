@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.tree import DecisionTreeRegressor
 
-from tabcompress.config import Flag, Whole
+from tabcompress.config import Flag, Whole, parameter
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
 from tabcompress.students.refine import refine_tree
@@ -25,6 +26,7 @@ SCREEN_ROWS = 50_000
 AUTO_REFINE_MAX_LEAVES = 1024
 
 
+@dataclass(eq=False, repr=False)  # scikit-learn's repr and equality
 class TreeStudent(Student):
     """Decision-tree student.
 
@@ -54,20 +56,13 @@ class TreeStudent(Student):
     """
 
     name = "tree"
-    _parameter_checks = {"max_depth": Whole(1, none=True), "max_leaf_nodes": Whole(2, none=True),
-                         "min_samples_leaf": Whole(1), "refine": Flag(), "refine_passes": Whole(0, none=True),
-                         "refine_starts": Whole(1, none=True), "random_state": Whole(0, 2**32 - 1, none=True)}
-
-    def __init__(self, max_depth: int | None = 6, max_leaf_nodes: int | None = None,
-                 min_samples_leaf: int = 1, refine: bool = False, refine_passes: int | None = None,
-                 refine_starts: int | None = None, random_state: int | None = None):
-        self.max_depth = max_depth
-        self.max_leaf_nodes = max_leaf_nodes
-        self.min_samples_leaf = min_samples_leaf
-        self.refine = refine
-        self.refine_passes = refine_passes
-        self.refine_starts = refine_starts
-        self.random_state = random_state
+    max_depth: int | None = parameter(6, Whole(1, none=True))
+    max_leaf_nodes: int | None = parameter(None, Whole(2, none=True))
+    min_samples_leaf: int = parameter(1, Whole(1))
+    refine: bool = parameter(False, Flag())
+    refine_passes: int | None = parameter(None, Whole(0, none=True))
+    refine_starts: int | None = parameter(None, Whole(1, none=True))
+    random_state: int | None = parameter(None, Whole(0, 2**32 - 1, none=True))
 
     @classmethod
     def from_settings(cls, settings, *, device=None, time_limit=None) -> "TreeStudent":

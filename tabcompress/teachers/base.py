@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tabcompress.errors import InputError
+from tabcompress.registry import TEACHERS
 
 TASKS = ("binary", "multiclass", "regression")
 # How one input of the ensemble relates to a raw column: the column's own value, a one-hot indicator
@@ -35,11 +36,9 @@ LEAF_CHUNK_ROWS = 20_000
 
 def model_families() -> tuple[type[Teacher], ...]:
     """The concrete teachers, in the order :meth:`Teacher.from_model` tries them and messages list
-    their types. A new model family is one module holding one subclass, named here."""
-    from tabcompress.teachers.sklearn import SklearnTeacher
-    from tabcompress.teachers.xgboost import XGBoostTeacher
-
-    return (SklearnTeacher, XGBoostTeacher)
+    their types. A new model family is one module holding one subclass, registered in
+    :data:`tabcompress.registry.TEACHERS`."""
+    return tuple(TEACHERS.classes().values())
 
 
 def supported_types() -> str:

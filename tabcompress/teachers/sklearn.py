@@ -59,6 +59,8 @@ def _xgb_sklearn_classes() -> tuple[type, ...]:
 class SklearnTeacher(Teacher):
     """A scikit-learn tree ensemble or XGBoost scikit-learn wrapper, bare or at the end of a Pipeline."""
 
+    name = "sklearn"
+
     supported_types = _SKLEARN_TYPES + _XGB_SKLEARN_TYPES
 
     @classmethod
@@ -89,7 +91,8 @@ class SklearnTeacher(Teacher):
             n_features = len(names) if names is not None else estimator.get_booster().num_features()
         kind = type(model).__name__
         if isinstance(model, Pipeline):
-            kind = f"Pipeline({' → '.join(type(step).__name__ for _, step in model.steps if not isinstance(step, str))})"
+            steps = (type(step).__name__ for _, step in model.steps if not isinstance(step, str))
+            kind = f"Pipeline({' → '.join(steps)})"
         self._estimator = estimator
         super().__init__(model, task=task, classes=classes, feature_names=names, n_features=n_features, kind=kind,
                          source=source)

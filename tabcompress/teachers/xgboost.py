@@ -18,13 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tabcompress.errors import InputError
-from tabcompress.teachers.base import (
-    InputMap,
-    Teacher,
-    TreeNodes,
-    describe_source,
-    final_step,
-)
+from tabcompress.teachers.base import InputMap, Teacher, TreeNodes, describe_source, final_step
 
 # Objectives of a bare Booster, by the task they imply.
 _BINARY_OBJECTIVES = {"binary:logistic", "binary:logitraw", "binary:hinge"}
@@ -37,6 +31,8 @@ _HARD_LABEL_OBJECTIVES = {"binary:hinge", "multi:softmax"}
 class XGBoostTeacher(Teacher):
     """A bare ``xgboost.Booster``, its task read from its objective. (XGBoost's scikit-learn wrappers
     are taken by :class:`~tabcompress.teachers.sklearn.SklearnTeacher`.)"""
+
+    name = "xgboost"
 
     supported_types = ("xgboost.Booster",)
 
