@@ -213,8 +213,6 @@ def setting(default: Any, constraint: Constraint, help: str, *, panel: str = PAN
                                             "option": option, "shown": shown})
 
 
-
-
 @dataclass
 class DataSettings:
     """Which rows and columns the run reads, and which it holds out."""
@@ -347,11 +345,6 @@ class StudentSettings:
         "annealed to --temperature-end.", panel=PANEL_RESEARCH)
     temperature_end: float = setting(
         0.1, Number(0.0, open_low=True), "MLP --adversarial: final temperature.", panel=PANEL_RESEARCH)
-
-    @property
-    def refining(self) -> bool:
-        """Whether refinement was asked for: ``refine``, or a positive ``refine_passes``."""
-        return bool(self.refine_passes) if self.refine_passes is not None else self.refine
 
 
 @dataclass

@@ -8,6 +8,7 @@ import os
 import platform
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -102,11 +103,13 @@ def resolved_settings(settings: Any, mode: str, rows: Any, trained: Any, device:
                                 "synthetic_rows": int(trained.n_synthetic)}
     if rows.dataset is not None:
         resolved["target"] = rows.dataset.target
-    if settings.generator.cache and settings.generator.cache_dir is None:
+    if settings.generator.cache_dir is not None:
+        resolved["cache_dir"] = str(Path(settings.generator.cache_dir).expanduser().absolute())
+    elif settings.generator.cache:
         from tabcompress.generators.cache import default_cache_dir
 
         try:
-            resolved["cache_dir"] = str(default_cache_dir())
+            resolved["cache_dir"] = str(default_cache_dir().absolute())
         except RuntimeError:  # no home directory: the run had no cache
             pass
     if mode == "data":

@@ -62,3 +62,11 @@ def test_refine_is_the_old_default_spelled_out(magic):
     values = X["FLength"].to_numpy()
     regression = TreeStudent(max_depth=4, refine=True, random_state=0).fit(X, values)
     assert regression.refinement_ is None
+
+
+def test_refine_starts_alone_refines_nothing_and_says_so(teachers, magic):
+    from tabcompress import distill
+
+    result = distill(str(teachers["rf_magic"]), magic, generator="none", tsc=False, refine_starts=3)
+    assert result.report["student"]["refined"] is False
+    assert any("--refine-starts is used only" in note for note in result.report["notes"])

@@ -193,8 +193,9 @@ def score_files(synthetic_csv: str | Path, teacher_path: str | Path, real_csv: s
     if len(X_synth) < n_read:
         notes.append(f"scored {len(X_synth):,} of the {n_read:,} synthetic rows (--max-synthetic-rows)")
     report["notes"] = notes + report["notes"]
-    report["teacher"] = {"path": str(teacher_path), "type": teacher.kind, **report["teacher"]}
-    report["files"] = {"synthetic": str(synthetic_csv), "teacher": str(teacher_path), "real": str(real_csv)}
+    files = {"synthetic": synthetic_csv, "teacher": teacher_path, "real": real_csv}
+    report["files"] = {name: str(path.resolve()) for name, path in files.items()}  # absolute, as distill's report
+    report["teacher"] = {"path": report["files"]["teacher"], "type": teacher.kind, **report["teacher"]}
     report["data"] = {
         "real_rows": int(len(real.X)),
         "train_rows": int(len(X_train)),

@@ -261,7 +261,8 @@ class GeneratorCache:
             except RuntimeError as exc:  # no home directory: run without a cache rather than fail
                 self.unavailable = f"no default cache directory ({one_line(str(exc))})"
                 directory = None
-        self.directory = Path(directory).expanduser() if directory is not None else None
+        # absolute, so that the entry paths a report records do not depend on the working directory
+        self.directory = Path(directory).expanduser().absolute() if directory is not None else None
 
     def __repr__(self) -> str:
         return f"GeneratorCache({str(self.directory)!r}, max_entries={self.max_entries})"

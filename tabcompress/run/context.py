@@ -39,16 +39,17 @@ class Run:
 
     def read(self, rows: str | Path | pd.DataFrame, teacher: Teacher, key: str,
              what: str) -> tuple[data_mod.Dataset, str]:
-        """Read a CSV (or take a DataFrame) and align it to the teacher; returns it and its name."""
-        where = str(Path(rows).resolve()) if not isinstance(rows, pd.DataFrame) else "<DataFrame>"
-        with self.stages.run(key, f"reading the {what}", str(rows) if where != "<DataFrame>" else where):
-            frame = rows if isinstance(rows, pd.DataFrame) else data_mod.read_csv(rows)
+        """Read a CSV (or take a DataFrame) and align it to the teacher; returns it and its absolute path
+        (for the report; messages and progress name the path as given)."""
+        frame = rows if isinstance(rows, pd.DataFrame) else None
+        given = "<DataFrame>" if frame is not None else str(rows)
+        with self.stages.run(key, f"reading the {what}", given):
+            frame = frame if frame is not None else data_mod.read_csv(rows)
             dataset = data_mod.align(frame, teacher, target=self.settings.data.target,
-                                     categorical=self.settings.data.categorical, source=str(rows)
-                                     if where != "<DataFrame>" else where)
+                                     categorical=self.settings.data.categorical, source=given)
         for note in dataset.notes:
             self.note(note if what == "data" else f"{what}: {note}")
-        return dataset, where
+        return dataset, given if given == "<DataFrame>" else str(Path(given).resolve())
 
     def label(self, teacher: Teacher, X: pd.DataFrame, key: str, what: str, source: str) -> np.ndarray:
         """The teacher's soft targets for ``X``, timed as stage ``key``; a teacher that rejects the rows

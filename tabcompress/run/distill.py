@@ -65,6 +65,9 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     settings = (settings or Settings()).replace(**options)
     check_settings(settings)
     run = Run(settings, progress)
+    student = settings.student
+    if student.refine_starts is not None and not student.refine and not student.refine_passes:
+        run.note("--refine-starts is used only when trees are refined (--refine, or --refine-passes above 0)")
     out = check_out_dir(out_dir) if out_dir is not None else None
     mode = choose_mode(data, settings)
     device = run_device(settings)
