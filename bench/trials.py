@@ -2,7 +2,8 @@
 
 Same splits (3,000 training rows, 5,000 held out), teachers and students as the benchmark, but only
 the variants named, and one line per (dataset, seed, teacher, student) on stdout. The figures quoted in
-the README's "Teacher-aware selection" and "Choosing a generator" came from runs of this script.
+docs/measurements.md ("Teacher-aware selection", "Generators and auto's rule", "Tree refinement") came
+from runs of this script.
 
     python bench/trials.py --datasets magic,california_housing --students tree4,tree8 --variants B3,SEL
     python bench/trials.py --datasets adult --teachers rf --students mlp64x64 --variants B3,SEL,MIX

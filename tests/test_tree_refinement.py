@@ -1,4 +1,4 @@
-"""Tree alternating optimisation (students/tao.py) and sample weights."""
+"""Tree alternating optimisation (students/refine.py) and sample weights."""
 
 from __future__ import annotations
 
