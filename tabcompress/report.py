@@ -8,7 +8,6 @@ import os
 import platform
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,15 +102,12 @@ def resolved_settings(settings: Any, mode: str, rows: Any, trained: Any, device:
                                 "synthetic_rows": int(trained.n_synthetic)}
     if rows.dataset is not None:
         resolved["target"] = rows.dataset.target
-    if settings.generator.cache_dir is not None:
-        resolved["cache_dir"] = str(Path(settings.generator.cache_dir).expanduser().absolute())
-    elif settings.generator.cache:
-        from tabcompress.generators.cache import default_cache_dir
+    if settings.generator.cache or settings.generator.cache_dir is not None:
+        from tabcompress.generators.cache import GeneratorCache
 
-        try:
-            resolved["cache_dir"] = str(default_cache_dir().absolute())
-        except RuntimeError:  # no home directory: the run had no cache
-            pass
+        directory = GeneratorCache(settings.generator.cache_dir).directory  # None: no home, so no cache
+        if directory is not None:
+            resolved["cache_dir"] = str(directory)
     if mode == "data":
         resolved["generator"] = trained.generator_info["name"]
     if trained.selection is not None:

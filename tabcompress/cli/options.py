@@ -58,7 +58,7 @@ def setting_parameter(option: str) -> inspect.Parameter:
     flags: tuple[str, ...] = ()
     if isinstance(constraint, Flag):
         kind: Any = bool
-        flags = (f"{flag_of(option)}/--no-{option.replace('_', '-')}",)
+        flags = (f"{flag_of(option)}/--no-{flag_of(option)[2:]}",)
     elif isinstance(constraint, Whole):
         kind = int
     elif isinstance(constraint, Number):
@@ -117,4 +117,4 @@ def verbose_option(panel: str | None = None) -> Any:
 
 
 def safe_option(panel: Any = _CONFIG_PANEL) -> Any:
-    return setting("safe", "--safe", panel=panel, envvar="TABCOMPRESS_SAFE")
+    return setting("safe", "--safe", panel=panel, **_EXTRA["safe"])

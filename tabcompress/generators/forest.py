@@ -60,7 +60,6 @@ class ForestSampler:
         self.schema_ = space.schema
         self.n_fit_rows_ = 0
         kind = space.input_kind
-        self._numeric_inputs = np.flatnonzero(kind != INDICATOR)
         # one slot per category of each one-hot encoded raw column; indicator inputs point at theirs
         groups = sorted(set(space.input_column[kind == INDICATOR].tolist()))
         self._groups: list[tuple[int, int, int]] = []  # (raw column, first slot, slots)

@@ -114,6 +114,15 @@ class Mode:
         return run.read(eval_data, teacher, "read_eval_data", "evaluation rows")
 
     @staticmethod
+    def _read_data(run: Run, teacher: Teacher, data: Source, what: str, held_out: data_mod.Dataset | None,
+                   eval_source: str | None) -> tuple[data_mod.Dataset, str]:
+        """DATA as read and aligned, and its path; ``--eval-data``'s columns must line up with it."""
+        dataset, source = run.read(data, teacher, "read_data", what)
+        if held_out is not None and held_out.X.columns.tolist() != dataset.X.columns.tolist():
+            raise InputError(f"data file {eval_source}: its columns do not line up with {source}'s")
+        return dataset, source
+
+    @staticmethod
     def _note_unused_options(run: Run, mode: str) -> None:
         settings = run.settings
         if settings.generator.name != "auto" or settings.selection.rounds:
@@ -128,9 +137,7 @@ class WithData(Mode):
     def rows(self, run: Run, teacher: Teacher, data: Source | None, eval_data: Source | None) -> Rows:
         settings = run.settings
         held_out, eval_source = self._eval_rows(run, teacher, eval_data)
-        dataset, source = run.read(data, teacher, "read_data", "data")
-        if held_out is not None and held_out.X.columns.tolist() != dataset.X.columns.tolist():
-            raise InputError(f"data file {eval_source}: its columns do not line up with {source}'s")
+        dataset, source = self._read_data(run, teacher, data, "data", held_out, eval_source)
         X = dataset.X
         targets = run.label(teacher, X, "label_real", "real rows", source)
         rows = Rows(schema=dataset.schema, X_train=X, T_train=targets, dataset=dataset, source=source,
@@ -173,9 +180,7 @@ class FewShot(Mode):
                     problem = (f"without {{eval_data}} scores on rows sampled from the teacher's trees, which this "
                                f"teacher does not allow ({exc}); give {{eval_data}}")
                     raise SettingError("few_shot", problem, mentions=("eval_data",)) from exc
-        dataset, source = run.read(data, teacher, "read_data", "prototype rows")
-        if held_out is not None and held_out.X.columns.tolist() != dataset.X.columns.tolist():
-            raise InputError(f"data file {eval_source}: its columns do not line up with {source}'s")
+        dataset, source = self._read_data(run, teacher, data, "prototype rows", held_out, eval_source)
         T = run.label(teacher, dataset.X, "label_real", "prototype rows", source)
         return Rows(schema=dataset.schema, X_train=dataset.X, T_train=T, dataset=dataset, source=source,
                     space=space, held_out=held_out, eval_source=eval_source)
@@ -358,9 +363,10 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     generator_info: dict[str, Any] = {"name": name}
     X_synth, T_synth, selection_info = X_train.iloc[:0], T_train[:0], None
     if name != "none" and n_synthetic > 0:
-        if generator is None:
+        if generator is None:  # the candidate, unless the plan gives the generator a time limit
             time_limit = plan.generator_time_limit if plan is not None else None
-            generator = build_generator(name, settings, device=device, time_limit=time_limit, teacher=teacher)
+            generator = candidate if time_limit is None else build_generator(
+                name, settings, device=device, time_limit=time_limit, teacher=teacher)
         if reused:
             if generator.schema_.names != schema.names:
                 raise ValueError("the fitted generator was fitted on other columns than X_train's")
