@@ -169,6 +169,37 @@ class Widths(Constraint):
         return "layer widths >= 1 such as 64,64"
 
 
+@dataclass(frozen=True)
+class Size(Constraint):
+    """A size in bytes, a whole number >= 1; text such as ``500KB``, ``1.5MB`` or ``2MiB`` is read as one
+    (k, M and G are powers of 1000; Ki, Mi and Gi of 1024)."""
+
+    none: bool = False
+
+    UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+             "ki": 2**10, "kib": 2**10, "mi": 2**20, "mib": 2**20, "gi": 2**30, "gib": 2**30}
+
+    @classmethod
+    def parse(cls, value: Any) -> Any:
+        """Bytes from text such as ``500KB``; other values (and text that is not a size) as they are."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower().replace(" ", "")
+        digits = len(text) - len(text.lstrip("0123456789.e+"))
+        head, unit = text[:digits], text[digits:]
+        try:
+            amount = float(head) * cls.UNITS[unit]
+        except (ValueError, KeyError):
+            return value
+        return int(round(amount)) if math.isfinite(amount) else value
+
+    def _accepts(self, value: Any) -> bool:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+    def describe(self) -> str:
+        return "a size in bytes such as 200000, 200KB or 2MB"
+
+
 def check(name: str, value: Any, constraint: Constraint) -> None:
     """Raise :class:`SettingError` naming ``name`` unless ``constraint`` accepts ``value``.
 
@@ -193,6 +224,9 @@ def check_parameters(owner: Any) -> None:
 
 
 # -- settings ------------------------------------------------------------------------------------
+
+#: ``--student auto``: the family is chosen on the validation rows, not a registered student
+AUTO_STUDENT = "auto"
 
 # Help panels of `tabcompress distill --help`, in the order they are shown.
 PANEL_MAIN = "Options most runs need"
@@ -226,6 +260,10 @@ class DataSettings:
     test_size: float = setting(
         0.2, Number(0.0, 1.0, open_low=True, open_high=True), "Share of real rows held out from "
         "everything, for scoring.", panel=PANEL_DATA)
+    validation_size: float = setting(
+        0.2, Number(0.0, 1.0, open_high=True), "Share of the training rows kept aside to choose the synthetic "
+        "rows and the student's size on (the student is then trained on all of them); 0: no choice, the "
+        "student is trained as set on all the synthetic rows.", panel=PANEL_DATA)
     few_shot: bool = setting(
         False, Flag(), "DATA holds only a few prototype rows per class (see `tabcompress condense`): "
         "grow synthetic rows around them.", panel=PANEL_DATA)
@@ -315,12 +353,17 @@ class StudentSettings:
     """The student: its family and its size."""
 
     name: str = setting(
-        "tree", OneOf(STUDENTS.names), "Student model.", option="student")
+        "tree", OneOf(lambda: (*STUDENTS.names(), AUTO_STUDENT)), "Student model; auto: the family and size "
+        "chosen on the validation rows (see --target-fidelity, --max-size).", option="student")
     max_depth: int | None = setting(
         6, Whole(1, none=True), "Tree student: maximum depth.")
     max_leaf_nodes: int | None = setting(
         None, Whole(2, none=True), "Tree student: maximum number of leaves.", panel=PANEL_STUDENT,
         shown="no limit")
+    grow_on: str = setting(
+        "auto", OneOf(("auto", "probabilities", "classes")), "Tree student (classification): grow the tree on the "
+        "teacher's probabilities or on its most probable classes; auto: both are tried on the validation rows.",
+        panel=PANEL_STUDENT)
     hidden: tuple[int, ...] = setting(
         (64, 64), Widths(), "MLP student: hidden layer widths, comma-separated.", panel=PANEL_STUDENT)
     refine: bool = setting(
@@ -364,7 +407,29 @@ class OutputSettings:
         "one on the real rows).", panel=PANEL_RESEARCH)
 
 
-SECTIONS = ("data", "generator", "selection", "budget", "student", "output")
+@dataclass
+class TargetSettings:
+    """What the student must reach or fit in: the run searches student sizes (and, with ``--student
+    auto``, families) on the validation rows and ships the one these choose (:mod:`tabcompress.methods.search`)."""
+
+    fidelity: float | None = setting(
+        None, Number(0.0, 1.0, open_low=True, none=True), "Ship the smallest student whose validation fidelity "
+        "reaches this (R² to the teacher for regression); if none does, the most faithful one found.",
+        option="target_fidelity", shown="none")
+    max_size: int | None = setting(
+        None, Size(none=True), "Ship the most faithful student of at most this size (pickled bytes; 200KB, 2MB).",
+        shown="no limit")
+    max_latency: float | None = setting(
+        None, Number(0.0, open_low=True, none=True), "Ship the most faithful student that predicts one row in "
+        "at most this many seconds.", shown="no limit")
+
+    @property
+    def sizing(self) -> bool:
+        """Whether a target or a bound asks the run to search student sizes."""
+        return self.fidelity is not None or self.max_size is not None or self.max_latency is not None
+
+
+SECTIONS = ("data", "generator", "selection", "budget", "student", "target", "output")
 
 
 @dataclass
@@ -384,6 +449,7 @@ class Settings:
     selection: SelectionSettings = field(default_factory=SelectionSettings)
     budget: BudgetSettings = field(default_factory=BudgetSettings)
     student: StudentSettings = field(default_factory=StudentSettings)
+    target: TargetSettings = field(default_factory=TargetSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
 
     # -- building ------------------------------------------------------------------------------
@@ -470,7 +536,8 @@ def _option_map() -> dict[str, tuple[str | None, str]]:
 
 
 _SECTION_TYPES = {"data": DataSettings, "generator": GeneratorSettings, "selection": SelectionSettings,
-                  "budget": BudgetSettings, "student": StudentSettings, "output": OutputSettings}
+                  "budget": BudgetSettings, "student": StudentSettings, "target": TargetSettings,
+                  "output": OutputSettings}
 #: every option name, with where its value lives
 OPTIONS = _option_map()
 
@@ -492,6 +559,8 @@ def _normalise(option: str, value: Any) -> Any:
     constraint = option_field(option).metadata["constraint"]
     if isinstance(constraint, Names):
         return Names.parse(value)
+    if isinstance(constraint, Size):
+        return Size.parse(value)
     if isinstance(constraint, Widths):
         if isinstance(value, str):
             try:

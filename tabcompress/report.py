@@ -83,6 +83,7 @@ def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, sco
         },
         "generator": trained.generator_info,
         "selection": trained.selection,
+        "search": trained.search.to_dict() if getattr(trained, "search", None) is not None else None,
         "tsc": scores["tsc"],
         "budget": budget,
         "gate": gate,
@@ -110,6 +111,8 @@ def resolved_settings(settings: Any, mode: str, rows: Any, trained: Any, device:
             resolved["cache_dir"] = str(directory)
     if mode == "data":
         resolved["generator"] = trained.generator_info["name"]
+    if getattr(trained, "chosen", None):
+        resolved.update(trained.chosen)
     if trained.selection is not None:
         resolved["selection_rounds"] = int(trained.selection["rounds"])
     resolved.update(trained.student.fitted_settings())
@@ -148,7 +151,8 @@ def generator_line(report: dict[str, Any]) -> str:
     g = report.get("generator") or {}
     rows = report["data"].get("synthetic_rows", 0)
     if g.get("name") in (None, "none") or not rows:
-        return "synthetic rows: none (real rows only)"
+        chosen = " (chosen on the validation rows)" if g.get("used") is False and g.get("name") != "none" else ""
+        return f"synthetic rows: none (real rows only{chosen})"
     if g["name"] == "forest":
         return (f"synthetic rows: {rows:,} sampled from the teacher's trees ({g['trees_per_row']} trees per row"
                 + (f"; {report['selection']['selected_rows']:,} chosen by selection" if (report.get('selection') or {})
@@ -171,6 +175,74 @@ def generator_line(report: dict[str, Any]) -> str:
         parts.append(f"{sel['selected_rows']:,} rows chosen by teacher-aware selection in {sel['rounds']} rounds")
     detail = f" — {'; '.join(parts)}" if parts else ""
     return f"synthetic rows: {rows:,} from {g['name']}{detail}"
+
+
+def search_lines(report: dict[str, Any]) -> list[str]:
+    """The validation search in a few lines: what was chosen and why, and the frontier when sizes were
+    searched (fidelity against size, smallest first)."""
+    search = report.get("search")
+    if not search:
+        return []
+    candidates = search["candidates"]
+    chosen = next(c for c in candidates if c["chosen"])
+    rows = "real rows only" if not chosen["synthetic_rows"] else \
+        f"{chosen['generator']} ×{chosen['synthetic_ratio']:.3g}"
+    lines = [f"chosen on {search['validation_rows']:,} validation rows: {chosen['name']} with {rows} (validation "
+             f"fidelity {chosen['validation']['fidelity']:.4f}, {_fmt_bytes(chosen['bytes'])}): {search['rule']}, "
+             f"of {len(candidates)} tried"]
+    if len({(c["family"], str(c["params"])) for c in candidates}) > 1:
+        by_name = {f"{c['name']} ({c['generator']})": c for c in candidates}
+        points = [by_name[name] for name in search["frontier"]]
+        lines.append("frontier: " + " · ".join(f"{c['name']} {c['validation']['fidelity']:.4f} "
+                                               f"{_fmt_bytes(c['bytes'])}" for c in points))
+    return lines
+
+
+FRONTIER_PLOT = "frontier.png"
+
+
+def can_plot() -> bool:
+    """Whether matplotlib is installed (the frontier plot needs it; nothing else does)."""
+    from importlib.util import find_spec
+
+    return find_spec("matplotlib") is not None
+
+
+def plot_frontier(report: dict[str, Any], path: str) -> None:
+    """Validation fidelity against pickled bytes (log scale) of every candidate of the search, the frontier
+    joined, the chosen student ringed and the teacher marked at fidelity 1; a PNG at ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    search = report["search"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    try:
+        families = sorted({c["family"] for c in search["candidates"]})
+        for family in families:
+            points = [c for c in search["candidates"] if c["family"] == family]
+            ax.scatter([c["bytes"] for c in points], [c["validation"]["fidelity"] for c in points], s=22,
+                       label=family, alpha=0.8)
+        by_name = {f"{c['name']} ({c['generator']})": c for c in search["candidates"]}
+        front = [by_name[name] for name in search["frontier"]]
+        ax.plot([c["bytes"] for c in front], [c["validation"]["fidelity"] for c in front], color="0.4", lw=1,
+                label="frontier")
+        chosen = next(c for c in search["candidates"] if c["chosen"])
+        ax.scatter([chosen["bytes"]], [chosen["validation"]["fidelity"]], s=140, facecolors="none",
+                   edgecolors="black", label=f"chosen: {chosen['name']}")
+        teacher_bytes = report["teacher"]["serialized_bytes"]
+        ax.scatter([teacher_bytes], [1.0], marker="*", s=160, color="black", label="teacher")
+        ax.set_xscale("log")
+        ax.set_xlabel("pickled bytes")
+        ax.set_ylabel("R² to the teacher" if report["task"] == "regression" else "agreement with the teacher")
+        ax.set_title(f"students tried, on {search['validation_rows']:,} validation rows", fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+        fig.tight_layout()
+        fig.savefig(path, format="png")
+    finally:
+        plt.close(fig)
 
 
 def render_summary(report: dict[str, Any], console) -> None:
@@ -214,7 +286,7 @@ def render_summary(report: dict[str, Any], console) -> None:
     t, s = report["teacher"], report["student"]
     add("size, pickled", _fmt_bytes(t["serialized_bytes"]), _fmt_bytes(s["serialized_bytes"]))
     if "n_leaves" in s:
-        add("trees", f"{t['n_trees']:,}", "1")
+        add("trees", f"{t['n_trees']:,}", f"{s.get('n_trees', 1):,}")
         add("leaves", f"{t['n_leaves']:,}", f"{s['n_leaves']:,}")
     else:
         add("trees / weights", f"{t['n_trees']:,} trees", f"{s['n_parameters']:,} weights")
@@ -236,6 +308,8 @@ def render_summary(report: dict[str, Any], console) -> None:
                       f"{refinement['passes']} passes{best_of})", highlight=False)
     elif report["student"].get("refined") is False:
         console.print("tree refinement: off (--refine turns it on)", highlight=False)
+    for line in search_lines(report):
+        console.print(line, highlight=False)
     tsc = report.get("tsc")
     if tsc and tsc["score"].get("fidelity_ratio") is not None:
         console.print(f"TSC score of the synthetic rows: {tsc['score']['fidelity_ratio']:.3f} (a reference tree on "

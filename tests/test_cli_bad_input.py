@@ -165,6 +165,14 @@ def test_out_is_a_file(teachers, tmp_path):
     ("--generator-rows", "-1", "--generator-rows"),
     ("--refine-passes", "-1", "--refine-passes"),
     ("--refine-starts", "0", "--refine-starts"),
+    ("--target-fidelity", "0", "--target-fidelity"),
+    ("--target-fidelity", "1.5", "--target-fidelity"),
+    ("--max-size", "big", "--max-size"),
+    ("--max-size", "-3KB", "--max-size"),
+    ("--max-latency", "0", "--max-latency"),
+    ("--validation-size", "1", "--validation-size"),
+    ("--validation-size", "-0.1", "--validation-size"),
+    ("--student", "boosted", "--student"),
 ])
 def test_bad_option_values(teachers, tmp_path, option, value, needle):
     out = tmp_path / "out"

@@ -51,7 +51,7 @@ def test_distill_end_to_end(teachers, tmp_path, teacher_name, data_file, classif
 
     report = json.loads(done.stdout)  # stdout is exactly one JSON document
     assert json.loads((out / "report.json").read_text()) == report
-    assert sorted(p.name for p in out.iterdir()) == ["report.json", "student.joblib"]
+    assert sorted(p.name for p in out.iterdir()) == ["frontier.png", "report.json", "student.joblib"]
     assert "done in" in done.stderr  # progress goes to stderr
 
     df = pd.read_csv(DATA / data_file)

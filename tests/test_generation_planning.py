@@ -169,4 +169,6 @@ def test_damaged_cache_entry_is_refitted(teachers, tmp_path):
 def test_library_defaults_run_without_torch_for_trees(teachers, bank):
     result = distill(teachers["pipe_bank"], bank, Settings.from_options(seed=0))
     assert result.report["generator"]["name"] == "munge"
-    assert result.report["data"]["synthetic_rows"] == 20 * result.report["data"]["train_rows"]
+    # all of them, a quarter or none, as the validation rows chose
+    assert result.report["data"]["synthetic_rows"] in {0, 5 * result.report["data"]["train_rows"],
+                                                       20 * result.report["data"]["train_rows"]}

@@ -62,7 +62,8 @@ def test_train_student_reuses_a_fitted_generator(teachers, magic):
     X = magic.drop(columns="target").iloc[:400].reset_index(drop=True)
     schema = Schema.infer(X)
     generator = MUNGEGenerator().fit(X, schema, random_state=0)
-    config = Settings.from_options(generator="munge", synthetic_rows=800, baseline=False)
+    # no validation rows: a fresh generator is fitted on the same rows as the one given
+    config = Settings.from_options(generator="munge", synthetic_rows=800, baseline=False, validation_size=0)
     trained = train_student(teacher, X, label_rows(teacher, X), schema, config, generator=generator)
     assert trained.generator is generator and trained.generator_info["reused"] is True
     assert "generator_fit" not in trained.timings_s and trained.n_synthetic == 800

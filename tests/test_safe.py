@@ -53,7 +53,7 @@ def test_safe_run_from_a_skops_pipeline_writes_a_skops_student(skops_teacher, te
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["outputs"]["student"].endswith("student.skops")
-    assert sorted(os.listdir(tmp_path / "safe")) == ["report.json", "student.skops"]
+    assert sorted(os.listdir(tmp_path / "safe")) == ["frontier.png", "report.json", "student.skops"]
     # The same run from the pickled teacher, student saved with joblib: the same student.
     done = run_cli("distill", teachers["pipe_bank"], data, "--out", tmp_path / "pickled", *FAST)
     assert done.returncode == 0, done.stderr

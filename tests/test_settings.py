@@ -63,7 +63,7 @@ def test_safe_writes_a_skops_student_from_the_library_too(teachers, magic, tmp_p
 
     teacher = Teacher.from_model(__import__("joblib").load(teachers["rf_magic"]))
     result = distill(teacher, magic, out_dir=tmp_path, safe=True, generator="none", tsc=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "student.skops"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frontier.png", "report.json", "student.skops"]
     assert result.report["settings"]["output"]["student_format"] == "skops"
 
 
@@ -74,7 +74,7 @@ def test_sections_and_option_names_round_trip():
     assert Settings.from_options(**settings.options()) == settings
     assert settings.replace(seed=9).seed == 9 and settings.seed == 0
     assert set(settings.to_dict()) == {"seed", "device", "safe", "data", "generator", "selection", "budget",
-                                       "student", "output"}
+                                       "student", "target", "output"}
 
 
 def test_settings_file(tmp_path):

@@ -100,3 +100,11 @@ class TrainedStudent:
     budget: dict[str, Any] | None = None
     X_synth: pd.DataFrame | None = field(default=None, repr=False)
     T_synth: np.ndarray | None = field(default=None, repr=False)
+    search: Any = None  # the validation search (tabcompress.methods.search.SearchResult), when one ran
+    notes: list[str] = field(default_factory=list)  # notes made while training (already shown)
+    chosen: dict[str, Any] | None = None  # the student family and the options of its size, as shipped
+
+    @property
+    def candidates(self) -> list[Any]:
+        """Every student the search tried (fitted on the fit rows), or an empty list."""
+        return self.search.candidates if self.search is not None else []

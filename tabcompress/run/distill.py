@@ -23,9 +23,9 @@ from tabcompress.config import Settings
 from tabcompress.errors import FidelityGateError
 from tabcompress.evaluation import evaluate
 from tabcompress.evaluation import tsc as tsc_mod
-from tabcompress.export import check_out_dir, output_paths, write_outputs
+from tabcompress.export import check_out_dir, output_paths, write_file_atomic, write_outputs
 from tabcompress.progress import Progress
-from tabcompress.report import build_report
+from tabcompress.report import FRONTIER_PLOT, build_report, can_plot, plot_frontier
 from tabcompress.run.context import Rows, Run, TrainedStudent
 from tabcompress.run.modes import check_settings, choose_mode, run_device
 from tabcompress.teachers import Teacher, load_teacher
@@ -85,8 +85,16 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
                            X_test=rows.X_test, y_test=rows.y_test)
     if out is not None:
         report["outputs"] = output_paths(out, settings.student_format)
+        plot = report["search"] is not None and can_plot()
+        if plot:
+            report["outputs"]["frontier_plot"] = str(Path(report["outputs"]["report"]).with_name(FRONTIER_PLOT))
+        elif report["search"] is not None:
+            run.note(f"matplotlib is not installed: no {FRONTIER_PLOT} (pip install matplotlib)")
         with run.progress.stage("writing the outputs", str(out_dir)):
             write_outputs(out, trained.student, report, student_format=settings.student_format)
+            if plot:
+                write_file_atomic(report["outputs"]["frontier_plot"], lambda tmp: plot_frontier(report, tmp),
+                                  "out_dir")
     gate = report["gate"]
     if gate is not None and not gate["passed"]:
         raise FidelityGateError(f"student fidelity {report['metrics']['student']['fidelity']:.4f} is below "

@@ -14,6 +14,7 @@ Each mode's ``rows`` reads and splits what the run was given; its ``train`` trai
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from tabcompress.generators.cache import GeneratorCache, fit_generator, fit_is_c
 from tabcompress.generators.forest import ForestSampler
 from tabcompress.generators.registry import build_generator, resolve_generator, trains
 from tabcompress.methods import budget as budget_mod
+from tabcompress.methods import search as search_mod
 from tabcompress.methods.fewshot import synthesize_around_prototypes
 from tabcompress.methods.selection import SelectionRule, train_with_selection
 from tabcompress.progress import Progress, Stages
@@ -43,6 +45,9 @@ FEW_SHOT_ROWS = 20_000
 SCORING_ROWS = 5_000
 #: share of a time budget the real-rows-only baseline (an MLP) may take
 BASELINE_SHARE = 0.15
+#: full-size student fits of the validation search, for a time budget's plan: on all the synthetic rows,
+#: on a quarter of them, and the chosen student again on every training row
+SEARCH_FITS = 2.5
 #: a seed offset for the scoring rows of a run without real ones, which no training draw uses
 SCORING_SEED_OFFSET = 7919
 
@@ -56,6 +61,12 @@ def choose_mode(data: Source | None, settings: Settings) -> "Mode":
     mode = DataFree() if data is None else (FewShot() if settings.data.few_shot else WithData())
     if mode.name != "data" and settings.budget.time_budget is not None:
         raise SettingError("time_budget", f"plans runs with real rows; a {mode.name} run does not take it")
+    if mode.name != "data" and search_mod.searches_sizes(settings):
+        option = next((o for o in ("target_fidelity", "max_size", "max_latency") if settings.get(o) is not None),
+                      "student")
+        what = "auto chooses" if option == "student" else "chooses"
+        raise SettingError(option, f"{what} the student on validation rows kept aside from real training rows; "
+                                   f"a {mode.name} run has none")
     return mode
 
 
@@ -63,13 +74,15 @@ def check_settings(settings: Settings) -> None:
     """Every setting's own check, then the student's parameters as the settings make them: all before
     any work, so a bad value costs no time."""
     settings.validate()
-    student_class(settings.student.name).from_settings(settings).check_parameters()
+    for family in search_mod.families(settings):
+        student_class(family).from_settings(settings.replace(student=family)).check_parameters()
 
 
 def run_device(settings: Settings) -> str:
     """The torch device of a run; "cpu" when nothing in it uses torch (so --device cuda is not checked)."""
     # "auto" needs torch only with an MLP, which is checked through the student
-    if student_class(settings.student.name).uses_torch or trains(resolve_generator(settings)):
+    torch_students = any(student_class(family).uses_torch for family in search_mod.families(settings))
+    if torch_students or trains(resolve_generator(settings)):
         from tabcompress.students.mlp import resolve_device
 
         return resolve_device(settings.device)
@@ -161,8 +174,10 @@ class WithData(Mode):
             n_test = len(rows.held_out.X) if rows.held_out is not None else len(rows.X_test)
             time_left = (run.settings.budget.time_budget - run.elapsed()
                          - _scoring_allowance(run.stages.seconds, len(rows.dataset.X), n_test))
-        return train_student(teacher, rows.X_train, rows.T_train, rows.schema, run.settings, progress=run.progress,
-                             device=device, time_left=time_left)
+        trained = train_student(teacher, rows.X_train, rows.T_train, rows.schema, run.settings,
+                                progress=run.progress, device=device, time_left=time_left)
+        run.notes.extend(trained.notes)
+        return trained
 
 
 class FewShot(Mode):
@@ -286,12 +301,15 @@ def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.
 def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, schema: Schema,
                   settings: Settings, *, generator: Any = None, progress: Progress | None = None,
                   device: str | None = None, time_left: float | None = None) -> TrainedStudent:
-    """The training half of a run with real rows: synthetic rows, teacher labels, student (and baseline).
+    """The training half of a run with real rows: validation rows, synthetic rows, teacher labels, the
+    search for the student (:mod:`tabcompress.methods.search`), the chosen student trained on every
+    training row, and the baseline.
 
-    ``T_train`` holds the teacher's soft targets for ``X_train``. A ``generator`` that is already
-    fitted on ``X_train`` is used as it is (its fit is skipped), so a caller who distils several
-    teachers or students from the same rows — the benchmark does — fits it once. Otherwise the
-    generator comes from the cache (``generator.cache``) or is fitted and stored there.
+    ``T_train`` holds the teacher's soft targets for ``X_train``. ``--validation-size`` of the rows are kept
+    aside to choose on; the generator is fitted on the others. A ``generator`` that is already fitted is
+    used as it is (its fit is skipped), so a caller who distils several teachers or students from the same
+    rows — the benchmark does — fits it once (fitted on every training row, it has seen the validation
+    rows). Otherwise the generator comes from the cache (``generator.cache``) or is fitted and stored there.
 
     ``time_left`` (default: ``budget.time_budget``) is the seconds this call may take; the run is then
     planned to fit (see :mod:`tabcompress.methods.budget`).
@@ -300,40 +318,57 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     started = time.perf_counter()
     progress = progress or Progress()
     stages = Stages(progress)
+    notes: list[str] = []
+
+    def note(message: str) -> None:
+        notes.append(message)
+        progress.note(message)
+
     device = device or run_device(settings)
     if time_left is None:
         time_left = settings.budget.time_budget
     reused = generator is not None and hasattr(generator, "schema_")
     name = generator.name if generator is not None else resolve_generator(settings, schema)
     fit_kwargs = _fit_kwargs(teacher, schema)
-    student_cls = student_class(settings.student.name)
-
     deadline = started + time_left if time_left is not None else None
+
+    # -- the validation rows ------------------------------------------------------------------------
+    labels = teacher.classes_[np.argmax(T_train, axis=1)] if teacher.is_classifier else None
+    split = search_mod.validation_split(len(X_train), settings, labels)
+    families = search_mod.families(settings)
+    if split is None:
+        X_fit, T_fit = X_train, T_train
+        if len(families) > 1 or settings.target.sizing:
+            why = ("--validation-size 0 keeps no validation rows" if settings.data.validation_size == 0 else
+                   f"{len(X_train):,} training rows are too few to keep validation rows aside")
+            note(f"{why}: the student is trained as set{', a tree' if len(families) > 1 else ''}, without a search")
+            families = ["tree"] if len(families) > 1 else families
+    else:
+        X_fit, T_fit = X_train.iloc[split[0]].reset_index(drop=True), T_train[split[0]]
+        X_val, T_val = X_train.iloc[split[1]].reset_index(drop=True), T_train[split[1]]
+    reference = student_class(families[0]).size_of(settings.replace(student=families[0]))
+
     fits_left = [1]  # student fits still to come; set from the plan
 
-    def make(time_limit: float | None = None):
-        if student_cls.takes_time_limit and deadline is not None and time_limit is None:
+    def make(family: str, params: dict[str, Any], time_limit: float | None = None):
+        cls = student_class(family)
+        if cls.takes_time_limit and deadline is not None and time_limit is None:
             # A student that stops when told (an MLP: its epochs are not known in advance) gets its share
             # of what is left under a budget, and stops there keeping its best weights so far.
             time_limit = (deadline - time.perf_counter()) / max(1, fits_left[0])
             fits_left[0] -= 1
-        if time_limit is not None and student_cls.takes_time_limit:
+        if time_limit is not None and cls.takes_time_limit:
             time_limit = max(0.5, time_limit)
-        return student_cls.from_settings(settings, device=device, time_limit=time_limit)
+        return cls.from_settings(settings.replace(student=family, **params), device=device, time_limit=time_limit)
 
     def label(rows: pd.DataFrame) -> np.ndarray:
         return label_rows(teacher, rows, chunk_rows=settings.budget.label_chunk_rows)
 
+    # the ratio is per training row: the shipped student trains on all of them
     n_synthetic = 0 if name == "none" else settings.generator.n_synthetic(len(X_train))
     rounds = settings.selection.rounds
-
-    # -- the baseline first: under a time budget its fit also measures the student's cost per row ----
-    baseline, student_rate = None, None
-    if settings.output.baseline:
-        with stages.run("baseline_fit", "training the real-rows-only baseline", f"{len(X_train):,} rows"):
-            limit = BASELINE_SHARE * time_left if time_left is not None else None
-            baseline = make(limit).fit(X_train, T_train, **fit_kwargs)
-        student_rate = stages.seconds["baseline_fit"] / len(X_train)
+    search_fits = 0 if split is None else len(search_mod.data_options(name, n_synthetic)) + 1 + (
+        len(search_mod.sizes(families[0], settings)) if search_mod.searches_sizes(settings) else 0)
 
     # -- the plan, when there is a budget -----------------------------------------------------------
     cache = GeneratorCache(settings.generator.cache_dir) if settings.generator.cache else None
@@ -341,7 +376,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     time_limited = candidate is not None and any(p.takes_time_limit for p in candidate.parts)
     if time_left is not None and candidate is not None and any(p.name == "tvae" for p in candidate.parts):
         progress.note("time budget: TVAE trains all its --epochs (it takes no time limit); lower them if it overruns")
-    if time_limited and cache is not None and fit_is_cached(cache, candidate, X_train, schema,
+    if time_limited and cache is not None and fit_is_cached(cache, candidate, X_fit, schema,
                                                             random_state=settings.seed):
         time_limited = False  # a cached fit costs no training time
     plan = rates = None
@@ -349,19 +384,22 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     if time_left is not None and n_synthetic:
         with stages.run("plan", "planning the time budget", f"{time_left:.0f} s left"):
             probe_limit = BASELINE_SHARE * 0.5 * (settings.budget.time_budget or 60.0)
-            rates = budget_mod.measure_rates(X_train, T_train, label=label, student_rate=student_rate,
-                                             fit=lambda X, T: make(probe_limit).fit(X, T, **fit_kwargs))
-            plan = budget_mod.plan(time_left - (time.perf_counter() - started), n_real=len(X_train),
+            rates = budget_mod.measure_rates(X_fit, T_fit, label=label,
+                                             fit=lambda X, T: make(families[0], reference, probe_limit).fit(
+                                                 X, T, **fit_kwargs))
+            if split is not None:  # the search fits the student several times over
+                rates = replace(rates, student=rates.student * SEARCH_FITS)
+            plan = budget_mod.plan(time_left - (time.perf_counter() - started), n_real=len(X_fit),
                                    n_synthetic=n_synthetic, rounds=rounds, share=selection.share,
                                    pool=selection.pool, rates=rates, trainable_generator=time_limited)
         n_synthetic, rounds = plan.n_synthetic, plan.rounds
-        for note in plan.adjustments:
-            progress.note(f"time budget: {note}")
-    fits_left[0] = 1 + (rounds if n_synthetic and selection.share > 0 else 0)
+        for message in plan.adjustments:
+            progress.note(f"time budget: {message}")
+    fits_left[0] = 1 + (rounds if n_synthetic and selection.share > 0 else 0) + search_fits + 1
 
     # -- the generator ----------------------------------------------------------------------------
     generator_info: dict[str, Any] = {"name": name}
-    X_synth, T_synth, selection_info = X_train.iloc[:0], T_train[:0], None
+    X_synth, T_synth, selection_info, first = X_fit.iloc[:0], T_fit[:0], None, None
     if name != "none" and n_synthetic > 0:
         if generator is None:  # the candidate, unless the plan gives the generator a time limit
             time_limit = plan.generator_time_limit if plan is not None else None
@@ -371,9 +409,9 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
             if generator.schema_.names != schema.names:
                 raise ValueError("the fitted generator was fitted on other columns than X_train's")
         else:
-            fit_rows = min(len(X_train), settings.generator.fit_rows or len(X_train))
+            fit_rows = min(len(X_fit), settings.generator.fit_rows or len(X_fit))
             with stages.run("generator_fit", f"fitting {name.upper()}", f"{fit_rows:,} rows"):
-                generator, cache_info = fit_generator(generator, X_train, schema, random_state=settings.seed,
+                generator, cache_info = fit_generator(generator, X_fit, schema, random_state=settings.seed,
                                                       cache=cache, progress=progress.advance)
             if cache_info:
                 generator_info["cache"] = cache_info
@@ -386,24 +424,58 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
             # The generator is done (perhaps early, or from the cache): plan the rows again with the
             # time actually left, so its unused time goes to rows instead of being lost.
             requested = settings.generator.n_synthetic(len(X_train))
-            replan = budget_mod.plan(deadline - time.perf_counter(), n_real=len(X_train), n_synthetic=requested,
+            replan = budget_mod.plan(deadline - time.perf_counter(), n_real=len(X_fit), n_synthetic=requested,
                                      rounds=selection.rounds, share=selection.share, pool=selection.pool,
                                      rates=rates, trainable_generator=False)
             n_synthetic, rounds = replan.n_synthetic, replan.rounds
             plan.replanned = {"n_synthetic": n_synthetic, "rounds": rounds, "adjustments": replan.adjustments}
-            fits_left[0] = 1 + (rounds if n_synthetic and selection.share > 0 else 0)
 
-        # -- synthetic rows, teacher labels, student ------------------------------------------------
+        # -- synthetic rows, teacher labels, and the first student on them ---------------------------
         result = train_with_selection(
-            make=make, fit_kwargs=fit_kwargs, label=label, generator=generator, X_real=X_train, T_real=T_train,
-            n_synthetic=n_synthetic, seed=settings.seed, stage=stages.run, student_name=settings.student.name,
-            settings=SelectionRule.from_settings(settings, rounds))
-        student, X_synth, T_synth = result.student, result.X_synth, result.T_synth
+            make=lambda: make(families[0], reference), fit_kwargs=fit_kwargs, label=label, generator=generator,
+            X_real=X_fit, T_real=T_fit, n_synthetic=n_synthetic, seed=settings.seed, stage=stages.run,
+            student_name=families[0], settings=SelectionRule.from_settings(settings, rounds))
+        first, X_synth, T_synth = result.student, result.X_synth, result.T_synth
         selection_info = result.info
+
+    # -- the search, then the chosen student on every training row --------------------------------
+    searched = None
+    if split is None:
+        chosen_family, chosen_params, n_used = families[0], reference, len(X_synth)
+        if first is not None:
+            student = first
+        else:
+            with stages.run("student_fit", f"training the {chosen_family} student", f"{len(X_fit):,} real rows"):
+                student = make(chosen_family, reference).fit(X_fit, T_fit, **fit_kwargs)
     else:
-        with stages.run("student_fit", f"training the {settings.student.name} student",
-                        f"{len(X_train):,} real rows"):
-            student = make().fit(X_train, T_train, **fit_kwargs)
+        def fit(family: str, params: dict[str, Any], data: search_mod.DataOption) -> Any:
+            X, T = _with_synthetic(X_fit, T_fit, X_synth, T_synth, data.n_synthetic)
+            return make(family, params).fit(X, T, **fit_kwargs)
+
+        search = search_mod.Search(settings, fit=fit, X_val=X_val, T_val=T_val, n_real=len(X_fit),
+                                   classes=teacher.classes_ if teacher.is_classifier else None,
+                                   deadline=deadline, note=note)
+        options = search_mod.data_options(name, len(X_synth))
+        with stages.run("search", "choosing the student on the validation rows",
+                        f"{len(X_fit):,} fit rows, {len(X_val):,} validation rows"):
+            if first is not None:
+                first = search.judge(families[0], reference, options[-1], student=first,
+                                     fit_s=stages.seconds.get("student_fit"))
+            searched = search.run(options, first)
+        chosen = searched.chosen
+        chosen_family, chosen_params, n_used = chosen.family, chosen.params, chosen.data.n_synthetic
+        with stages.run("student_refit", f"training the chosen student ({chosen.name}) on every training row",
+                        f"{len(X_train):,} real + {n_used:,} synthetic rows"):
+            X, T = _with_synthetic(X_train, T_train, X_synth, T_synth, n_used)
+            student = make(chosen_family, chosen_params).fit(X, T, **fit_kwargs)
+        X_synth, T_synth = X_synth.iloc[:n_used], T_synth[:n_used]
+    generator_info["used"] = bool(n_used)  # the search may prefer the real rows alone
+
+    baseline = None
+    if settings.output.baseline:
+        with stages.run("baseline_fit", "training the real-rows-only baseline", f"{len(X_train):,} rows"):
+            limit = BASELINE_SHARE * time_left if time_left is not None else None
+            baseline = make(chosen_family, chosen_params, limit).fit(X_train, T_train, **fit_kwargs)
     budget_info = None
     if time_left is not None:
         budget_info = {"seconds": round(float(time_left), 2), "plan": plan.to_dict() if plan else None,
@@ -413,4 +485,14 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     return TrainedStudent(student=student, baseline=baseline, generator=generator,
                           generator_info=generator_info, n_synthetic=int(len(X_synth)),
                           timings_s=stages.seconds, selection=selection_info, budget=budget_info,
-                          X_synth=X_synth, T_synth=T_synth)
+                          X_synth=X_synth, T_synth=T_synth, search=searched, notes=notes,
+                          chosen={"student": chosen_family, **chosen_params,
+                                  "generator": name if n_used else "none"})
+
+
+def _with_synthetic(X: pd.DataFrame, T: np.ndarray, X_synth: pd.DataFrame, T_synth: np.ndarray,
+                    n: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Real rows plus the first ``n`` synthetic rows."""
+    if not n:
+        return X, T
+    return pd.concat([X, X_synth.iloc[:n]], ignore_index=True), np.concatenate([T, T_synth[:n]])

@@ -36,6 +36,17 @@ class Student(BaseEstimator, ABC):
     uses_torch: bool = False
     #: whether it can stop when a time limit runs out, so a time budget gives each fit a share
     takes_time_limit: bool = False
+    #: the sizes a search tries (``--target-fidelity``, ``--max-size``, ``--student auto``), smallest first,
+    #: each as the options that set it (tabcompress/methods/search.py)
+    sizes: tuple[dict[str, Any], ...] = ()
+    #: ways of training the same size that a search tries against each other (classification only, and
+    #: only while the options they set are ``auto``), each as the options that set it
+    variants: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def size_of(cls, settings: "Settings") -> dict[str, Any]:
+        """The options of ``settings`` that set this student's size, as in :attr:`sizes`."""
+        return {}
 
     @classmethod
     def from_settings(cls, settings: "Settings", *, device: str | None = None,

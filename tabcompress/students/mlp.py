@@ -57,6 +57,7 @@ class MLPStudent(Student):
     """
 
     name = "mlp"
+    sizes = ({"hidden": (16,)}, {"hidden": (32, 32)}, {"hidden": (64, 64)}, {"hidden": (128, 128)})
     uses_torch = True
     takes_time_limit = True
     hidden: Sequence[int] = parameter((64, 64), Widths())
@@ -83,6 +84,10 @@ class MLPStudent(Student):
         return cls(hidden=tuple(s.hidden), device=device or settings.device, random_state=settings.seed,
                    time_limit=time_limit, adversarial=s.adversarial, adversarial_weight=s.adversarial_weight,
                    temperature_start=s.temperature_start, temperature_end=s.temperature_end)
+
+    @classmethod
+    def size_of(cls, settings) -> dict[str, tuple[int, ...]]:
+        return {"hidden": tuple(settings.student.hidden)}
 
     # -- fitting -------------------------------------------------------------------------------
     def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:

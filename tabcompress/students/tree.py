@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.tree import DecisionTreeRegressor
 
-from tabcompress.config import Flag, Whole, parameter
+from tabcompress.config import Flag, OneOf, Whole, parameter
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
 from tabcompress.students.refine import refine_tree
@@ -31,7 +31,8 @@ class TreeStudent(Student):
     """Decision-tree student.
 
     Regressing the probability vector (rather than classifying hard labels) lets each leaf hold the
-    teacher's average belief, which is what distillation transfers. Categories are encoded as codes
+    teacher's average belief, which is what distillation transfers; ``grow_on="classes"`` grows it on the
+    teacher's most probable classes instead (one-hot), which a run tries on its validation rows too. Categories are encoded as codes
     ordered by mean teacher output; missing values are routed by the tree itself.
 
     With ``refine`` (off by default: the method is patented, see the README's "Licences and patents"),
@@ -56,9 +57,12 @@ class TreeStudent(Student):
     """
 
     name = "tree"
+    sizes = tuple({"max_depth": depth} for depth in (2, 3, 4, 5, 6, 8, 10, 12))
+    variants = ({"grow_on": "probabilities"}, {"grow_on": "classes"})
     max_depth: int | None = parameter(6, Whole(1, none=True))
     max_leaf_nodes: int | None = parameter(None, Whole(2, none=True))
     min_samples_leaf: int = parameter(1, Whole(1))
+    grow_on: str = parameter("probabilities", OneOf(("probabilities", "classes")))
     refine: bool = parameter(False, Flag())
     refine_passes: int | None = parameter(None, Whole(0, none=True))
     refine_starts: int | None = parameter(None, Whole(1, none=True))
@@ -67,15 +71,21 @@ class TreeStudent(Student):
     @classmethod
     def from_settings(cls, settings, *, device=None, time_limit=None) -> "TreeStudent":
         s = settings.student
-        return cls(max_depth=s.max_depth, max_leaf_nodes=s.max_leaf_nodes, refine=s.refine,
+        grow_on = "probabilities" if s.grow_on == "auto" else s.grow_on
+        return cls(max_depth=s.max_depth, max_leaf_nodes=s.max_leaf_nodes, grow_on=grow_on, refine=s.refine,
                    refine_passes=s.refine_passes, refine_starts=s.refine_starts, random_state=settings.seed)
+
+    @classmethod
+    def size_of(cls, settings) -> dict[str, int | None]:
+        return {"max_depth": cls.from_settings(settings).max_depth}
 
     def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
         passes, starts = self.refine_passes, self.refine_starts
         classify = self.task_ != "regression"
         self.encoder_ = TabularEncoder(self.categorical_, numeric="raw", categories="ordinal")
         Z = self.encoder_.fit(X, targets).transform(X)
-        self.tree_model_ = self._grow(Z, targets, sample_weight)
+        by_class = classify and self.grow_on == "classes"
+        self.tree_model_ = self._grow(Z, _one_hot(targets) if by_class else targets, sample_weight)
         if passes is None:
             auto = self.refine and classify and self.tree_model_.tree_.n_leaves <= AUTO_REFINE_MAX_LEAVES
             passes = DEFAULT_REFINE_PASSES if auto else 0
@@ -133,7 +143,7 @@ class TreeStudent(Student):
             return "probabilities, all rows", self.tree_model_
         # Classification alternates probability- and class-grown trees; regression has only values.
         by_class = classify and start % 2 == 1
-        fit_on = np.eye(targets.shape[1])[np.argmax(targets, axis=1)] if by_class else targets
+        fit_on = _one_hot(targets) if by_class else targets
         what = "classes" if by_class else ("probabilities" if classify else "values")
         if start == 1 and classify:
             return f"{what}, all rows", self._grow(Z, fit_on, sample_weight)
@@ -156,6 +166,12 @@ class TreeStudent(Student):
     def _complexity(self) -> dict[str, int]:
         tree = self.tree_model_.tree_
         return {"n_nodes": int(tree.node_count), "n_leaves": int(tree.n_leaves), "depth": int(tree.max_depth)}
+
+
+def _one_hot(targets: np.ndarray) -> np.ndarray:
+    """The teacher's most probable class of each row, one-hot (a tree grown on it splits by Gini's
+    criterion in squared-error form)."""
+    return np.eye(targets.shape[1])[np.argmax(targets, axis=1)]
 
 
 def _loss(model: DecisionTreeRegressor, Z: np.ndarray, targets: np.ndarray, classify: bool,

@@ -1,0 +1,341 @@
+"""Choosing the student on validation rows: which synthetic rows, and, with a target or a bound, which size
+(with ``--student auto``, which family too).
+
+A run with real rows keeps ``--validation-size`` of its training rows aside. Each *candidate* is a student
+fitted on the other training rows (real, plus some synthetic ones) and judged on the validation rows:
+fidelity to the teacher, pickled bytes, latency on one row and on a batch. A rule then picks one:
+
+* ``--target-fidelity F``: the smallest candidate (bytes; ties go to the faster) whose fidelity reaches F;
+  when none does, the most faithful, with a note;
+* ``--max-size`` / ``--max-latency``: the most faithful candidate inside the bounds; when none is, the
+  smallest, with a note (both may be combined with a target);
+* ``--student auto`` without either: the smallest candidate within :data:`KNEE` of the most faithful;
+* otherwise (one family and size): the most faithful, ties going to fewer synthetic rows.
+
+The search is coordinate-wise, so that it needs few fits: per family the synthetic rows are chosen first,
+at the size the settings give (no synthetic rows, a quarter of them, all of them); then the family's other
+ways of training (a tree grown on the teacher's classes rather than its probabilities) with those rows;
+then, when sizes are searched, the family's sizes are tried with those rows, smallest first, stopping where a larger size
+cannot serve the rule better. A student that ships with synthetic rows is compared with the same student
+on the real rows alone, and a note says so if the real rows alone did better.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from tabcompress.config import AUTO_STUDENT, Settings
+from tabcompress.evaluation.metrics import fidelity, latency, serialized_bytes
+from tabcompress.registry import NO_GENERATOR
+from tabcompress.students.registry import student_class
+
+#: ``--student auto`` without a target: the smallest student within this much fidelity of the best one
+KNEE = 0.005
+#: the families ``--student auto`` searches, smallest first (an MLP trains for minutes per size: it is
+#: searched when named, ``--student mlp``)
+AUTO_FAMILIES = ("linear", "tree", "gbdt")
+#: shares of the synthetic rows each family is tried with at its reference size
+DATA_SHARES = (0.0, 0.25, 1.0)
+#: validation rows the latencies are measured on (one row, and a batch of at most this many)
+LATENCY_ROWS = 1000
+#: fewer validation rows than this, or fewer fit rows, and the run trains as it is set, without a search
+MIN_VALIDATION_ROWS = 30
+
+
+@dataclass(frozen=True)
+class DataOption:
+    """Which rows a candidate trains on besides the real ones: ``n_synthetic`` from ``generator``."""
+
+    generator: str
+    n_synthetic: int
+
+    def describe(self, n_real: int) -> str:
+        if not self.n_synthetic:
+            return "real rows only"
+        return f"{self.generator} ×{self.n_synthetic / max(1, n_real):.3g}"
+
+
+@dataclass
+class Candidate:
+    """One student tried on the validation rows."""
+
+    family: str
+    params: dict[str, Any]
+    data: DataOption
+    synthetic_ratio: float
+    validation: dict[str, float]
+    bytes: int
+    latency: dict[str, float]
+    fit_s: float
+    student: Any = field(repr=False)
+    chosen: bool = False
+
+    @property
+    def name(self) -> str:
+        size = " ".join(f"{k.replace('_', '-')} {_plain(v)}" for k, v in self.params.items())
+        return f"{self.family} {size}".strip()
+
+    @property
+    def generator(self) -> str:
+        return self.data.generator if self.data.n_synthetic else NO_GENERATOR
+
+    @property
+    def fidelity(self) -> float:
+        return float(self.validation["fidelity"])
+
+    def twin_of(self, other: "Candidate") -> bool:
+        return self.family == other.family and self.params == other.params
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "family": self.family, "params": {k: _plain(v) for k, v in self.params.items()},
+                "generator": self.generator, "synthetic_rows": int(self.data.n_synthetic),
+                "synthetic_ratio": round(self.synthetic_ratio, 4),
+                "validation": {k: float(v) for k, v in self.validation.items()}, "bytes": int(self.bytes),
+                "single_row_ms": round(self.latency["single_row_ms"], 4),
+                "batch_ms": round(self.latency["batch_ms"], 3), "batch_rows": int(self.latency["batch_rows"]),
+                "fit_s": round(self.fit_s, 3), "chosen": self.chosen}
+
+
+def _plain(value: Any) -> Any:
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
+
+
+@dataclass
+class SearchResult:
+    """The candidates, the one chosen and why, and what the user should know."""
+
+    candidates: list[Candidate]
+    chosen: Candidate
+    rule: str
+    fit_rows: int
+    validation_rows: int
+    notes: list[str] = field(default_factory=list)
+
+    def frontier(self) -> list[Candidate]:
+        """The candidates no other beats on both fidelity and bytes, smallest first."""
+        ordered = sorted(self.candidates, key=lambda c: (c.bytes, -c.fidelity))
+        out: list[Candidate] = []
+        for c in ordered:
+            if not out or c.fidelity > out[-1].fidelity:
+                out.append(c)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "fit_rows": self.fit_rows, "validation_rows": self.validation_rows,
+                "chosen": self.chosen.name, "chosen_generator": self.chosen.generator,
+                "frontier": [c.name + f" ({c.generator})" for c in self.frontier()],
+                "notes": list(self.notes), "candidates": [c.to_dict() for c in self.candidates]}
+
+
+# -- what is searched ------------------------------------------------------------------------------
+
+def families(settings: Settings) -> list[str]:
+    """The student families a run tries."""
+    return list(AUTO_FAMILIES) if settings.student.name == AUTO_STUDENT else [settings.student.name]
+
+
+def searches_sizes(settings: Settings) -> bool:
+    return settings.student.name == AUTO_STUDENT or settings.target.sizing
+
+
+def sizes(family: str, settings: Settings) -> list[dict[str, Any]]:
+    """The sizes (as options) a family is tried at: the size the settings give (its reference), or, when
+    sizes are searched, its ladder of sizes, smallest first (the reference is tried anyway)."""
+    cls = student_class(family)
+    reference = cls.size_of(settings.replace(student=family))
+    if not searches_sizes(settings):
+        return [reference]
+    return [dict(size) for size in cls.sizes] or [reference]
+
+
+def data_options(generator: str, n_synthetic: int) -> list[DataOption]:
+    """None, a quarter and all of the synthetic rows (fewer when there are few)."""
+    if generator == NO_GENERATOR or n_synthetic <= 0:
+        return [DataOption(NO_GENERATOR, 0)]
+    counts = sorted({int(round(share * n_synthetic)) for share in DATA_SHARES})
+    return [DataOption(generator if n else NO_GENERATOR, n) for n in counts]
+
+
+def validation_split(n_rows: int, settings: Settings, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Indices of the fit rows and the validation rows (stratified by the teacher's class where it can be);
+    None when there are too few rows to keep some aside."""
+    from sklearn.model_selection import train_test_split
+
+    n_validation = int(np.ceil(settings.data.validation_size * n_rows))
+    if settings.data.validation_size == 0:
+        return None
+    if n_validation < MIN_VALIDATION_ROWS or n_rows - n_validation < MIN_VALIDATION_ROWS:
+        return None
+    index = np.arange(n_rows)
+    seed = settings.seed
+    try:
+        fit, validation = train_test_split(index, test_size=n_validation, random_state=seed, stratify=labels)
+    except ValueError:  # a class too small to stratify
+        fit, validation = train_test_split(index, test_size=n_validation, random_state=seed)
+    return np.sort(fit), np.sort(validation)
+
+
+# -- the search ------------------------------------------------------------------------------------
+
+Fit = Callable[[str, dict[str, Any], DataOption], Any]
+
+
+class Search:
+    """Fits and judges candidates (see the module's docstring).
+
+    ``fit(family, params, data)`` returns a student fitted on the fit rows plus ``data``'s synthetic rows;
+    ``X_val``, ``T_val`` are the validation rows and the teacher's soft targets for them; ``n_real`` the
+    fit rows. ``deadline`` (a ``time.perf_counter()`` value) stops the size sweep when it is near.
+    """
+
+    def __init__(self, settings: Settings, *, fit: Fit, X_val: pd.DataFrame, T_val: np.ndarray, n_real: int,
+                 classes: np.ndarray | None, deadline: float | None = None, note: Callable[[str], None] | None = None):
+        self.settings = settings
+        self.target = settings.target
+        self.fit = fit
+        self.X_val, self.T_val = X_val, T_val
+        self.n_real = n_real
+        self.classes = classes
+        self.deadline = deadline
+        self.note = note or (lambda message: None)
+        self.task = "regression" if classes is None else "classification"
+        self.reference = classes[np.argmax(T_val, axis=1)] if classes is not None else T_val
+        self.candidates: list[Candidate] = []
+        self.notes: list[str] = []
+
+    # -- one candidate --------------------------------------------------------------------------
+    def judge(self, family: str, params: dict[str, Any], data: DataOption, student: Any = None,
+              fit_s: float | None = None) -> Candidate:
+        """Fit (unless ``student`` is given, already fitted) and judge one candidate."""
+        if student is None:
+            start = time.perf_counter()
+            student = self.fit(family, params, data)
+            fit_s = time.perf_counter() - start
+        predicted = student.predict(self.X_val)
+        scored = fidelity(self.task, self.reference, predicted)
+        probe = self.X_val.iloc[:LATENCY_ROWS]
+        candidate = Candidate(family=family, params=dict(params), data=data,
+                              synthetic_ratio=data.n_synthetic / max(1, self.n_real), validation=scored,
+                              bytes=serialized_bytes(student),
+                              latency=latency(student.predict, probe, batch_repeats=3, single_repeats=9),
+                              fit_s=float(fit_s or 0.0), student=student)
+        self.candidates.append(candidate)
+        return candidate
+
+    # -- the sweep ------------------------------------------------------------------------------
+    def run(self, options: Sequence[DataOption], first: Candidate | None = None) -> SearchResult:
+        """Every family: the data option at its reference size, then its sizes; then the rule's choice."""
+        for family in families(self.settings):
+            ladder = sizes(family, self.settings)
+            reference = student_class(family).size_of(self.settings.replace(student=family))
+            tried = [first] if first is not None and first.family == family else []
+            for data in options:
+                if not any(c.data == data and c.params == reference for c in tried) and not self._late(tried):
+                    tried.append(self.judge(family, reference, data))
+            best_data = max(tried, key=lambda c: (c.fidelity, -c.data.n_synthetic)).data
+            variant: dict[str, Any] = {}
+            variants = self._variants(family)
+            if variants:  # other ways of training it, at the reference size with the best rows
+                for c in tried:  # those so far were trained the default way
+                    c.params.update(variants[0])
+                for other in variants[1:]:
+                    if not self._late(tried):
+                        tried.append(self.judge(family, {**reference, **other}, best_data))
+                top = max((c for c in tried if c.data == best_data), key=lambda c: c.fidelity)
+                variant = {k: top.params[k] for k in variants[0]}
+            swept: list[Candidate] = []  # the ladder's sizes so far, smallest first
+            for params in ({**size, **variant} for size in ladder):
+                if self._stop(swept) or self._late(tried):
+                    break
+                done = [c for c in tried if c.params == params and c.data == best_data]
+                swept.append(done[0] if done else self.judge(family, params, best_data))
+                tried.append(swept[-1])
+        chosen, rule = self.choose()
+        twin = next((c for c in self.candidates if c.twin_of(chosen) and not c.data.n_synthetic), None)
+        if chosen.data.n_synthetic and twin is None:
+            twin = self.judge(chosen.family, chosen.params, DataOption(NO_GENERATOR, 0))
+            chosen, rule = self.choose()
+        if chosen.data.n_synthetic and twin is not None and twin.fidelity > chosen.fidelity:
+            self._say(f"the student chosen ({chosen.name}, {chosen.data.describe(self.n_real)}) agrees less with "
+                      f"the teacher on the validation rows than the same student on the real rows alone "
+                      f"({chosen.fidelity:.4f} against {twin.fidelity:.4f}): {rule}")
+        chosen.chosen = True
+        return SearchResult(candidates=self.candidates, chosen=chosen, rule=rule, fit_rows=self.n_real,
+                            validation_rows=len(self.X_val), notes=self.notes)
+
+    def _variants(self, family: str) -> list[dict[str, Any]]:
+        """The ways of training ``family`` to try: its variants, for classification, when their options are auto."""
+        variants = [dict(v) for v in student_class(family).variants]
+        if self.classes is None or not all(self.settings.get(k) == "auto" for v in variants for k in v):
+            return []
+        return variants
+
+    def _stop(self, swept: list[Candidate]) -> bool:
+        """Whether a size larger than those swept (smallest first) cannot serve the rule better."""
+        target = self.target
+        if not swept:
+            return False
+        last = swept[-1]
+        if target.fidelity is not None and last.fidelity >= target.fidelity:
+            return True
+        if target.max_size is not None and last.bytes > target.max_size:
+            return True
+        if target.max_latency is not None and last.latency["single_row_ms"] > 1000 * target.max_latency:
+            return True
+        if not target.sizing:  # the knee: two sizes in a row that gain less than half of it on the best before
+            fidelities = [c.fidelity for c in swept]
+            return len(swept) >= 3 and max(fidelities[-2:]) < max(fidelities[:-2]) + KNEE / 2
+        return False
+
+    def _late(self, tried: list[Candidate]) -> bool:
+        """Whether the next fit would likely run past the deadline (judged by the slowest fit so far)."""
+        if self.deadline is None or not tried:
+            return False
+        late = time.perf_counter() + 2 * max(c.fit_s for c in tried) > self.deadline
+        if late and not any("time budget" in n for n in self.notes):
+            self._say("time budget: the search of student sizes stopped early")
+        return late
+
+    def _say(self, message: str) -> None:
+        self.notes.append(message)
+        self.note(message)
+
+    # -- the rule -------------------------------------------------------------------------------
+    def choose(self) -> tuple[Candidate, str]:
+        """The candidate the settings' rule picks, and the rule in words."""
+        target, pool = self.target, list(self.candidates)
+        smallest = lambda c: (c.bytes, c.latency["single_row_ms"])  # noqa: E731
+        faithful = lambda c: (-c.fidelity, c.data.n_synthetic, c.bytes)  # noqa: E731
+        bounds = []
+        if target.max_size is not None:
+            bounds.append(f"at most {target.max_size:,} bytes")
+            pool = [c for c in pool if c.bytes <= target.max_size]
+        if target.max_latency is not None:
+            bounds.append(f"one row in at most {target.max_latency:g} s")
+            pool = [c for c in pool if c.latency["single_row_ms"] <= 1000 * target.max_latency]
+        within = " and ".join(bounds)
+        if bounds and not pool:
+            chosen = min(self.candidates, key=smallest)
+            self._say(f"no student tried is {within}: the smallest one ships ({chosen.name}, {chosen.bytes:,} bytes)")
+            return chosen, f"none {within}: the smallest"
+        if target.fidelity is not None:
+            reaching = [c for c in pool if c.fidelity >= target.fidelity]
+            if reaching:
+                return min(reaching, key=smallest), (f"the smallest reaching fidelity {target.fidelity:g}"
+                                                     + (f", {within}" if within else ""))
+            best = min(pool, key=faithful)
+            self._say(f"no student tried reaches fidelity {target.fidelity:g} on the validation rows: the most "
+                      f"faithful one ships ({best.name}, {best.fidelity:.4f})")
+            return best, "none reaches the target: the most faithful" + (f" {within}" if within else "")
+        if bounds:
+            return min(pool, key=faithful), f"the most faithful {within}"
+        if self.settings.student.name == AUTO_STUDENT:
+            top = max(c.fidelity for c in pool)
+            near = [c for c in pool if c.fidelity >= top - KNEE]
+            return min(near, key=smallest), f"the smallest within {KNEE:g} of the most faithful"
+        return min(pool, key=faithful), "the most faithful"

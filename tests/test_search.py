@@ -1,0 +1,138 @@
+"""The validation search: its rules on students of known fidelity and size, and a run's search end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import DATA, run_cli
+
+from tabcompress import Settings
+from tabcompress.methods.search import DataOption, Search, data_options, validation_split
+
+N_VAL = 200
+CLASSES = np.array([0, 1])
+
+
+class Known:
+    """A stand-in student: agrees with the teacher on ``agree`` of the validation rows; pickles to about
+    ``size`` bytes."""
+
+    def __init__(self, agree: float, size: int):
+        self.agree = agree
+        self.payload = b"x" * size
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        right = int(round(self.agree * len(X)))
+        return np.r_[np.ones(right, dtype=int), np.zeros(len(X) - right, dtype=int)]
+
+
+def search(settings: Settings, table: dict) -> Search:
+    """A Search whose fits look students up in ``table``: (family, depth, synthetic rows) → (agreement, bytes);
+    students not in it are poor and big."""
+    X_val = pd.DataFrame({"a": np.arange(N_VAL)})
+    T_val = np.tile([0.0, 1.0], (N_VAL, 1))  # the teacher says 1 everywhere
+
+    def fit(family, params, data):
+        return Known(*table.get((family, params.get("max_depth"), data.n_synthetic), (0.5, 10**6)))
+
+    return Search(settings, fit=fit, X_val=X_val, T_val=T_val, n_real=100, classes=CLASSES)
+
+
+def judge_all(s: Search, table: dict) -> None:
+    for family, depth, n in table:
+        s.judge(family, {"max_depth": depth}, DataOption("munge" if n else "none", n))
+
+
+TABLE = {("tree", 2, 400): (0.80, 1_000), ("tree", 4, 400): (0.90, 4_000), ("tree", 6, 400): (0.95, 12_000),
+         ("tree", 8, 400): (0.96, 40_000), ("tree", 6, 0): (0.93, 11_000)}
+
+
+def test_target_fidelity_takes_the_smallest_that_reaches_it():
+    s = search(Settings.from_options(target_fidelity=0.94), TABLE)
+    judge_all(s, TABLE)
+    chosen, rule = s.choose()
+    assert (chosen.params["max_depth"], chosen.data.n_synthetic) == (6, 400)
+    assert "smallest reaching" in rule and not s.notes
+
+
+def test_unreached_target_ships_the_most_faithful_with_a_note():
+    s = search(Settings.from_options(target_fidelity=0.99), TABLE)
+    judge_all(s, TABLE)
+    chosen, _ = s.choose()
+    assert chosen.params["max_depth"] == 8
+    assert any("reaches fidelity 0.99" in n for n in s.notes)
+
+
+def test_max_size_takes_the_most_faithful_inside_it():
+    s = search(Settings.from_options(max_size="12KB"), TABLE)
+    judge_all(s, TABLE)
+    chosen, _ = s.choose()
+    assert chosen.params["max_depth"] == 6 and chosen.bytes <= 12_000 and chosen.data.n_synthetic == 0
+    s = search(Settings.from_options(max_size=100), TABLE)
+    judge_all(s, TABLE)
+    chosen, _ = s.choose()
+    assert chosen.params["max_depth"] == 2 and any("no student tried is at most 100 bytes" in n for n in s.notes)
+
+
+def test_fewer_synthetic_rows_win_a_tie_and_the_frontier_is_monotone():
+    table = {("tree", 6, 0): (0.9, 11_000), ("tree", 6, 100): (0.9, 11_500), ("tree", 6, 400): (0.85, 12_000)}
+    s = search(Settings(), table)
+    judge_all(s, table)
+    chosen, rule = s.choose()
+    assert chosen.data.n_synthetic == 0 and rule == "the most faithful"
+    s = search(Settings.from_options(max_size="1MB"), TABLE)
+    result = s.run([DataOption("none", 0), DataOption("munge", 400)])
+    fidelities = [c.fidelity for c in result.frontier()]
+    assert fidelities == sorted(fidelities) and len(set(fidelities)) == len(fidelities)
+
+
+def test_a_choice_below_real_rows_alone_is_noted():
+    # under a size bound the real-rows-only twin is too big, so the student with synthetic rows ships
+    table = {("tree", d, n): v for (f, d, n), v in TABLE.items()}
+    table[("tree", 6, 0)] = (0.97, 13_000)
+    s = search(Settings.from_options(max_size=12_500), table)
+    result = s.run([DataOption("none", 0), DataOption("munge", 400)])
+    assert result.chosen.data.n_synthetic == 400 and result.chosen.params["max_depth"] == 6
+    assert any("than the same student on the real rows alone" in n for n in result.notes)
+
+
+def test_data_options_and_split():
+    assert data_options("munge", 1000) == [DataOption("none", 0), DataOption("munge", 250), DataOption("munge", 1000)]
+    assert data_options("none", 1000) == [DataOption("none", 0)]
+    labels = np.array([0, 1] * 100)
+    fit, val = validation_split(200, Settings(), labels)
+    assert len(val) == 40 and not set(fit) & set(val) and len(fit) + len(val) == 200
+    assert labels[val].mean() == 0.5  # stratified
+    assert validation_split(100, Settings(), None) is None  # 20 rows are too few to choose on
+
+
+def test_a_run_chooses_on_validation_rows_and_reports_it(tmp_path, teachers):
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--json",
+                   "--target-fidelity", "0.9", "--synthetic-ratio", "4")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    search = report["search"]
+    assert search["fit_rows"] + search["validation_rows"] == report["data"]["train_rows"]
+    chosen = [c for c in search["candidates"] if c["chosen"]]
+    assert len(chosen) == 1 and search["chosen"] == chosen[0]["name"]
+    assert {c["generator"] for c in search["candidates"]} == {"none", "munge"}
+    assert len({c["params"]["max_depth"] for c in search["candidates"]}) > 3
+    reaching = [c for c in search["candidates"] if c["validation"]["fidelity"] >= 0.9]
+    if reaching:
+        assert chosen[0]["bytes"] == min(c["bytes"] for c in reaching)
+    else:
+        assert chosen[0]["validation"]["fidelity"] == max(c["validation"]["fidelity"] for c in search["candidates"])
+    assert report["settings"]["student"]["max_depth"] == chosen[0]["params"]["max_depth"]
+    assert report["data"]["synthetic_rows"] == chosen[0]["synthetic_rows"]
+    assert (out / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "chosen on" in done.stderr and "frontier:" in done.stderr
+
+
+@pytest.mark.parametrize("option,value", [("--target-fidelity", "0.9"), ("--student", "auto")])
+def test_targets_need_real_rows(teachers, tmp_path, option, value):
+    done = run_cli("distill", teachers["rf_magic"], "--out", tmp_path / "out", option, value)
+    assert done.returncode == 2 and option in done.stderr.splitlines()[-1], done.stderr
