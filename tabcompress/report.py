@@ -190,7 +190,7 @@ def search_lines(report: dict[str, Any]) -> list[str]:
     lines = [f"chosen on {search['validation_rows']:,} validation rows: {chosen['name']} with {rows} (validation "
              f"fidelity {chosen['validation']['fidelity']:.4f}, {_fmt_bytes(chosen['bytes'])}): {search['rule']}, "
              f"of {len(candidates)} tried"]
-    if len({(c["family"], str(c["params"])) for c in candidates}) > 1:
+    if search.get("sizes_searched"):
         by_name = {f"{c['name']} ({c['generator']})": c for c in candidates}
         points = [by_name[name] for name in search["frontier"]]
         lines.append("frontier: " + " · ".join(f"{c['name']} {c['validation']['fidelity']:.4f} "

@@ -77,12 +77,15 @@ def test_max_size_takes_the_most_faithful_inside_it():
     assert chosen.params["max_depth"] == 2 and any("no student tried is at most 100 bytes" in n for n in s.notes)
 
 
-def test_fewer_synthetic_rows_win_a_tie_and_the_frontier_is_monotone():
-    table = {("tree", 6, 0): (0.9, 11_000), ("tree", 6, 100): (0.9, 11_500), ("tree", 6, 400): (0.85, 12_000)}
-    s = search(Settings(), table)
-    judge_all(s, table)
-    chosen, rule = s.choose()
-    assert chosen.data.n_synthetic == 0 and rule == "the most faithful"
+def test_the_settings_own_student_stays_unless_another_is_clearly_better_and_the_frontier_is_monotone():
+    options = [DataOption("none", 0), DataOption("munge", 100), DataOption("munge", 400)]
+    table = {("tree", 6, 0): (0.90, 11_000), ("tree", 6, 100): (0.91, 11_500), ("tree", 6, 400): (0.89, 12_000)}
+    result = search(Settings(), table).run(options)
+    assert result.chosen.data.n_synthetic == 400 and "no other was clearly more faithful" in result.rule
+    assert any("than the same student on the real rows alone" in n for n in result.notes)
+    table[("tree", 6, 100)] = (0.99, 11_500)  # 20 more rows of 200 right: far beyond the noise
+    result = search(Settings(), table).run(options)
+    assert result.chosen.data.n_synthetic == 100 and "clearly more faithful" in result.rule
     s = search(Settings.from_options(max_size="1MB"), TABLE)
     result = s.run([DataOption("none", 0), DataOption("munge", 400)])
     fidelities = [c.fidelity for c in result.frontier()]

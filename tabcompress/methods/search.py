@@ -10,7 +10,9 @@ fidelity to the teacher, pickled bytes, latency on one row and on a batch. A rul
 * ``--max-size`` / ``--max-latency``: the most faithful candidate inside the bounds; when none is, the
   smallest, with a note (both may be combined with a target);
 * ``--student auto`` without either: the smallest candidate within :data:`KNEE` of the most faithful;
-* otherwise (one family and size): the most faithful, ties going to fewer synthetic rows.
+* otherwise (one family and size): the student trained as the settings say (all the synthetic rows, a
+  tree grown on probabilities), unless another is *clearly* more faithful (by more than two standard
+  errors of the paired difference on the validation rows).
 
 The search is coordinate-wise, so that it needs few fits: per family the synthetic rows are chosen first,
 at the size the settings give (no synthetic rows, a quarter of them, all of them); then the family's other
@@ -34,6 +36,9 @@ from tabcompress.evaluation.metrics import fidelity, latency, serialized_bytes
 from tabcompress.registry import NO_GENERATOR
 from tabcompress.students.registry import student_class
 
+#: how many standard errors better on the validation rows a candidate must be to replace the settings' own
+#: way of training (see Search.settled)
+CLEARLY = 2.0
 #: ``--student auto`` without a target: the smallest student within this much fidelity of the best one
 KNEE = 0.005
 #: the families ``--student auto`` searches, smallest first (an MLP trains for minutes per size: it is
@@ -74,11 +79,14 @@ class Candidate:
     fit_s: float
     student: Any = field(repr=False)
     chosen: bool = False
+    losses: np.ndarray | None = field(default=None, repr=False)  # per validation row (see Search.judge)
 
     @property
     def name(self) -> str:
-        size = " ".join(f"{k.replace('_', '-')} {_plain(v)}" for k, v in self.params.items())
-        return f"{self.family} {size}".strip()
+        """``tree depth 6 on classes``, ``gbdt 50 trees depth 4``, ``mlp 64,64``, ``linear``."""
+        words = [_LABELS.get(k, f"{k.replace('_', '-')} {{}}").format(_plain(v)) for k, v in self.params.items()
+                 if not (k == "grow_on" and v == "probabilities")]
+        return " ".join([self.family, *words])
 
     @property
     def generator(self) -> str:
@@ -101,6 +109,24 @@ class Candidate:
                 "fit_s": round(self.fit_s, 3), "chosen": self.chosen}
 
 
+#: how a candidate's name shows the options of its size
+_LABELS = {"max_depth": "depth {}", "trees": "{} trees", "hidden": "{}", "grow_on": "on {}", "l2": "l2 {}"}
+
+
+def _clearly_better(a: Candidate, b: Candidate) -> bool:
+    """Whether ``a``'s validation loss is below ``b``'s by more than :data:`CLEARLY` standard errors of the
+    paired per-row difference: McNemar's test with a continuity correction for disagreement, a paired
+    z-test for squared errors."""
+    if a.losses is None or b.losses is None:
+        return a.fidelity > b.fidelity
+    diff = b.losses - a.losses
+    if set(np.unique(a.losses)) <= {0.0, 1.0} and set(np.unique(b.losses)) <= {0.0, 1.0}:
+        fixed, broken = int(np.sum(diff > 0)), int(np.sum(diff < 0))  # rows only one of them gets right
+        return fixed > broken and (fixed - broken - 1) / np.sqrt(fixed + broken) > CLEARLY  # with continuity
+    spread = float(np.std(diff)) / np.sqrt(len(diff))
+    return float(np.mean(diff)) > 0 and float(np.mean(diff)) > CLEARLY * spread
+
+
 def _plain(value: Any) -> Any:
     return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
 
@@ -115,6 +141,7 @@ class SearchResult:
     fit_rows: int
     validation_rows: int
     notes: list[str] = field(default_factory=list)
+    sizes_searched: bool = False
 
     def frontier(self) -> list[Candidate]:
         """The candidates no other beats on both fidelity and bytes, smallest first."""
@@ -127,6 +154,7 @@ class SearchResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "fit_rows": self.fit_rows, "validation_rows": self.validation_rows,
+                "sizes_searched": self.sizes_searched,
                 "chosen": self.chosen.name, "chosen_generator": self.chosen.generator,
                 "frontier": [c.name + f" ({c.generator})" for c in self.frontier()],
                 "notes": list(self.notes), "candidates": [c.to_dict() for c in self.candidates]}
@@ -190,16 +218,18 @@ class Search:
 
     ``fit(family, params, data)`` returns a student fitted on the fit rows plus ``data``'s synthetic rows;
     ``X_val``, ``T_val`` are the validation rows and the teacher's soft targets for them; ``n_real`` the
-    fit rows. ``deadline`` (a ``time.perf_counter()`` value) stops the size sweep when it is near.
+    fit rows, ``n_train`` the training rows (fit and validation) that synthetic ratios are counted on. ``deadline`` (a ``time.perf_counter()`` value) stops the size sweep when it is near.
     """
 
     def __init__(self, settings: Settings, *, fit: Fit, X_val: pd.DataFrame, T_val: np.ndarray, n_real: int,
-                 classes: np.ndarray | None, deadline: float | None = None, note: Callable[[str], None] | None = None):
+                 classes: np.ndarray | None, deadline: float | None = None, note: Callable[[str], None] | None = None,
+                 n_train: int | None = None):
         self.settings = settings
         self.target = settings.target
         self.fit = fit
         self.X_val, self.T_val = X_val, T_val
         self.n_real = n_real
+        self.n_train = n_train or n_real  # the training rows a ratio counts (the shipped student trains on all)
         self.classes = classes
         self.deadline = deadline
         self.note = note or (lambda message: None)
@@ -207,6 +237,7 @@ class Search:
         self.reference = classes[np.argmax(T_val, axis=1)] if classes is not None else T_val
         self.candidates: list[Candidate] = []
         self.notes: list[str] = []
+        self.own: Candidate | None = None  # the student as the settings train it (all the synthetic rows)
 
     # -- one candidate --------------------------------------------------------------------------
     def judge(self, family: str, params: dict[str, Any], data: DataOption, student: Any = None,
@@ -218,12 +249,15 @@ class Search:
             fit_s = time.perf_counter() - start
         predicted = student.predict(self.X_val)
         scored = fidelity(self.task, self.reference, predicted)
+        # per-row loss, for paired comparisons: disagreement, or squared error to the teacher's value
+        losses = (np.asarray(predicted) != self.reference).astype(np.float64) if self.classes is not None else \
+            (np.asarray(predicted, dtype=np.float64) - self.reference) ** 2
         probe = self.X_val.iloc[:LATENCY_ROWS]
         candidate = Candidate(family=family, params=dict(params), data=data,
-                              synthetic_ratio=data.n_synthetic / max(1, self.n_real), validation=scored,
+                              synthetic_ratio=data.n_synthetic / max(1, self.n_train), validation=scored,
                               bytes=serialized_bytes(student),
                               latency=latency(student.predict, probe, batch_repeats=3, single_repeats=9),
-                              fit_s=float(fit_s or 0.0), student=student)
+                              fit_s=float(fit_s or 0.0), student=student, losses=losses)
         self.candidates.append(candidate)
         return candidate
 
@@ -237,7 +271,9 @@ class Search:
             for data in options:
                 if not any(c.data == data and c.params == reference for c in tried) and not self._late(tried):
                     tried.append(self.judge(family, reference, data))
-            best_data = max(tried, key=lambda c: (c.fidelity, -c.data.n_synthetic)).data
+            if self.own is None:  # the first family trained as the settings say
+                self.own = next((c for c in tried if c.params == reference and c.data == options[-1]), None)
+            best_data = self.settled([c for c in tried if c.params == reference], default=options[-1]).data
             variant: dict[str, Any] = {}
             variants = self._variants(family)
             if variants:  # other ways of training it, at the reference size with the best rows
@@ -246,7 +282,7 @@ class Search:
                 for other in variants[1:]:
                     if not self._late(tried):
                         tried.append(self.judge(family, {**reference, **other}, best_data))
-                top = max((c for c in tried if c.data == best_data), key=lambda c: c.fidelity)
+                top = self.settled([c for c in tried if c.data == best_data], default=variants[0])
                 variant = {k: top.params[k] for k in variants[0]}
             swept: list[Candidate] = []  # the ladder's sizes so far, smallest first
             for params in ({**size, **variant} for size in ladder):
@@ -261,12 +297,13 @@ class Search:
             twin = self.judge(chosen.family, chosen.params, DataOption(NO_GENERATOR, 0))
             chosen, rule = self.choose()
         if chosen.data.n_synthetic and twin is not None and twin.fidelity > chosen.fidelity:
-            self._say(f"the student chosen ({chosen.name}, {chosen.data.describe(self.n_real)}) agrees less with "
+            self._say(f"the student chosen ({chosen.name}, {chosen.data.describe(self.n_train)}) agrees less with "
                       f"the teacher on the validation rows than the same student on the real rows alone "
                       f"({chosen.fidelity:.4f} against {twin.fidelity:.4f}): {rule}")
         chosen.chosen = True
         return SearchResult(candidates=self.candidates, chosen=chosen, rule=rule, fit_rows=self.n_real,
-                            validation_rows=len(self.X_val), notes=self.notes)
+                            validation_rows=len(self.X_val), notes=self.notes,
+                            sizes_searched=searches_sizes(self.settings))
 
     def _variants(self, family: str) -> list[dict[str, Any]]:
         """The ways of training ``family`` to try: its variants, for classification, when their options are auto."""
@@ -305,6 +342,23 @@ class Search:
         self.notes.append(message)
         self.note(message)
 
+    def settled(self, tried: list[Candidate], default: Any = None) -> Candidate:
+        """Among candidates of one size, the one that trains as the settings say (``default``: its data
+        option or its variant; else the first tried), unless another is *clearly* better: its loss on the
+        validation rows is lower by more than :data:`CLEARLY` standard errors of the paired difference.
+        Of those clearly better, the best. A choice among near-equals would follow the validation rows'
+        noise rather than the student's quality."""
+        def is_default(c: Candidate) -> bool:
+            if isinstance(default, DataOption):
+                return c.data == default
+            if isinstance(default, dict):
+                return all(c.params.get(k) == v for k, v in default.items())
+            return c is tried[0]
+
+        base = next((c for c in tried if is_default(c)), tried[0])
+        better = [c for c in tried if c is not base and _clearly_better(c, base)]
+        return min(better, key=lambda c: float(np.mean(c.losses))) if better else base
+
     # -- the rule -------------------------------------------------------------------------------
     def choose(self) -> tuple[Candidate, str]:
         """The candidate the settings' rule picks, and the rule in words."""
@@ -338,4 +392,8 @@ class Search:
             top = max(c.fidelity for c in pool)
             near = [c for c in pool if c.fidelity >= top - KNEE]
             return min(near, key=smallest), f"the smallest within {KNEE:g} of the most faithful"
-        return min(pool, key=faithful), "the most faithful"
+        own = self.own if self.own in pool else pool[0]
+        settled = self.settled([own] + [c for c in pool if c is not own])
+        if settled is not own:
+            return settled, "clearly more faithful than the settings' own"
+        return settled, "the settings' own: no other was clearly more faithful"

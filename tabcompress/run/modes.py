@@ -454,7 +454,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
 
         search = search_mod.Search(settings, fit=fit, X_val=X_val, T_val=T_val, n_real=len(X_fit),
                                    classes=teacher.classes_ if teacher.is_classifier else None,
-                                   deadline=deadline, note=note)
+                                   deadline=deadline, note=note, n_train=len(X_train))
         options = search_mod.data_options(name, len(X_synth))
         with stages.run("search", "choosing the student on the validation rows",
                         f"{len(X_fit):,} fit rows, {len(X_val):,} validation rows"):
