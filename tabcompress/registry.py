@@ -55,6 +55,7 @@ class Registry:
 STUDENTS = Registry("student", {
     "tree": "tabcompress.students.tree:TreeStudent",
     "mlp": "tabcompress.students.mlp:MLPStudent",
+    "gbdt": "tabcompress.students.gbdt:GBDTStudent",
 })
 GENERATORS = Registry("generator", {
     "ctgan": "tabcompress.generators.ctgan:CTGANGenerator",
