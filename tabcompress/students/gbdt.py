@@ -143,18 +143,22 @@ class GBDTStudent(Student):
     def margins(self, Z: np.ndarray) -> np.ndarray:
         """Raw scores ``(n, n_outputs)`` of encoded rows ``Z``: the base margins plus each output's leaf
         values, before the sigmoid or softmax (XGBoost's ``output_margin``)."""
-        Z = np.asarray(Z, dtype=np.float32)
+        Z = np.ascontiguousarray(Z, dtype=np.float32)
         n_trees = len(self.roots_)
         by_output = np.eye(len(self.base_margin_))[self.tree_output_]  # (n_trees, n_outputs)
         out = np.empty((len(Z), len(self.base_margin_)))
         step = max(1, _CHUNK_CELLS // n_trees)
         for start in range(0, len(Z), step):
             block = Z[start:start + step]
-            rows = np.arange(len(block))[:, None]
+            cells = block.ravel()
+            row_start = (np.arange(len(block)) * block.shape[1])[:, None]
             node = np.broadcast_to(self.roots_, (len(block), n_trees))
-            for _ in range(self.depth_):
-                x = block[rows, self.feature_[node]]
-                go_left = np.where(np.isnan(x), self.missing_left_[node], x < self.threshold_[node])
+            for _ in range(self.depth_):  # every row, in every tree, one level down (a leaf stays put)
+                x = cells[row_start + self.feature_[node]]
+                go_left = x < self.threshold_[node]
+                missing = np.isnan(x)
+                if missing.any():
+                    go_left = np.where(missing, self.missing_left_[node], go_left)
                 node = np.where(go_left, self.left_[node], self.right_[node])
             out[start:start + step] = self.value_[node].astype(np.float64) @ by_output
         return out + self.base_margin_
