@@ -236,7 +236,7 @@ class GeneratorSettings:
     """Where the synthetic rows come from, and how many there are."""
 
     name: str = setting(
-        "auto", Text(), "Synthetic-row generator: auto (MUNGE for a tree; for an MLP, CTGAN where many "
+        "auto", Text(), "Synthetic-row generator: auto (MUNGE, but for an MLP CTGAN where many "
         "columns are categorical), ctgan, tvae, copula, munge, forest (the teacher's trees), a mix such "
         "as munge+ctgan, or none (real rows only).", panel=PANEL_GENERATOR, option="generator")
     synthetic_ratio: float = setting(
