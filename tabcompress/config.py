@@ -274,7 +274,7 @@ class GeneratorSettings:
     """Where the synthetic rows come from, and how many there are."""
 
     name: str = setting(
-        "auto", Text(), "Synthetic-row generator: auto (MUNGE for a tree; for an MLP, CTGAN where many "
+        "auto", Text(), "Synthetic-row generator: auto (MUNGE, but for an MLP CTGAN where many "
         "columns are categorical), ctgan, tvae, copula, munge, forest (the teacher's trees), a mix such "
         "as munge+ctgan, or none (real rows only).", panel=PANEL_GENERATOR, option="generator")
     synthetic_ratio: float = setting(
@@ -356,7 +356,8 @@ class StudentSettings:
         "tree", OneOf(lambda: (*STUDENTS.names(), AUTO_STUDENT)), "Student model; auto: the family and size "
         "chosen on the validation rows (see --target-fidelity, --max-size).", option="student")
     max_depth: int | None = setting(
-        6, Whole(1, none=True), "Tree student: maximum depth.")
+        None, Whole(1, none=True), "Tree and gbdt students: maximum depth.",
+        shown="6 for a tree, 4 for each tree of gbdt")
     max_leaf_nodes: int | None = setting(
         None, Whole(2, none=True), "Tree student: maximum number of leaves.", panel=PANEL_STUDENT,
         shown="no limit")
@@ -366,6 +367,11 @@ class StudentSettings:
         panel=PANEL_STUDENT)
     hidden: tuple[int, ...] = setting(
         (64, 64), Widths(), "MLP student: hidden layer widths, comma-separated.", panel=PANEL_STUDENT)
+    trees: int = setting(
+        100, Whole(1), "Boosted-trees student (gbdt): trees (per class for multiclass).", panel=PANEL_STUDENT)
+    learning_rate: float = setting(
+        0.3, Number(0.0, 1.0, open_low=True), "Boosted-trees student (gbdt): learning rate, the share of "
+        "each tree's values that is kept.", panel=PANEL_STUDENT)
     refine: bool = setting(
         False, Flag(), "Tree student: refit the grown tree's splits to the teacher's classes (tree "
         "alternating optimisation, 3 passes from 6 starting trees for classification). Off by default: "

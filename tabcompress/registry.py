@@ -55,6 +55,8 @@ class Registry:
 STUDENTS = Registry("student", {
     "tree": "tabcompress.students.tree:TreeStudent",
     "mlp": "tabcompress.students.mlp:MLPStudent",
+    "gbdt": "tabcompress.students.gbdt:GBDTStudent",
+    "linear": "tabcompress.students.linear:LinearStudent",
 })
 GENERATORS = Registry("generator", {
     "ctgan": "tabcompress.generators.ctgan:CTGANGenerator",

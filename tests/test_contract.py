@@ -139,7 +139,7 @@ def test_registries_list_what_the_command_line_offers():
     from tabcompress.generators import generator_names
     from tabcompress.students import student_names
 
-    assert student_names() == STUDENTS.names() == ("tree", "mlp")
+    assert student_names() == STUDENTS.names() == ("tree", "mlp", "gbdt", "linear")
     assert generator_names() == (*GENERATORS.names(), "none")
-    with pytest.raises(SettingError, match="student must be one of tree, mlp, got 'forest'"):
+    with pytest.raises(SettingError, match="student must be one of tree, mlp, gbdt, linear, got 'forest'"):
         STUDENTS.get("forest")

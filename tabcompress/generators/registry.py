@@ -50,7 +50,8 @@ def trains(name: str) -> bool:
 
 def auto_generator(student: str, schema: "Schema | None" = None) -> str:
     """``--generator auto``'s pick for a student on data with ``schema``: MUNGE for tree students, whose
-    few splits must follow the real rows' distribution, which MUNGE's rows keep and CTGAN's do not. For
+    few splits must follow the real rows' distribution, which MUNGE's rows keep and CTGAN's do not (and
+    for the gbdt and linear students, whose defaults were measured on MUNGE rows). For
     an MLP: CTGAN when at least a third of the columns are categorical (MUNGE's nearest neighbours are
     poor when most of the distance is category mismatches); half MUNGE and half CTGAN rows when some are
     (CTGAN covers category combinations MUNGE's rows miss); MUNGE when none are. The benchmark's cells

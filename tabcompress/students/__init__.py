@@ -11,7 +11,8 @@ from tabcompress.students.registry import make_student, student_class, student_n
 def __getattr__(name: str) -> Any:
     # The classes load on first use (scikit-learn, and torch for training, are slow to import).
     classes = {"Student": "tabcompress.students.base", "TreeStudent": "tabcompress.students.tree",
-               "MLPStudent": "tabcompress.students.mlp"}
+               "MLPStudent": "tabcompress.students.mlp", "GBDTStudent": "tabcompress.students.gbdt",
+               "LinearStudent": "tabcompress.students.linear"}
     if name in classes:
         from importlib import import_module
 
@@ -19,4 +20,5 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["MLPStudent", "Student", "TreeStudent", "make_student", "student_class", "student_names"]
+__all__ = ["GBDTStudent", "LinearStudent", "MLPStudent", "Student", "TreeStudent", "make_student", "student_class",
+           "student_names"]

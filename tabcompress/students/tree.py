@@ -14,6 +14,8 @@ from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
 from tabcompress.students.refine import refine_tree
 
+# The depth a tree student grows to when a run's settings leave --max-depth unset.
+DEFAULT_DEPTH = 6
 # Refinement's defaults, each the best of a trial in docs/measurements.md ("Tree refinement"):
 # three passes do as well as eight (python bench/trials.py --variants M20,M20+R), six starting trees
 # gain most at depth 4 (--variants M20+R1,M20+R2,M20+R4,M20+R), and screening the starts on a sample of
@@ -59,7 +61,7 @@ class TreeStudent(Student):
     name = "tree"
     sizes = tuple({"max_depth": depth} for depth in (2, 3, 4, 5, 6, 8, 10, 12))
     variants = ({"grow_on": "probabilities"}, {"grow_on": "classes"})
-    max_depth: int | None = parameter(6, Whole(1, none=True))
+    max_depth: int | None = parameter(DEFAULT_DEPTH, Whole(1, none=True))
     max_leaf_nodes: int | None = parameter(None, Whole(2, none=True))
     min_samples_leaf: int = parameter(1, Whole(1))
     grow_on: str = parameter("probabilities", OneOf(("probabilities", "classes")))
@@ -72,8 +74,9 @@ class TreeStudent(Student):
     def from_settings(cls, settings, *, device=None, time_limit=None) -> "TreeStudent":
         s = settings.student
         grow_on = "probabilities" if s.grow_on == "auto" else s.grow_on
-        return cls(max_depth=s.max_depth, max_leaf_nodes=s.max_leaf_nodes, grow_on=grow_on, refine=s.refine,
-                   refine_passes=s.refine_passes, refine_starts=s.refine_starts, random_state=settings.seed)
+        return cls(max_depth=DEFAULT_DEPTH if s.max_depth is None else s.max_depth, max_leaf_nodes=s.max_leaf_nodes,
+                   grow_on=grow_on, refine=s.refine, refine_passes=s.refine_passes, refine_starts=s.refine_starts,
+                   random_state=settings.seed)
 
     @classmethod
     def size_of(cls, settings) -> dict[str, int | None]:
@@ -156,8 +159,8 @@ class TreeStudent(Student):
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.tree_model_.predict(self.encoder_.transform(X)))
 
-    def fitted_settings(self) -> dict[str, int]:
-        return {"refine_passes": self.refine_passes_, "refine_starts": self.refine_starts_}
+    def fitted_settings(self) -> dict[str, int | None]:
+        return {"max_depth": self.max_depth, "refine_passes": self.refine_passes_, "refine_starts": self.refine_starts_}
 
     def leaf_ids(self, X: pd.DataFrame) -> np.ndarray:
         """The leaf each row lands in (used to spread selected rows across the tree's regions)."""

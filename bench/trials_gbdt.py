@@ -1,0 +1,123 @@
+"""Trials behind the defaults of the gbdt and linear students: a grid of their parameters, scored like
+``bench/trials.py``'s B3 variant.
+
+Same splits as the benchmark (3,000 training rows, 5,000 held out), the same teachers (fitted on the
+training rows), and the B3 recipe: the student learns the teacher's probabilities (or values) on the
+training rows plus 10× as many MUNGE rows. Each grid point is scored as fidelity on the held-out rows
+(agreement with the teacher's class; R² to its values for regression), with the student's pickled
+size and its one-row latency. A depth-6 tree student on the same rows is the reference line. One JSON
+line per (dataset, seed, teacher, grid point) goes to ``--out``; the summary (mean fidelity per grid
+point over every cell) goes to stdout.
+
+    python bench/trials_gbdt.py --family gbdt --datasets magic,adult,california_housing,covertype_75k \\
+        --seeds 0,1 --teachers rf,xgb --out gbdt.jsonl
+    python bench/trials_gbdt.py --family linear --datasets magic,adult,california_housing,covertype_75k \\
+        --seeds 0,1 --teachers rf,xgb --out linear.jsonl
+
+Grids: gbdt, trees 25, 50, 100, 200, 400 (per class) × learning rate 0.1, 0.2, 0.3, 0.5 at depth 4;
+linear, l2 0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1. Reading the defaults off the summary: gbdt's learning rate
+is the one with the best mean fidelity at each number of trees, and linear's l2 the one with the best
+mean fidelity. Fidelity keeps rising with the trees up to the grid's edge while the size doubles with
+each step, so the number of trees is a choice of size against fidelity, not a maximum: the figures and
+the choice are in docs/measurements.md ("Boosted-trees and linear students").
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run as bench  # noqa: E402
+
+from tabcompress import Teacher, evaluation  # noqa: E402
+from tabcompress.evaluation.metrics import latency, serialized_bytes  # noqa: E402
+from tabcompress.generators import make_generator  # noqa: E402
+from tabcompress.students import make_student  # noqa: E402
+from tabcompress.teachers.labeling import label_rows  # noqa: E402
+
+GRIDS = {
+    "gbdt": [{"n_trees": t, "learning_rate": r, "max_depth": 4}
+             for t, r in itertools.product((25, 50, 100, 200, 400), (0.1, 0.2, 0.3, 0.5))],
+    "linear": [{"l2": v} for v in (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)],
+}
+REFERENCE = ("tree", {"max_depth": 6, "refine_passes": 0})
+RATIO = 10
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--family", choices=sorted(GRIDS), default="gbdt")
+    p.add_argument("--datasets", default="magic,adult,california_housing,covertype_75k")
+    p.add_argument("--data-dir", type=Path, default=bench.DEFAULT_DATA_DIR)
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--teachers", default="rf,xgb")
+    p.add_argument("--out", type=Path, help="also append one JSON line per grid point and cell here")
+    a = p.parse_args()
+    sink = a.out.open("a") if a.out else None
+    records: list[dict] = []
+    for seed in map(int, a.seeds.split(",")):
+        for spec in a.datasets.split(","):
+            records += run_dataset(spec, seed, a, sink)
+    summarise(records, a.family)
+
+
+def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> list[dict]:
+    name, path = bench.resolve_dataset(spec, a.data_dir)
+    data = bench.load_split(name, path, seed)
+    X_train, X_test, schema = data.X_train, data.X_test, data.schema
+    rows = make_generator("munge").fit(X_train, schema, random_state=seed).sample(RATIO * len(X_train),
+                                                                                   random_state=seed + 1)
+    X = pd.concat([X_train, rows], ignore_index=True)
+    one_row = X_test.iloc[:1]
+    records = []
+    for kind in a.teachers.split(","):
+        teacher = Teacher.from_model(bench.build_teacher(kind, data.classify, data.text_columns, seed, False)
+                                     .fit(X_train, data.y_train))
+        T, T_test = label_rows(teacher, X), label_rows(teacher, X_test)
+        teacher_pred = teacher.classes_[np.argmax(T_test, axis=1)] if data.classify else T_test
+        fit_kwargs = {"classes": teacher.classes_ if data.classify else None, "categorical": schema.categorical}
+        points = [(REFERENCE[0], REFERENCE[1])] + [(a.family, params) for params in GRIDS[a.family]]
+        for student_name, params in points:
+            start = time.perf_counter()
+            seeded = {} if student_name == "linear" else {"random_state": seed}
+            student = make_student(student_name, **seeded, **params).fit(X, T, **fit_kwargs)
+            seconds = time.perf_counter() - start
+            record = {"dataset": name, "seed": seed, "teacher": kind, "student": student_name, **params,
+                      "fidelity": evaluation.fidelity(teacher.task, teacher_pred, student.predict(X_test))["fidelity"],
+                      "fit_s": round(seconds, 3), "bytes": serialized_bytes(student),
+                      "one_row_ms": round(latency(student.predict, one_row, batch_repeats=1,
+                                                  single_repeats=50)["single_row_ms"], 3),
+                      **{f"size_{key}": value for key, value in student.complexity().items()}}
+            records.append(record)
+            if sink:
+                sink.write(json.dumps(record) + "\n")
+                sink.flush()
+            print(name, seed, kind, student_name, params, f"fidelity {record['fidelity']:.4f}",
+                  f"{seconds:.1f} s", flush=True)
+    return records
+
+
+def summarise(records: list[dict], family: str) -> None:
+    """Mean fidelity (over every dataset, seed and teacher) per grid point, with its size and latency."""
+    keys = ["student", *GRIDS[family][0]]
+    frame = pd.DataFrame(records)
+    frame[keys] = frame[keys].astype(object).where(frame[keys].notna(), "-")  # the reference tree has none
+    table = (frame.groupby(keys)
+             .agg(fidelity=("fidelity", "mean"), cells=("fidelity", "size"), kib=("bytes", lambda b: b.mean() / 1024),
+                  one_row_ms=("one_row_ms", "median"), fit_s=("fit_s", "mean"))
+             .reset_index())
+    by_dataset = frame.pivot_table(index=keys, columns="dataset", values="fidelity", aggfunc="mean").reset_index()
+    print(table.merge(by_dataset, on=keys).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+if __name__ == "__main__":
+    main()
