@@ -352,9 +352,10 @@ class BudgetSettings:
 class StudentSettings:
     """The student: its family and its size."""
 
-    name: str = setting(
-        "tree", OneOf(lambda: (*STUDENTS.names(), AUTO_STUDENT)), "Student model; auto: the family and size "
-        "chosen on the validation rows (see --target-fidelity, --max-size).", option="student")
+    name: str | None = setting(
+        None, OneOf(lambda: (*STUDENTS.names(), AUTO_STUDENT), none=True), "Student model: tree, gbdt (a few "
+        "boosted trees), linear, mlp, or auto (family and size chosen on the validation rows).", option="student",
+        shown="tree; auto with --target-fidelity, --max-size or --max-latency")
     max_depth: int | None = setting(
         None, Whole(1, none=True), "Tree and gbdt students: maximum depth.",
         shown="6 for a tree, 4 for each tree of gbdt")
@@ -519,10 +520,16 @@ class Settings:
         if self.generator.batch_size % 10:
             raise SettingError("batch_size", f"must be a multiple of 10 (CTGAN trains on packs of 10 rows), "
                                              f"got {self.generator.batch_size}")
-        if self.student.adversarial and self.student.name != "mlp":
+        if self.student.adversarial and self.student_name != "mlp":
             raise SettingError("adversarial", "trains MLP students only; add {student} mlp", mentions=("student",))
 
     # -- derived -------------------------------------------------------------------------------
+    @property
+    def student_name(self) -> str:
+        """The student asked for: as set, else ``tree``, or ``auto`` when a target or a bound asks the run to
+        choose (a student named with a target is searched in its sizes only)."""
+        return self.student.name or (AUTO_STUDENT if self.target.sizing else "tree")
+
     @property
     def student_format(self) -> str:
         """The student file's format: as set, else skops with ``safe`` (it loads without running code)."""

@@ -115,7 +115,7 @@ def test_data_options_and_split():
 def test_a_run_chooses_on_validation_rows_and_reports_it(tmp_path, teachers):
     out = tmp_path / "out"
     done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--json",
-                   "--target-fidelity", "0.9", "--synthetic-ratio", "4")
+                   "--target-fidelity", "0.9", "--synthetic-ratio", "4", "--student", "tree")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     search = report["search"]

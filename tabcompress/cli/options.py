@@ -45,6 +45,8 @@ def choices(option: str) -> Any:
 #: what a setting's option needs beyond what tabcompress.config says of it
 _EXTRA: dict[str, dict[str, Any]] = {
     "generator": {"metavar": GENERATOR_METAVAR},
+    "student": {"metavar": "<family>"},
+    "max_size": {"metavar": "<size>"},  # the families are listed in the help text, which wraps where a metavar cannot
     "safe": {"envvar": "TABCOMPRESS_SAFE"},
     "cache_dir": {"envvar": "TABCOMPRESS_CACHE_DIR"},
 }

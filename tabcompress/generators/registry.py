@@ -68,7 +68,7 @@ def resolve_generator(settings: "Settings", schema: "Schema | None" = None) -> s
     """The generator a run uses: the one set, or ``auto``'s pick."""
     if settings.generator.name != "auto":
         return settings.generator.name
-    return auto_generator(settings.student.name, schema)
+    return auto_generator(settings.student_name, schema)
 
 
 __all__ = ["GENERATORS", "NO_GENERATOR", "auto_generator", "build_generator", "generator_names", "generator_parts",

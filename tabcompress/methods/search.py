@@ -164,11 +164,11 @@ class SearchResult:
 
 def families(settings: Settings) -> list[str]:
     """The student families a run tries."""
-    return list(AUTO_FAMILIES) if settings.student.name == AUTO_STUDENT else [settings.student.name]
+    return list(AUTO_FAMILIES) if settings.student_name == AUTO_STUDENT else [settings.student_name]
 
 
 def searches_sizes(settings: Settings) -> bool:
-    return settings.student.name == AUTO_STUDENT or settings.target.sizing
+    return settings.student_name == AUTO_STUDENT or settings.target.sizing
 
 
 def sizes(family: str, settings: Settings) -> list[dict[str, Any]]:
@@ -388,7 +388,7 @@ class Search:
             return best, "none reaches the target: the most faithful" + (f" {within}" if within else "")
         if bounds:
             return min(pool, key=faithful), f"the most faithful {within}"
-        if self.settings.student.name == AUTO_STUDENT:
+        if self.settings.student_name == AUTO_STUDENT:
             top = max(c.fidelity for c in pool)
             near = [c for c in pool if c.fidelity >= top - KNEE]
             return min(near, key=smallest), f"the smallest within {KNEE:g} of the most faithful"

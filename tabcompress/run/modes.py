@@ -251,7 +251,7 @@ def train_data_free(teacher: Teacher, settings: Settings, *, space: FeatureSpace
     n = settings.generator.synthetic_rows if settings.generator.synthetic_rows is not None else DATA_FREE_ROWS
     if n < 1:
         raise SettingError("synthetic_rows", "must be >= 1 for a data-free run: the synthetic rows are all it has")
-    student = student_class(settings.student.name)
+    student = student_class(settings.student_name)
     sampler = ForestSampler(space, trees_per_row=settings.generator.forest_trees)
     empty = schema.conform(pd.DataFrame({c: [] for c in schema.names}))
     no_targets = np.zeros((0, len(teacher.classes_))) if teacher.is_classifier else np.zeros(0)
@@ -259,7 +259,7 @@ def train_data_free(teacher: Teacher, settings: Settings, *, space: FeatureSpace
         make=lambda: student.from_settings(settings, device=device), fit_kwargs=_fit_kwargs(teacher, schema),
         label=lambda rows: label_rows(teacher, rows, chunk_rows=settings.budget.label_chunk_rows), generator=sampler,
         X_real=empty, T_real=no_targets, n_synthetic=n, seed=settings.seed, stage=stages.run,
-        student_name=settings.student.name, settings=SelectionRule.from_settings(settings))
+        student_name=settings.student_name, settings=SelectionRule.from_settings(settings))
     info = {"name": "forest", "trees_per_row": settings.generator.forest_trees, "teacher_space": space.describe()}
     return TrainedStudent(student=result.student, baseline=None, generator=sampler, generator_info=info,
                           n_synthetic=int(len(result.X_synth)), timings_s=stages.seconds, selection=result.info,
@@ -275,7 +275,7 @@ def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.
     check_settings(settings)
     stages = Stages(progress or Progress())
     fit_kwargs = _fit_kwargs(teacher, schema)
-    student_cls = student_class(settings.student.name)
+    student_cls = student_class(settings.student_name)
 
     def make():
         return student_cls.from_settings(settings, device=device)
@@ -288,7 +288,7 @@ def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.
     with stages.run("generate", "growing rows around the prototypes", f"{n:,} rows"):
         grown = synthesize_around_prototypes(teacher, prototypes, schema, n, random_state=settings.seed)
     rows = pd.concat([prototypes, grown.X], ignore_index=True)
-    with stages.run("student_fit", f"training the {settings.student.name} student",
+    with stages.run("student_fit", f"training the {settings.student_name} student",
                     f"{len(prototypes):,} prototypes + {len(grown.X):,} grown rows"):
         student = make().fit(rows, np.concatenate([T_prototypes, grown.T]),
                              sample_weight=np.concatenate([np.ones(len(prototypes)), grown.weight]), **fit_kwargs)
