@@ -139,3 +139,31 @@ def test_a_run_chooses_on_validation_rows_and_reports_it(tmp_path, teachers):
 def test_targets_need_real_rows(teachers, tmp_path, option, value):
     done = run_cli("distill", teachers["rf_magic"], "--out", tmp_path / "out", option, value)
     assert done.returncode == 2 and option in done.stderr.splitlines()[-1], done.stderr
+
+
+def test_target_fidelity_on_magic_with_a_300_tree_forest(tmp_path, magic):
+    """The issue's case on a slice: a 300-tree forest, --target-fidelity 0.97; the student shipped reaches
+    0.96 on rows held out from teacher and student alike. The forest of 900 rows is small (4 MB, against 50
+    MB on the whole file, where the student is under 1 % of it): here the student is under 15 % of it."""
+    import joblib
+    from sklearn.ensemble import RandomForestClassifier
+
+    train, test = magic.iloc[:900], magic.iloc[900:]
+    forest = RandomForestClassifier(n_estimators=300, min_samples_leaf=2, random_state=0, n_jobs=2)
+    joblib.dump(forest.fit(train.drop(columns="target"), train["target"]), tmp_path / "teacher.joblib")
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    done = run_cli("distill", tmp_path / "teacher.joblib", tmp_path / "train.csv", "--eval-data",
+                   tmp_path / "test.csv", "--target-fidelity", "0.97", "--out", tmp_path / "out", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    chosen = next(c for c in report["search"]["candidates"] if c["chosen"])
+    assert {c["family"] for c in report["search"]["candidates"]} == {"linear", "tree", "gbdt"}
+    reaching = [c for c in report["search"]["candidates"] if c["validation"]["fidelity"] >= 0.97]
+    if reaching:
+        assert chosen["bytes"] == min(c["bytes"] for c in reaching)
+    else:  # the forest echoes its own rows' labels, so validation reads low (docs/methods.md)
+        assert chosen["validation"]["fidelity"] == max(c["validation"]["fidelity"]
+                                                       for c in report["search"]["candidates"])
+    assert report["student"]["serialized_bytes"] < 0.15 * report["teacher"]["serialized_bytes"]
+    assert report["metrics"]["student"]["fidelity"] >= 0.96

@@ -339,8 +339,9 @@ class Search:
         return late
 
     def _say(self, message: str) -> None:
-        self.notes.append(message)
-        self.note(message)
+        if message not in self.notes:  # the rule may be applied twice (see run)
+            self.notes.append(message)
+            self.note(message)
 
     def settled(self, tried: list[Candidate], default: Any = None) -> Candidate:
         """Among candidates of one size, the one that trains as the settings say (``default``: its data
