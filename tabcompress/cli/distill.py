@@ -14,8 +14,8 @@ from tabcompress.config import PANEL_DATA, PANEL_MAIN
 from tabcompress.errors import InputError
 
 #: the options most runs need, in the order help shows them; the other settings follow by panel
-FIRST = ("target", "student", "target_fidelity", "max_size", "max_latency", "max_depth", "out_dir", "json_output", "min_fidelity", "seed", "time_budget", "safe",
-         "quiet", "config", "verbose", "data_option", "eval_data")
+FIRST = ("target", "student", "target_fidelity", "max_size", "max_latency", "max_depth", "out_dir", "json_output",
+         "min_fidelity", "seed", "time_budget", "safe", "quiet", "config", "verbose", "data_option", "eval_data")
 
 
 @app.command()

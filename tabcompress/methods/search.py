@@ -17,8 +17,8 @@ fidelity to the teacher, pickled bytes, latency on one row and on a batch. A rul
 The search is coordinate-wise, so that it needs few fits: per family the synthetic rows are chosen first,
 at the size the settings give (no synthetic rows, a quarter of them, all of them); then the family's other
 ways of training (a tree grown on the teacher's classes rather than its probabilities) with those rows;
-then, when sizes are searched, the family's sizes are tried with those rows, smallest first, stopping where a larger size
-cannot serve the rule better. A student that ships with synthetic rows is compared with the same student
+then, when sizes are searched, the family's sizes are tried with those rows, smallest first, stopping
+where a larger size cannot serve the rule better. A student that ships with synthetic rows is compared with the same student
 on the real rows alone, and a note says so if the real rows alone did better.
 """
 
@@ -189,7 +189,8 @@ def data_options(generator: str, n_synthetic: int) -> list[DataOption]:
     return [DataOption(generator if n else NO_GENERATOR, n) for n in counts]
 
 
-def validation_split(n_rows: int, settings: Settings, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+def validation_split(n_rows: int, settings: Settings,
+                     labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
     """Indices of the fit rows and the validation rows (stratified by the teacher's class where it can be);
     None when there are too few rows to keep some aside."""
     from sklearn.model_selection import train_test_split
@@ -218,7 +219,8 @@ class Search:
 
     ``fit(family, params, data)`` returns a student fitted on the fit rows plus ``data``'s synthetic rows;
     ``X_val``, ``T_val`` are the validation rows and the teacher's soft targets for them; ``n_real`` the
-    fit rows, ``n_train`` the training rows (fit and validation) that synthetic ratios are counted on. ``deadline`` (a ``time.perf_counter()`` value) stops the size sweep when it is near.
+    fit rows, ``n_train`` the training rows (fit and validation) that synthetic ratios are counted on.
+    ``deadline`` (a ``time.perf_counter()`` value) stops the size sweep when it is near.
     """
 
     def __init__(self, settings: Settings, *, fit: Fit, X_val: pd.DataFrame, T_val: np.ndarray, n_real: int,

@@ -34,8 +34,9 @@ class TreeStudent(Student):
 
     Regressing the probability vector (rather than classifying hard labels) lets each leaf hold the
     teacher's average belief, which is what distillation transfers; ``grow_on="classes"`` grows it on the
-    teacher's most probable classes instead (one-hot), which a run tries on its validation rows too. Categories are encoded as codes
-    ordered by mean teacher output; missing values are routed by the tree itself.
+    teacher's most probable classes instead (one-hot), which a run tries on its validation rows too.
+    Categories are encoded as codes ordered by mean teacher output; missing values are routed by the
+    tree itself.
 
     With ``refine`` (off by default: the method is patented, see the README's "Licences and patents"),
     a classification tree is then refined (see ``refine.py``): its splits are refitted, keeping its
