@@ -18,8 +18,8 @@ The search is coordinate-wise, so that it needs few fits: per family the synthet
 at the size the settings give (no synthetic rows, a quarter of them, all of them); then the family's other
 ways of training (a tree grown on the teacher's classes rather than its probabilities) with those rows;
 then, when sizes are searched, the family's sizes are tried with those rows, smallest first, stopping
-where a larger size cannot serve the rule better. A student that ships with synthetic rows is compared with the same student
-on the real rows alone, and a note says so if the real rows alone did better.
+where a larger size cannot serve the rule better. A student that ships with synthetic rows is compared
+with the same student on the real rows alone, and a note says so if the real rows alone did better.
 """
 
 from __future__ import annotations
