@@ -315,7 +315,8 @@ class StudentSettings:
     """The student: its family and its size."""
 
     name: str = setting(
-        "tree", OneOf(STUDENTS.names), "Student model.", option="student")
+        "tree", OneOf(STUDENTS.names), "Student model: tree, mlp, gbdt (boosted trees) or linear.",
+        option="student")
     max_depth: int | None = setting(
         None, Whole(1, none=True), "Tree and gbdt students: maximum depth.",
         shown="6 for a tree, 4 for each tree of gbdt")

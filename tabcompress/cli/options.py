@@ -17,6 +17,8 @@ from tabcompress.config import OPTIONS, PANELS, Flag, Names, Number, OneOf, Whol
 
 #: what ``--generator`` takes, shown in help (a mix joins names with +)
 GENERATOR_METAVAR = "<name>"
+#: what ``--student`` takes: its help lists the names, which would not fit an 80-column terminal here
+STUDENT_METAVAR = "<name>"
 
 
 def flag_of(option: str) -> str:
@@ -45,6 +47,7 @@ def choices(option: str) -> Any:
 #: what a setting's option needs beyond what tabcompress.config says of it
 _EXTRA: dict[str, dict[str, Any]] = {
     "generator": {"metavar": GENERATOR_METAVAR},
+    "student": {"metavar": STUDENT_METAVAR},
     "safe": {"envvar": "TABCOMPRESS_SAFE"},
     "cache_dir": {"envvar": "TABCOMPRESS_CACHE_DIR"},
 }
