@@ -226,7 +226,7 @@ def test_bad_options_and_files(bank_files):
     synthetic, teacher, real = bank_files["synthetic"], bank_files["teacher"], bank_files["real"]
     with pytest.raises(InputError, match="test_size must be"):
         score_files(synthetic, teacher, real, test_size=1.5)
-    with pytest.raises(InputError, match="student must be one of tree, mlp, got 'forest'"):
+    with pytest.raises(InputError, match="student must be one of tree, mlp, gbdt, linear, got 'forest'"):
         score_files(synthetic, teacher, real, student="forest")
     with pytest.raises(InputError, match="student options for 'tree'.*depth"):
         score_files(synthetic, teacher, real, student_options={"depth": 3})
