@@ -14,7 +14,7 @@ import pytest
 from tabcompress import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-METHODS = {"B0", "B1", "B2", "B3", "tabcompress", "oracle"}
+METHODS = {"B0", "B1", "B2", "B3", "B4", "B5", "tabcompress", "oracle"}
 STUDENTS = {"tree4", "tree8", "mlp64x64"}
 
 
@@ -45,7 +45,7 @@ def test_quick_results_are_complete_and_in_range(quick, name, task):
     # one run per teacher × student × method
     assert {(r["teacher"], r["student"], r["method"]) for r in runs} == {
         (t, s, m) for t in ("rf", "xgb") for s in STUDENTS for m in METHODS}
-    assert len(runs) == 2 * 3 * 6
+    assert len(runs) == 2 * 3 * 8
     for r in runs:
         lo = 0.0 if task == "classification" else -math.inf
         assert _number(r["fidelity"], lo, 1.0), r
@@ -55,7 +55,7 @@ def test_quick_results_are_complete_and_in_range(quick, name, task):
             assert _number(r["rmse"], 0.0) and _number(r["target_rmse"], 0.0)
         assert _number(r["serialized_bytes"], 100, 10_000_000)
         assert _number(r["peak_rss_mib"], 10, 24_000)
-        if r["method"] == "oracle":
+        if r["method"] in ("oracle", "B4"):
             assert r["end_to_end_s"] is None
         else:
             assert _number(r["end_to_end_s"], 0.0, 600)
@@ -64,6 +64,19 @@ def test_quick_results_are_complete_and_in_range(quick, name, task):
         assert all(_number(v["s"], 0.0) for v in r["timings"].values())
     for t in results["teachers"]:
         assert t["type"].startswith("Pipeline(ColumnTransformer") and _number(t["serialized_bytes"], 1000)
+    by = {(r["teacher"], r["student"], r["method"]): r for r in runs}
+    for (teacher, student, method), r in by.items():
+        if method == "B4":  # the teacher cut to tabcompress's student's bytes
+            b4 = r["b4"]
+            assert b4["budget_from"] == "tabcompress"
+            assert b4["budget_bytes"] == by[(teacher, student, "tabcompress")]["serialized_bytes"]
+            assert 1 <= b4["k"] <= b4["of"] and r["n_trees"] >= b4["k"]
+            assert b4["over_budget"] == (r["serialized_bytes"] > b4["budget_bytes"])
+            assert not b4["over_budget"] or b4["k"] == 1
+        if method == "B5":  # the student's own family and size on the true labels: B0's fit
+            b0 = by[(teacher, student, "B0")]
+            assert r["fidelity"] == b0["fidelity"] and r["serialized_bytes"] == b0["serialized_bytes"]
+    assert results["settings"]["regime"] == "small" and results["frontier"] == []
     summary = results["summary"]
     assert len(summary["cells"]) == 6
     for cell in summary["cells"]:
