@@ -506,8 +506,16 @@ def _bytes_axis(ax) -> None:
     while len(ticks) > 9:
         ticks = ticks[::2]
     ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: _bytes(x)))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_tick))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def _tick(n: float, _position: Any = None) -> str:
+    """A power of 4 as a tick label: 1 KiB, 16 KiB, 4 MiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:g} {unit}"
+    return f"{n:g} B"
 
 
 def plot_frontier(results: dict[str, Any], sizes: dict[str, Any], dataset: str, teacher: str, path: Path) -> None:
@@ -730,6 +738,9 @@ def render_nodata(full: dict[str, Any], parts: list[dict[str, Any]], paths: list
                               for d, ks in short.items()) + ".", ""]
 
     # -- at a glance, per dataset -------------------------------------------------------------------
+    def mean(xs: list[float]) -> float | None:
+        return sum(xs) / len(xs) if xs else None
+
     glance = []
     for d in order:
         tree_gaps = [get(d, t, st, "datafree") - ref_of(d, t, st, "tabcompress", "datafree")
@@ -742,7 +753,6 @@ def render_nodata(full: dict[str, Any], parts: list[dict[str, Any]], paths: list
         fs = [f - p_ for f, p_ in fs if f is not None and p_ is not None]
         adv = [get(d, t, "mlp64x64", "adversarial") - get(d, t, "mlp64x64", "plain") for t in teachers
                if get(d, t, "mlp64x64", "adversarial") is not None and get(d, t, "mlp64x64", "plain") is not None]
-        mean = (lambda xs: sum(xs) / len(xs) if xs else None)
         glance.append(f"| {d} | {tasks.get(d, '')} | {_signed(mean(tree_gaps))} ({len(tree_gaps)}) | "
                       f"{_signed(mean(fs))} ({sum(1 for x in fs if x > 0)} of {len(fs)}) | "
                       + (f"{_signed(mean(adv))} ({sum(1 for x in adv if x > 0)} of {len(adv)})" if adv
