@@ -66,7 +66,7 @@ def rows_sentence(s: dict[str, Any]) -> str:
     seeds = ", ".join(map(str, s["seeds"]))
     cap = s.get("max_train_rows")
     if (s.get("regime") or "small") == "full":
-        return (f"Full regime: for each dataset and seed ({seeds}), {(s.get('test_share') or 0.2):.0%} of the "
+        return (f"Full regime: for each dataset and seed ({seeds}), {100 * (s.get('test_share') or 0.2):g} % of the "
                 "dataset's rows (stratified by class) are held out from everything and the rest train the teacher "
                 "and every student" + (f" (at most {cap:,} of them, a random stratified subset)" if cap else "")
                 + "; every method below is scored on those same held-out rows. ")
@@ -442,11 +442,11 @@ def render_sizes(results: dict[str, Any], sizes: dict[str, Any], frontier_plots:
     if within:
         share = within["share"]
         median = within["median_fidelity"]
-        lines += [f"### Within {share:.0%} of the teacher's bytes (full regime)", "",
-                  f"- The most faithful tabcompress student at most {share:.0%} of the teacher's pickled size: median "
+        lines += [f"### Within {100 * share:g} % of the teacher's bytes (full regime)", "",
+                  f"- The most faithful tabcompress student at most {100 * share:g} % of the teacher's pickled size: median "
                   f"over cells **{fmt(median)}** ({within['cells_with_student']} of {len(within['cells'])} cells "
                   "have one that small).", "",
-                  f"| dataset | teacher | teacher size | {share:.0%} of it | most faithful student | its size | "
+                  f"| dataset | teacher | teacher size | {100 * share:g} % of it | most faithful student | its size | "
                   "fidelity | best baseline in the same bytes | its fidelity |",
                   "|---|---|---:|---:|---|---:|---:|---|---:|"]
         for row in within["cells"]:

@@ -471,6 +471,7 @@ def test_sizes_figures_and_their_section(tmp_path):
     assert "## Students on the fidelity–size frontier" in text
     assert "At least as faithful as B4 in **3 of 4** (75 %) points" in text and "at 1 more points" in text
     assert "At least as faithful as B5 in **5 of 5** (100 %)" in text
+    assert "### Within 1 % of the teacher's bytes (full regime)" in text
     assert "median over cells **0.7775** (2 of 2 cells have one that small)" in text
     assert "| c | rf | gbdt 50x4 (search) ★ | 8.8 KiB | 0.9000 | 0.8500 | 8.3 KiB | yes | 0.8600 | yes |" in text
     assert "| mlp 64x64 | mlp | 0 of 2 | 39.1 KiB | 0.9300 | 0.9200 | 3 trees | 0.9500 | 0.8800 |" in text
