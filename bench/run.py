@@ -504,7 +504,8 @@ def frontier_candidates(trained: Any, config: Settings) -> tuple[list[Any], bool
     candidates = list(getattr(trained, "candidates", None) or [])
     if candidates:
         return candidates, True
-    family = config.student.name
+    # the student's own registry name (a search that reports no candidates still returns a tree, say)
+    family = getattr(trained.student, "name", None) or config.student.name
     params = plain_params(family, config)
     from types import SimpleNamespace
 
@@ -515,7 +516,8 @@ def frontier_candidates(trained: Any, config: Settings) -> tuple[list[Any], bool
 
 
 def plain_params(family: str, config: Settings) -> dict[str, Any]:
-    """The settings of ``config`` that are parameters of the ``family`` student (its size, for B5)."""
+    """The settings of ``config`` that are parameters of the ``family`` student under the same name (its
+    size, for B5: a tree's max_depth, an MLP's hidden)."""
     try:
         names = {f.name for f in fields(student_class(family))}
     except (SettingError, TypeError):
