@@ -210,7 +210,10 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
         "|---|---:|---:|---:|---:|",
     ]
     for method, m in summary["per_method"].items():
-        lines.append(f"| {METHOD_LABELS.get(method, method)} | {fmt(m['mean_fidelity'])} | "
+        over = m.get("cells_over_budget")
+        label = METHOD_LABELS.get(method, method) + (f" (in {over} cells one tree or round is bigger than the "
+                                                      "student: counted at that size)" if over else "")
+        lines.append(f"| {label} | {fmt(m['mean_fidelity'])} | "
                      f"{fmt(_pct(m['median_headroom_closed']), '.0f')}{' %' if m['median_headroom_closed'] is not None else ''} | "
                      f"{m['cells_best']} | {fmt(m['median_end_to_end_s'], '.1f')} |")
     lines += ["", "Mean fidelity by student and task (over datasets, teachers and seeds):", "",

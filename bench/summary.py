@@ -93,6 +93,7 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
             "median_headroom_closed": median([m["headroom_closed"] for m in in_cells]),
             "mean_fidelity": statistics.fmean([m["fidelity"]["mean"] for m in in_cells]) if in_cells else None,
             "cells_best": sum(1 for c in cells if c["best_method"] == method),
+            "cells_over_budget": sum(1 for m in in_cells if m["over_budget"]),
             "median_end_to_end_s": median([m["end_to_end_s"]["mean"] for m in in_cells]),
             "total_end_to_end_s": sum(m["end_to_end_s"]["mean"] or 0 for m in in_cells) if in_cells else None,
         }
