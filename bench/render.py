@@ -450,16 +450,21 @@ def render_sizes(results: dict[str, Any], sizes: dict[str, Any], frontier_plots:
                   f"over cells **{fmt(median)}** ({within['cells_with_student']} of {len(within['cells'])} cells "
                   "have one that small).", "",
                   f"| dataset | teacher | teacher size | {100 * share:g} % of it | most faithful student | its size | "
-                  "fidelity | best baseline in the same bytes | its fidelity |",
-                  "|---|---|---:|---:|---|---:|---:|---|---:|"]
+                  f"fidelity | best baseline in the same bytes | its fidelity | teacher cut to {100 * share:g} % |",
+                  "|---|---|---:|---:|---|---:|---:|---|---:|---:|"]
         for row in within["cells"]:
-            best, other = row["best"], row["best_baseline"]
+            best, other, cut = row["best"], row["best_baseline"], row.get("teacher_cut")
+            cut_text = "–" if not cut else (
+                (f"*{fmt(cut['fidelity'])}*" if cut["over_budget"] else fmt(cut["fidelity"]))
+                + f" ({', '.join(map(str, cut['k']))} {cut['unit']}{'s' if cut['k'] != [1] else ''})")
             lines.append(f"| {row['dataset']} | {row['teacher']} | {_bytes(row['teacher_bytes'])} | "
                          f"{_bytes(row['budget_bytes'])} | "
                          + (f"{best['name']}{' (search)' if best['kind'] == 'candidate' else ''} | "
                             f"{_bytes(best['bytes'])} | {fmt(best['fidelity'])} | " if best else "none that small | – | – | ")
-                         + (f"{other['name']} | {fmt(other['fidelity'])} |" if other else "– | – |"))
-        lines.append("")
+                         + (f"{other['name']} | {fmt(other['fidelity'])} |" if other else "– | – |")
+                         + f" {cut_text} |")
+        lines += ["", f"*Teacher cut to {100 * share:g} %*: the teacher's first k rounds (k of its trees) within "
+                  f"{100 * share:g} % of its bytes (B4 at that size; *italic*: even one is bigger).", ""]
     if trees:
         n, k = trees["cells"], trees["at_least_all"]
         baselines = ", ".join(trees["baselines"])

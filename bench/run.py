@@ -396,6 +396,11 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
         log(f"  teacher {teacher_kind}: fitted in {t['teacher_fit']['s']:.1f} s, {teacher_bytes / 2**20:.1f} MiB")
         classes = teacher.classes_ if classify else None
         cutter = CutTeacher(model, teacher.task) if {"B4", FRONTIER} & set(args.methods) else None
+        if cutter is not None:
+            # the teacher cut to the page's size budget (1 % of its bytes): what its own trees keep there
+            share = summary_mod.BYTES_SHARE
+            results["teachers"][-1]["cut_to_share"] = {
+                "share": share, **cutter.at_bytes(int(share * teacher_bytes), X_test, teacher_pred, y_true)}
 
         def record(student_name: str, method: str, scores: dict[str, Any], size: int, complexity: dict[str, Any],
                    real_rows: int, synthetic: int, timings: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -206,8 +206,9 @@ def equal_bytes(points: list[dict[str, Any]]) -> dict[str, Any]:
 def within_teacher_bytes(results: dict[str, Any], points: list[dict[str, Any]],
                          cells: list[dict[str, Any]], share: float = BYTES_SHARE) -> dict[str, Any]:
     """Per (dataset, teacher): the most faithful tabcompress student (a cell's student or a candidate of
-    the search) whose bytes are at most ``share`` of the teacher's (means over seeds), and the most
-    faithful baseline (B0–B5; B4 only where it fits) within the same bytes; the median over the cells."""
+    the search) whose bytes are at most ``share`` of the teacher's (means over seeds), the most faithful
+    baseline (B0–B5; B4 only where it fits) within the same bytes, and the teacher itself cut to that
+    share (``cut_to_share``, where the run measured it); the median over the cells."""
     teacher_bytes: dict[tuple, list[float]] = defaultdict(list)
     for t in results["teachers"]:
         teacher_bytes[(t["dataset"], t["teacher"])].append(t["serialized_bytes"])
@@ -229,10 +230,16 @@ def within_teacher_bytes(results: dict[str, Any], points: list[dict[str, Any]],
                    for m in SIZE_BASELINES if p[m] is not None and (m == "B5" or p["b4_fits"])]
         best_other = max((o for o in others if o["bytes"] is not None and o["bytes"] <= budget
                           and o["fidelity"] is not None), key=lambda o: o["fidelity"], default=None)
+        cuts = [t["cut_to_share"] for t in results["teachers"] if (t["dataset"], t["teacher"]) == (dataset, teacher)
+                and (t.get("cut_to_share") or {}).get("share") == share]
+        cut = None if not cuts else {
+            "fidelity": _mean([c["fidelity"] for c in cuts]), "bytes": _mean([c["serialized_bytes"] for c in cuts]),
+            "k": sorted({c["b4"]["k"] for c in cuts}), "unit": cuts[0]["b4"]["unit"],
+            "over_budget": any(c["b4"]["over_budget"] for c in cuts)}
         rows.append({"dataset": dataset, "teacher": teacher, "teacher_bytes": statistics.fmean(sizes_),
                      "budget_bytes": budget,
                      "best": None if best is None else {k: best[k] for k in ("name", "kind", "fidelity", "bytes")},
-                     "best_baseline": best_other})
+                     "best_baseline": best_other, "teacher_cut": cut})
     found = [r["best"]["fidelity"] for r in rows if r["best"] is not None]
     return {"share": share, "cells": rows, "cells_with_student": len(found),
             "median_fidelity": statistics.median(found) if found else None}

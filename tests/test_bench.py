@@ -370,6 +370,8 @@ def test_frontier_run_end_to_end_in_the_full_regime(tmp_path, monkeypatch):
     assert entry["chosen"] == "tree depth 3" and len(entry["candidates"]) == 3
     assert all(_number(c["fidelity"], 0, 1) and _number(c["B4"]["fidelity"], 0, 1) and _number(c["B5"]["fidelity"], 0, 1)
                for c in entry["candidates"])
+    cut = results["teachers"][0]["cut_to_share"]  # the teacher cut to 1 % of its bytes
+    assert cut["share"] == 0.01 and cut["b4"]["budget_bytes"] == int(0.01 * results["teachers"][0]["serialized_bytes"])
     sizes = results["summary"]["sizes"]
     assert sizes["regime"] == "full" and len(sizes["points"]) == 4 and sizes["within_1pct"]["cells"][0]["teacher"] == "rf"
 
@@ -439,7 +441,9 @@ def _synthetic_results(regime):
                          "train_rows": 800, "test_rows": 200} for d, task in (("c", "classification"), ("r", "regression"))},
         "generators": [],
         "teachers": [{"dataset": d, "seed": seed, "teacher": "rf", "type": "RandomForest", "serialized_bytes": 1_000_000,
-                      ("target_accuracy" if d == "c" else "target_r2"): 0.9, "timings": {"teacher_fit": {"s": 1.0}}}
+                      ("target_accuracy" if d == "c" else "target_r2"): 0.9, "timings": {"teacher_fit": {"s": 1.0}},
+                      "cut_to_share": {"share": 0.01, "fidelity": 0.6 + 0.1 * seed, "serialized_bytes": 9000,
+                                       "b4": {"k": 2 + seed, "unit": "tree", "over_budget": False}}}
                      for d in ("c", "r") for seed in (0, 1)],
         "runs": runs, "frontier": frontier, "_path": "/results/synthetic.json",
     }
@@ -462,6 +466,8 @@ def test_sizes_figures_and_their_section(tmp_path):
     assert best[("c", "rf")]["best"]["name"] == "gbdt 50x4" and best[("c", "rf")]["best"]["fidelity"] == 0.90
     assert best[("r", "rf")]["best"]["name"] == "tree4" and best[("r", "rf")]["best"]["fidelity"] == pytest.approx(0.655)
     assert within["median_fidelity"] == pytest.approx((0.90 + 0.655) / 2) and sizes["tree_cells"] is None
+    assert best[("c", "rf")]["teacher_cut"] == {"fidelity": pytest.approx(0.65), "bytes": 9000, "k": [2, 3],
+                                                "unit": "tree", "over_budget": False}
     # the regression cell's B4 is over budget: never the cell's best
     cells = {c["dataset"]: c for c in full["summary"]["cells"]}
     assert cells["r"]["best_method"] == "B3" and cells["c"]["best_method"] == "tabcompress"
@@ -473,6 +479,7 @@ def test_sizes_figures_and_their_section(tmp_path):
     assert "At least as faithful as B5 in **5 of 5** (100 %)" in text
     assert "### Within 1 % of the teacher's bytes (full regime)" in text
     assert "median over cells **0.7775** (2 of 2 cells have one that small)" in text
+    assert "| c | rf | 976.6 KiB | 9.8 KiB | gbdt 50x4 (search) | 8.8 KiB | 0.9000 | B5 (gbdt 50x4) | 0.8600 | 0.6500 (2, 3 trees) |" in text
     assert "| c | rf | gbdt 50x4 (search) ★ | 8.8 KiB | 0.9000 | 0.8500 | 8.3 KiB | yes | 0.8600 | yes |" in text
     assert "| mlp 64x64 | mlp | 0 of 2 | 39.1 KiB | 0.9300 | 0.9200 | 3 trees | 0.9500 | 0.8800 |" in text
     assert "![fidelity against bytes, c, rf](plots/c_rf_frontier.png)" in text
