@@ -495,9 +495,11 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                 "settings": dict(args.set), "teacher_bytes": teacher_bytes, "real_rows": int(len(X_train)),
                 "n_synthetic": int(getattr(trained, "n_synthetic", 0) or 0),
                 "end_to_end_s": end_to_end(timings, "tabcompress"), "timings": timings, **measured})
-            log(f"    frontier: {len(measured['candidates'])} candidate(s), chosen {measured['chosen']}: "
-                + "  ".join(f"{c['name']} {c['fidelity']:.4f} ({c['serialized_bytes'] / 1024:.1f} KiB)"
-                            for c in measured["candidates"]))
+            shipped = measured["shipped"]
+            log(f"    frontier: {len(measured['candidates'])} candidate(s), chosen {measured['chosen']}"
+                + (f", shipped {shipped['fidelity']:.4f} ({shipped['serialized_bytes'] / 1024:.1f} KiB)" if shipped else "")
+                + ": " + "  ".join(f"{c['label']} {c['fidelity']:.4f} ({c['serialized_bytes'] / 1024:.1f} KiB)"
+                                   for c in measured["candidates"]))
 
 
 # -- the frontier: every student tabcompress's search tried ----------------------------------------
@@ -509,9 +511,7 @@ def frontier_candidates(trained: Any, config: Settings) -> tuple[list[Any], bool
     candidates = list(getattr(trained, "candidates", None) or [])
     if candidates:
         return candidates, True
-    # the student's own registry name (a search that reports no candidates still returns a tree, say)
-    family = getattr(trained.student, "name", None) or config.student.name
-    params = plain_params(family, config)
+    family, params = shipped_size(trained, config)
     from types import SimpleNamespace
 
     return [SimpleNamespace(name=family, family=family, params=params,
@@ -520,15 +520,31 @@ def frontier_candidates(trained: Any, config: Settings) -> tuple[list[Any], bool
                             latency=None, student=trained.student, chosen=True)], False
 
 
-def plain_params(family: str, config: Settings) -> dict[str, Any]:
-    """The settings of ``config`` that are parameters of the ``family`` student under the same name (its
-    size, for B5: a tree's max_depth, an MLP's hidden)."""
+def shipped_size(trained: Any, config: Settings) -> tuple[str, dict[str, Any]]:
+    """The family and the options of its size of the student ``train_student`` returned: as the run
+    reports them (``trained.chosen``), else the student's own registry name and the size the settings
+    give it (``size_of``), else the settings named like its parameters."""
+    chosen = getattr(trained, "chosen", None)
+    if isinstance(chosen, dict) and chosen.get("student"):
+        return chosen["student"], {k: v for k, v in chosen.items() if k not in ("student", "generator")}
+    family = getattr(trained.student, "name", None) or config.student.name
     try:
-        names = {f.name for f in fields(student_class(family))}
-    except (SettingError, TypeError):
-        return {}
+        cls = student_class(family)
+    except SettingError:
+        return family, {}
+    if hasattr(cls, "size_of"):
+        return family, dict(cls.size_of(config.replace(student=family)))
     options = config.options()
-    return {k: options[k] for k in sorted(names & set(options)) if k not in ("seed", "device")}
+    return family, {k: options[k] for k in sorted({f.name for f in fields(cls)} & set(options))
+                    if k not in ("seed", "device")}
+
+
+def candidate_label(name: str, generator: str | None, ratio: float | None) -> str:
+    """A candidate's name and the rows it trained on: ``tree depth 6 · munge ×20``; a search tries one
+    size on several sets of rows, so the name alone does not tell its candidates apart."""
+    if not ratio or generator in (None, "none"):
+        return f"{name} · real rows only"
+    return f"{name} · {generator} ×{ratio:.3g}"
 
 
 def measure_frontier(trained: Any, config: Settings, *, task: str, classes: np.ndarray | None,
@@ -536,40 +552,53 @@ def measure_frontier(trained: Any, config: Settings, *, task: str, classes: np.n
                      cutter: CutTeacher | None, fit_true_label) -> dict[str, Any]:
     """Every candidate of a search scored on the held-out rows as the other methods are (fidelity,
     pickled bytes), with B4 at its bytes and B5 of its family and size (``fit_true_label(family, params,
-    classes)`` → student, timings, reused). A baseline that cannot be made (a family this tabcompress
-    cannot build on the true labels, say) is recorded as its error."""
+    classes)`` → student, timings, reused); and the same for the student the search shipped (the chosen
+    candidate trained again on every training row). A baseline that cannot be made (a family this
+    tabcompress cannot build on the true labels, say) is recorded as its error."""
     candidates, searched = frontier_candidates(trained, config)
     if not any(getattr(c, "chosen", False) for c in candidates):
         for c in candidates:  # the search did not say: the student it returned is the chosen one
             c.chosen = c.student is getattr(trained, "student", None)
-    out = []
-    for c in candidates:
-        student = c.student
+
+    def scored(student: Any, family: str, params: dict[str, Any]) -> dict[str, Any]:
         size = serialized_bytes(student)
-        rec: dict[str, Any] = {
-            "name": str(c.name), "family": str(c.family), "params": dict(getattr(c, "params", None) or {}),
-            "generator": getattr(c, "generator", None), "synthetic_ratio": getattr(c, "synthetic_ratio", None),
-            "validation": getattr(c, "validation", None), "reported_bytes": getattr(c, "bytes", None),
-            "latency": getattr(c, "latency", None), "chosen": bool(getattr(c, "chosen", False)),
-            **score_predictions(task, teacher_pred, student.predict(X_test), y_test),
-            "serialized_bytes": size,
-            **(student.complexity() if hasattr(student, "complexity") else {}),
-        }
+        rec = {**score_predictions(task, teacher_pred, student.predict(X_test), y_test), "serialized_bytes": size,
+               **(student.complexity() if hasattr(student, "complexity") else {})}
         if cutter is not None:
             try:
                 rec["B4"] = cutter.at_bytes(size, X_test, teacher_pred, y_test)
             except Exception as exc:  # noqa: BLE001 - a baseline that fails is recorded, the run goes on
                 rec["B4"] = {"error": f"{type(exc).__name__}: {exc}"}
         try:
-            b5, fit_timings, reused = fit_true_label(rec["family"], rec["params"], classes)
+            b5, fit_timings, reused = fit_true_label(family, params, classes)
             rec["B5"] = {**score_predictions(task, teacher_pred, b5.predict(X_test), y_test),
                          "serialized_bytes": serialized_bytes(b5), "fit_s": fit_timings["student_fit"]["s"],
                          "reused_fit": reused}
         except Exception as exc:  # noqa: BLE001
             rec["B5"] = {"error": f"{type(exc).__name__}: {exc}"}
-        out.append(rec)
-    chosen = [r["name"] for r in out if r["chosen"]]
-    return {"searched": searched, "chosen": chosen[0] if chosen else None, "candidates": out}
+        return rec
+
+    out = []
+    for c in candidates:
+        family, params = str(c.family), dict(getattr(c, "params", None) or {})
+        generator, ratio = getattr(c, "generator", None), getattr(c, "synthetic_ratio", None)
+        out.append({"name": str(c.name), "label": candidate_label(str(c.name), generator, ratio),
+                    "family": family, "params": params, "generator": generator, "synthetic_ratio": ratio,
+                    "validation": getattr(c, "validation", None), "reported_bytes": getattr(c, "bytes", None),
+                    "latency": getattr(c, "latency", None), "chosen": bool(getattr(c, "chosen", False)),
+                    **scored(c.student, family, params)})
+    chosen = next((r for r in out if r["chosen"]), None)
+    shipped = None
+    if searched and getattr(trained, "student", None) is not None:
+        family, params = shipped_size(trained, config)
+        shipped = {"name": chosen["name"] if chosen else family, "label": chosen["label"] if chosen else family,
+                   "family": family, "params": params, **scored(trained.student, family, params)}
+    search = getattr(trained, "search", None)
+    info = search.to_dict() if hasattr(search, "to_dict") else {}
+    return {"searched": searched, "chosen": chosen["label"] if chosen else None, "shipped": shipped,
+            "search": {k: info[k] for k in ("rule", "fit_rows", "validation_rows", "sizes_searched", "notes")
+                       if k in info},
+            "candidates": out}
 
 
 def _stage_pair(shared: dict[str, Any], prefix: str) -> dict[str, Any]:

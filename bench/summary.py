@@ -140,9 +140,10 @@ def _mean(xs: list[float | None]) -> float | None:
 
 def size_points(results: dict[str, Any], cells: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Every (cell, size) point where tabcompress has a student and B4 or B5 was measured at its size,
-    means over seeds: a cell's student (method ``tabcompress``, against its cell's B4 and B5) and each
-    candidate of the frontier's search (against the B4 and B5 measured for it), by dataset, teacher
-    and candidate name.
+    means over seeds: a cell's student (kind ``student``: method ``tabcompress``, against its cell's B4
+    and B5), each candidate of the frontier's search (``candidate``: by dataset, teacher and label, its
+    size and rows) and the student the search shipped (``shipped``), each against the B4 and B5
+    measured for it.
 
     ``b4_fits`` is False when in some seed even the teacher's smallest cut was bigger than the
     student: B4 is then not at equal bytes and the point is not compared with it."""
@@ -167,12 +168,16 @@ def size_points(results: dict[str, Any], cells: list[dict[str, Any]] | None = No
     tasks = {d: info["task"] for d, info in results["datasets"].items()}
     for entry in results.get("frontier") or []:
         for cand in entry["candidates"]:
-            groups[(entry["dataset"], entry["teacher"], cand["name"])].append(cand)
-    for (dataset, teacher, name), cands in groups.items():
+            groups[(entry["dataset"], entry["teacher"], "candidate", cand.get("label") or cand["name"])].append(cand)
+        if entry.get("shipped"):  # what the search ships: the chosen candidate trained on every training row
+            groups[(entry["dataset"], entry["teacher"], "shipped", "shipped")].append(entry["shipped"])
+    for (dataset, teacher, kind, name), cands in groups.items():
+        if kind == "shipped":  # its name is the chosen candidate's, which may differ between seeds
+            name = "shipped: " + " / ".join(dict.fromkeys(c.get("label") or c["name"] for c in cands))
         b4 = [c.get("B4") for c in cands if c.get("B4") and "error" not in c["B4"]]
         b5 = [c.get("B5") for c in cands if c.get("B5") and "error" not in c["B5"]]
         points.append({
-            "dataset": dataset, "teacher": teacher, "task": tasks.get(dataset), "kind": "candidate",
+            "dataset": dataset, "teacher": teacher, "task": tasks.get(dataset), "kind": kind,
             "name": name, "family": cands[0].get("family"),
             "fidelity": _mean([c["fidelity"] for c in cands]), "bytes": _mean([c["serialized_bytes"] for c in cands]),
             "seeds": len(cands),
@@ -226,7 +231,7 @@ def within_teacher_bytes(results: dict[str, Any], points: list[dict[str, Any]],
                   for c in cells if c["dataset"] == dataset and c["teacher"] == teacher
                   for m, v in c["methods"].items() if m in BASELINES + SIZE_BASELINES and not v["over_budget"]]
         others += [{"name": f"{m} ({p['name']})", "fidelity": p[m], "bytes": p["B4_bytes"] if m == "B4" else p["bytes"]}
-                   for p in points if p["dataset"] == dataset and p["teacher"] == teacher and p["kind"] == "candidate"
+                   for p in points if p["dataset"] == dataset and p["teacher"] == teacher and p["kind"] != "student"
                    for m in SIZE_BASELINES if p[m] is not None and (m == "B5" or p["b4_fits"])]
         best_other = max((o for o in others if o["bytes"] is not None and o["bytes"] <= budget
                           and o["fidelity"] is not None), key=lambda o: o["fidelity"], default=None)
@@ -246,10 +251,10 @@ def within_teacher_bytes(results: dict[str, Any], points: list[dict[str, Any]],
 
 
 def tree_students_vs_baselines(results: dict[str, Any], cells: list[dict[str, Any]]) -> dict[str, Any]:
-    """Cells of tabcompress's tree students: where it is at least as faithful as every published baseline
-    (B0–B3) that ran, and, for regression cells, whether it is at least B1 and B3."""
+    """Cells of tabcompress's tree students that have every published baseline (B0–B3): where it is at
+    least as faithful as all four, and, for regression cells, whether it is at least B1 and B3."""
     tree = [c for c in cells if student_family(results, c["student"]) == "tree"
-            and "tabcompress" in c["methods"] and any(b in c["methods"] for b in BASELINES)]
+            and "tabcompress" in c["methods"] and all(b in c["methods"] for b in BASELINES)]
 
     def at_least(cell: dict[str, Any], method: str) -> bool | None:
         if method not in cell["methods"]:
