@@ -482,20 +482,24 @@ def render_sizes(results: dict[str, Any], sizes: dict[str, Any], frontier_plots:
         lines.append("")
     if frontier_plots:
         lines += ["### Fidelity against bytes, per dataset and teacher", "",
-                  "Each plot: tabcompress's search (a line through its candidates, the chosen one starred), the "
-                  "cells' methods as points (colour: method; shape: student; hollow B4: bigger than the student), B4 "
-                  "and B5 at the candidates' sizes, and the teacher at its own size and fidelity 1. Size on a log "
-                  "scale.", ""]
+                  "Each plot: tabcompress's search (its candidates as dots, a line through those no other beats on "
+                  "both fidelity and bytes, the chosen one starred; the "
+                  "candidates are fitted on the training rows less the search's validation rows), the student it "
+                  "ships (the chosen one trained again on every training row), the cells' methods as points "
+                  "(colour: method; shape: student; hollow B4: bigger than the student), B4 and B5 at the "
+                  "candidates' sizes, and the teacher at its own size and fidelity 1. Size on a log scale.", ""]
         for (dataset, teacher), rel in frontier_plots.items():
             lines += [f"#### {dataset}, {teacher}", "", f"![fidelity against bytes, {dataset}, {teacher}]({rel})", ""]
-            cands = [p for p in points if p["kind"] == "candidate" and p["dataset"] == dataset
+            cands = [p for p in points if p["kind"] in ("candidate", "shipped") and p["dataset"] == dataset
                      and p["teacher"] == teacher]
             if cands:
-                lines += ["| candidate | family | chosen (seeds) | size | fidelity | validation fidelity | B4 k | B4 | B5 |",
+                lines += ["| candidate (rows it trained on) | family | chosen (seeds) | size | fidelity | "
+                          "validation fidelity | B4 k | B4 | B5 |",
                           "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-                for p in sorted(cands, key=lambda p: p["bytes"] or 0):
+                for p in sorted(cands, key=lambda p: (p["kind"] == "shipped", p["bytes"] or 0)):
                     ks = sorted(set(p.get("B4_k") or []))
-                    lines.append(f"| {p['name']} | {p['family']} | {p['chosen']} of {p['seeds']} | {_bytes(p['bytes'])} | "
+                    chosen = "–" if p["kind"] == "shipped" else f"{p['chosen']} of {p['seeds']}"
+                    lines.append(f"| {p['name']} | {p['family']} | {chosen} | {_bytes(p['bytes'])} | "
                                  f"{fmt(p['fidelity'])} | {fmt(p.get('validation'))} | "
                                  f"{', '.join(map(str, ks)) or '–'}{' ' + p['B4_unit'] + ('s' if ks != [1] else '') if ks else ''} | "
                                  f"{fmt(p['B4']) if p['b4_fits'] or p['B4'] is None else '*' + fmt(p['B4']) + '*'} | "
@@ -526,6 +530,15 @@ def _tick(n: float, _position: Any = None) -> str:
     return f"{n:g} B"
 
 
+def pareto(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points no other beats on both fidelity and bytes, smallest first."""
+    out: list[dict[str, Any]] = []
+    for p in sorted(points, key=lambda p: (p["bytes"], -p["fidelity"])):
+        if not out or p["fidelity"] > out[-1]["fidelity"]:
+            out.append(p)
+    return out
+
+
 def plot_frontier(results: dict[str, Any], sizes: dict[str, Any], dataset: str, teacher: str, path: Path) -> None:
     """Fidelity against pickled bytes (log) for one dataset and teacher: the search's candidates as a line
     (the chosen one starred), B4 and B5 at their sizes, every cell's method as a point, the teacher at
@@ -541,10 +554,15 @@ def plot_frontier(results: dict[str, Any], sizes: dict[str, Any], dataset: str, 
     cands = sorted((p for p in sizes["points"] if p["kind"] == "candidate" and p["dataset"] == dataset
                     and p["teacher"] == teacher and p["bytes"] is not None), key=lambda p: p["bytes"])
     if cands:
-        ax.plot([p["bytes"] for p in cands], [p["fidelity"] for p in cands], "-o", color=COLOURS[FRONTIER],
-                markersize=4, zorder=4)
-        handles.append(Line2D([], [], color=COLOURS[FRONTIER], marker="o", markersize=4,
-                              label="tabcompress search (candidates)"))
+        front = pareto(cands)
+        ax.scatter([p["bytes"] for p in cands], [p["fidelity"] for p in cands], s=14, color=COLOURS[FRONTIER],
+                   alpha=0.45, zorder=4)
+        ax.plot([p["bytes"] for p in front], [p["fidelity"] for p in front], "-o", color=COLOURS[FRONTIER],
+                markersize=5, zorder=4)
+        handles += [Line2D([], [], color=COLOURS[FRONTIER], marker="o", markersize=5,
+                           label="tabcompress search: its frontier"),
+                    Line2D([], [], color=COLOURS[FRONTIER], marker="o", markersize=4, alpha=0.45, linestyle="",
+                           label="… and its other candidates")]
         chosen = [p for p in cands if p["chosen"]]
         if chosen:
             ax.scatter([p["bytes"] for p in chosen], [p["fidelity"] for p in chosen], marker="*", s=260,
@@ -564,6 +582,14 @@ def plot_frontier(results: dict[str, Any], sizes: dict[str, Any], dataset: str, 
             ax.scatter([p["bytes"] for p in b5], [p["B5"] for p in b5], marker="x", s=30, color=COLOURS["B5"], zorder=3)
             handles.append(Line2D([], [], color=COLOURS["B5"], marker="x", linestyle="",
                                   label="B5 at the candidates' sizes"))
+    shipped = [p for p in sizes["points"] if p["kind"] == "shipped" and p["dataset"] == dataset
+               and p["teacher"] == teacher and p["bytes"] is not None]
+    for p in shipped:
+        ax.scatter(p["bytes"], p["fidelity"], marker="P", s=150, facecolor=COLOURS[FRONTIER], edgecolor="black",
+                   zorder=7)
+    if shipped:
+        handles.append(Line2D([], [], color=COLOURS[FRONTIER], marker="P", markersize=10, markeredgecolor="black",
+                              linestyle="", label="shipped (chosen, trained on every row)"))
     cells = [c for c in results["summary"]["cells"] if c["dataset"] == dataset and c["teacher"] == teacher]
     methods_seen, students_seen = [], []
     for cell in cells:
