@@ -308,10 +308,15 @@ def test_frontier_scores_every_candidate_with_b4_and_b5():
     out = measure_frontier(trained, Settings.from_options(student="tree"), task=teacher.task,
                            classes=teacher.classes_, X_test=X_test, teacher_pred=teacher_pred, y_test=y_test,
                            cutter=CutTeacher(model, teacher.task), fit_true_label=fit_true_label)
-    assert out["searched"] and out["chosen"] == "tree depth 3"
+    assert out["searched"] and out["chosen"] == "tree depth 3 · munge ×20"
     assert [c["name"] for c in out["candidates"]] == ["tree depth 2", "tree depth 3", "tree depth 6"]
+    assert [c["label"] for c in out["candidates"]] == [f"tree depth {d} · munge ×20" for d in (2, 3, 6)]
     assert [c["chosen"] for c in out["candidates"]] == [False, True, False]
-    assert fits == [("tree", {"max_depth": d}) for d in (2, 3, 6)]
+    # B5 per candidate, then for the student shipped (its size: the chosen one's, here from the settings)
+    assert fits == [("tree", {"max_depth": d}) for d in (2, 3, 6)] + [("tree", {"max_depth": 6})]
+    shipped = out["shipped"]
+    assert shipped["label"] == "tree depth 3 · munge ×20" and shipped["serialized_bytes"] == serialized_bytes(trained.student)
+    assert shipped["B4"]["b4"]["budget_bytes"] == shipped["serialized_bytes"] and "fidelity" in shipped["B5"]
     for cand, fake in zip(out["candidates"], trained.candidates):
         assert cand["serialized_bytes"] == serialized_bytes(fake.student)
         assert cand["fidelity"] == pytest.approx((fake.student.predict(X_test) == teacher_pred).mean())
@@ -327,14 +332,15 @@ def test_frontier_scores_every_candidate_with_b4_and_b5():
     out = measure_frontier(plain, Settings.from_options(student="tree", max_depth=2), task=teacher.task,
                            classes=teacher.classes_, X_test=X_test, teacher_pred=teacher_pred, y_test=y_test,
                            cutter=None, fit_true_label=fit_true_label)
-    assert not out["searched"] and out["chosen"] == "tree" and len(out["candidates"]) == 1
+    assert not out["searched"] and out["chosen"] == "tree · munge ×20" and len(out["candidates"]) == 1
+    assert out["shipped"] is None
     only = out["candidates"][0]
     assert only["chosen"] and only["params"]["max_depth"] == 2 and "B4" not in only and only["B5"]["fidelity"] > 0
 
 
 def test_frontier_run_end_to_end_in_the_full_regime(tmp_path, monkeypatch):
-    """run.py --methods ...,frontier with train_student's search faked (until --student auto lands),
-    in the full regime on a small slice; then the page and its plots from the results."""
+    """run.py --methods ...,frontier with train_student's search faked (three trees, one chosen: fast and
+    fixed), in the full regime on a small slice; then the page and its plots from the results."""
     import run
 
     from tabcompress import Settings
@@ -367,21 +373,23 @@ def test_frontier_run_end_to_end_in_the_full_regime(tmp_path, monkeypatch):
     assert {(r["student"], r["method"]) for r in results["runs"]} == {("tree4", m) for m in ("B0", "B4", "B5", "tabcompress")}
     (entry,) = results["frontier"]
     assert entry["teacher"] == "rf" and entry["student"] == "auto" and entry["searched"]
-    assert entry["chosen"] == "tree depth 3" and len(entry["candidates"]) == 3
+    assert entry["chosen"] == "tree depth 3 · munge ×20" and len(entry["candidates"]) == 3
+    assert entry["shipped"]["family"] == "tree" and entry["shipped"]["params"] == {"max_depth": 3}
     assert all(_number(c["fidelity"], 0, 1) and _number(c["B4"]["fidelity"], 0, 1) and _number(c["B5"]["fidelity"], 0, 1)
                for c in entry["candidates"])
     cut = results["teachers"][0]["cut_to_share"]  # the teacher cut to 1 % of its bytes
     assert cut["share"] == 0.01 and cut["b4"]["budget_bytes"] == int(0.01 * results["teachers"][0]["serialized_bytes"])
     sizes = results["summary"]["sizes"]
-    assert sizes["regime"] == "full" and len(sizes["points"]) == 4 and sizes["within_1pct"]["cells"][0]["teacher"] == "rf"
+    assert sizes["regime"] == "full" and len(sizes["points"]) == 5 and sizes["within_1pct"]["cells"][0]["teacher"] == "rf"
 
     md = tmp_path / "BENCHMARKS.md"
     subprocess.run([sys.executable, str(ROOT / "bench" / "render.py"), str(tmp_path / "frontier.json"),
                     "--md", str(md), "--plots", str(tmp_path / "plots")], check=True, timeout=300)
     text = md.read_text()
     assert "## Students on the fidelity–size frontier" in text and "Full regime: for each dataset" in text
-    assert "### Within 1 % of the teacher's bytes (full regime)" in text and "tree depth 3 (search) ★" in text
-    assert "(plots/magic_1200_rf_frontier.png)" in text and "| tree depth 6 | tree | 0 of 1 |" in text
+    assert "### Within 1 % of the teacher's bytes (full regime)" in text and "tree depth 3 · munge ×20 (search) ★" in text
+    assert "(plots/magic_1200_rf_frontier.png)" in text and "| tree depth 6 · munge ×20 | tree | 0 of 1 |" in text
+    assert "| shipped: tree depth 3 · munge ×20 | tree | – |" in text
     png = (tmp_path / "plots" / "magic_1200_rf_frontier.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
@@ -506,3 +514,23 @@ def test_sizes_figures_and_their_section(tmp_path):
     bare["summary"] = __import__("summary").summarise(bare)
     assert "fidelity–size frontier" not in render.render_markdown(bare, {}, tmp_path, {})
     assert render.frontier_pairs(bare) == []
+
+
+def test_frontier_runs_tabcompress_search(tmp_path):
+    """The frontier method on the real --student auto: every candidate scored with B4 and B5."""
+    import run
+
+    assert run.main(["--quick", "--datasets", str(DATA / "magic_1200.csv"), "--teachers", "rf", "--students", "auto",
+                     "--methods", "frontier", "--out", str(tmp_path), "--name", "auto"]) == 0
+    results = json.loads((tmp_path / "auto.json").read_text())
+    assert results["runs"] == [] and results["settings"]["methods"] == ["frontier"]
+    (entry,) = results["frontier"]
+    cands = entry["candidates"]
+    assert entry["searched"] and len(cands) > 3 and sum(c["chosen"] for c in cands) == 1
+    assert entry["search"]["rule"] and entry["search"]["validation_rows"] > 0
+    assert len({c["label"] for c in cands}) == len(cands)  # a size tried on several sets of rows: one label each
+    for c in cands + [entry["shipped"]]:
+        assert _number(c["fidelity"], 0, 1) and c["serialized_bytes"] > 100
+        assert "error" not in c["B4"] and "error" not in c["B5"], c
+        assert c["B4"]["b4"]["budget_bytes"] == c["serialized_bytes"]
+    assert entry["shipped"]["label"] == entry["chosen"]
