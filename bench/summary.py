@@ -178,7 +178,7 @@ def size_points(results: dict[str, Any], cells: list[dict[str, Any]] | None = No
         b5 = [c.get("B5") for c in cands if c.get("B5") and "error" not in c["B5"]]
         points.append({
             "dataset": dataset, "teacher": teacher, "task": tasks.get(dataset), "kind": kind,
-            "name": name, "family": cands[0].get("family"),
+            "name": name, "size_name": cands[0]["name"], "family": cands[0].get("family"),
             "fidelity": _mean([c["fidelity"] for c in cands]), "bytes": _mean([c["serialized_bytes"] for c in cands]),
             "seeds": len(cands),
             "B4": _mean([b["fidelity"] for b in b4]) if len(b4) == len(cands) else None,
@@ -230,7 +230,7 @@ def within_teacher_bytes(results: dict[str, Any], points: list[dict[str, Any]],
         others = [{"name": f"{m} ({c['student']})", "fidelity": v["fidelity"]["mean"], "bytes": v["serialized_bytes"]["mean"]}
                   for c in cells if c["dataset"] == dataset and c["teacher"] == teacher
                   for m, v in c["methods"].items() if m in BASELINES + SIZE_BASELINES and not v["over_budget"]]
-        others += [{"name": f"{m} ({p['name']})", "fidelity": p[m], "bytes": p["B4_bytes"] if m == "B4" else p["bytes"]}
+        others += [{"name": f"{m} ({p.get('size_name') or p['name']})", "fidelity": p[m], "bytes": p["B4_bytes"] if m == "B4" else p["bytes"]}
                    for p in points if p["dataset"] == dataset and p["teacher"] == teacher and p["kind"] != "student"
                    for m in SIZE_BASELINES if p[m] is not None and (m == "B5" or p["b4_fits"])]
         best_other = max((o for o in others if o["bytes"] is not None and o["bytes"] <= budget
