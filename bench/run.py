@@ -31,8 +31,8 @@ stopped keeps what it measured; ``bench/render.py`` turns the file into BENCHMAR
 
     python bench/run.py                          # the full matrix (see --help for the knobs)
     python bench/run.py --quick --datasets tests/data/magic_1200.csv --out /tmp/q
-    python bench/run.py --regime full --methods B4,B5,tabcompress,frontier \
-        --students tree4,tree8,mlp64x64,gbdt,auto --seeds 0 --name frontier_full
+    python bench/run.py --regime full --students tree4,tree8,mlp64x64,gbdt,linear,auto \
+        --methods B0,B1,B3,B4,B5,tabcompress,oracle,frontier --name frontier_full   # make bench-frontier
 """
 
 from __future__ import annotations
