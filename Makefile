@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DEMO   := demo-out
 
-.PHONY: install demo test docs bench bench-quick clean
+.PHONY: install demo test docs bench bench-quick bench-frontier clean
 
 install: $(VENV)/.installed
 
@@ -29,8 +29,8 @@ test: install
 docs: install
 	$(PY) -m tabcompress.cli.reference > docs/options.md
 
-# The full matrix (8 datasets × 2 teachers × 3 students × 6 methods × 3 seeds, about 1–2 hours on
-# 2 cores), the no-data methods on the same splits and teachers (data-free, few-shot, adversarial MLP;
+# The full matrix (8 datasets × 2 teachers × 3 students × 8 methods × 3 seeds, about 1–2 hours on
+# 2 cores; B4 and B5 add seconds), the no-data methods on the same splits and teachers (data-free, few-shot, adversarial MLP;
 # about 1.5 hours more), then BENCHMARKS.md and its plots. BENCH_ARGS narrows it, e.g. BENCH_ARGS="--datasets magic".
 BENCH_ARGS ?=
 bench: install
@@ -39,6 +39,18 @@ bench: install
 	$(PY) bench/datafree_gap.py > bench/results/datafree_gap.md
 	$(PY) bench/render.py bench/results/full.json --nodata bench/results/nodata.json \
 		--append bench/results/datafree_gap.md
+
+# Students on the fidelity–size frontier, full size: each dataset's rows with 20 % held out (stratified),
+# tabcompress's students and its search (--student auto) against B4 (the teacher cut to the student's
+# bytes), B5 (the student's family and size on the true labels), B0, B1 and B3; its own page, beside the
+# results. B2 is left out (CTGAN's 300 epochs on every training row: minutes per dataset and seed).
+# About 17 minutes for magic, one seed, on 2 shared cores; the MLP cells take half of it.
+# FRONTIER_ARGS adds to it, e.g. FRONTIER_ARGS="--datasets magic --seeds 0 --max-train-rows 20000".
+FRONTIER_ARGS ?=
+bench-frontier: install
+	$(PY) bench/run.py --regime full --students tree4,tree8,mlp64x64,gbdt,linear,auto \
+		--methods B0,B1,B3,B4,B5,tabcompress,oracle,frontier --name frontier_full $(FRONTIER_ARGS)
+	$(PY) bench/render.py bench/results/frontier_full.json --md bench/results/frontier_full.md
 
 bench-quick: install
 	$(PY) bench/run.py --quick --datasets sample_data/bank_marketing_4k.csv --out bench/results/quick

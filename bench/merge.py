@@ -15,6 +15,8 @@ A part is ``PATH`` (all the methods it ran) or ``PATH:M1,M2`` (only those), opti
 ``@S1,S2`` to take only those students' runs from that part (e.g. ``old.json:tabcompress@mlp64x64``
 keeps an earlier run's MLP cells when only the tree students were rerun). The merged file lists the
 parts under ``parts`` (command, times, methods taken), so the page can say where each figure came from.
+The frontier method's searches (``results["frontier"]``) come from the parts whose methods include
+``frontier``. Parts of different regimes (``small``, ``full``) or training-row caps are never merged.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ from run import write_json  # noqa: E402
 METHOD_SETTINGS = {"B2": "B2", "B3": "B3", "tabcompress": "tabcompress"}
 # settings that may differ between parts
 PER_PART = {"datasets", "methods", "teachers", "students", "seeds", *METHOD_SETTINGS.values()}
+# settings added after some results were written: a part without one had its value
+SETTING_DEFAULTS = {"regime": "small", "test_share": None, "max_train_rows": None}
+METHOD_ORDER = ("B0", "B1", "B2", "B3", "B4", "B5", "tabcompress", "oracle", "frontier")
+
+
+def _setting(settings: dict, key: str):
+    return settings.get(key, SETTING_DEFAULTS.get(key))
 # the teacher figures that must agree where two parts share a teacher
 TEACHER_IDENTITY = ("type", "serialized_bytes", "n_trees", "n_nodes", "n_leaves", "target_accuracy", "target_r2")
 
@@ -48,8 +57,9 @@ def _parse(spec: str) -> tuple[Path, list[str] | None, set[tuple[str, ...]], set
 def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
     first = parts[0][0]
     for part, _ in parts[1:]:
-        for key, value in first["settings"].items():
-            if key not in PER_PART and part["settings"].get(key) != value:
+        keys = (set(first["settings"]) | set(part["settings"]) | set(SETTING_DEFAULTS)) - PER_PART
+        for key in sorted(keys, key=lambda k: (k != "regime", k)):
+            if _setting(part["settings"], key) != _setting(first["settings"], key):
                 raise SystemExit(f"merge: setting {key!r} differs between {first['name']} and {part['name']}")
     teachers: dict[tuple, dict] = {}
     for part, _ in parts:
@@ -71,8 +81,7 @@ def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
                 "datasets": list(dict.fromkeys(d for p, _ in parts for d in p["settings"]["datasets"])),
                 "students": {k: v for p, _ in parts for k, v in p["settings"]["students"].items()},
                 "seeds": sorted({s for p, _ in parts for s in p["settings"]["seeds"]}),
-                "methods": [m for m in ("B0", "B1", "B2", "B3", "tabcompress", "oracle")
-                            if any(m in methods for _, methods in parts)]}
+                "methods": [m for m in METHOD_ORDER if any(m in methods for _, methods in parts)]}
     for part, methods in parts:
         for method, key in METHOD_SETTINGS.items():
             if method in methods and key in part["settings"]:
@@ -84,6 +93,13 @@ def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
         if key in seen:
             raise SystemExit(f"merge: two parts both give {key}; name the methods to take from each")
         seen.add(key)
+    frontier = [f for part, methods in parts if "frontier" in methods for f in part.get("frontier") or []]
+    searched = set()
+    for f in frontier:
+        key = (f["dataset"], f["seed"], f["teacher"])
+        if key in searched:
+            raise SystemExit(f"merge: two parts both give the frontier of {key}; name the methods to take from each")
+        searched.add(key)
     merged = {
         "name": name,
         "command": " & ".join(p["command"] for p, _ in parts),
@@ -96,6 +112,7 @@ def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
         "generators": list(generators.values()),
         "teachers": list(teachers.values()),
         "runs": runs,
+        "frontier": frontier,
         "elapsed_s": sum(p.get("elapsed_s") or 0 for p, _ in parts),
         "parts": [{"name": p["name"], "command": p["command"], "started": p["started"], "finished": p["finished"],
                    "elapsed_s": p.get("elapsed_s"), "methods": methods,
@@ -118,10 +135,11 @@ def main() -> None:
     for spec in a.parts:
         path, methods, part_drops, students = _parse(spec)
         data = json.loads(path.read_text())
-        for key in ("runs", "teachers"):
-            data[key] = [x for x in data[key] if (x["dataset"], x["teacher"]) not in dropped | part_drops]
+        for key in ("runs", "teachers", "frontier"):
+            data[key] = [x for x in data.get(key) or [] if (x["dataset"], x["teacher"]) not in dropped | part_drops]
         if students is not None:
             data["runs"] = [r for r in data["runs"] if r["student"] in students]
+            data["frontier"] = [f for f in data["frontier"] if f["student"] in students]
             data["students_taken"] = sorted(students)
         parts.append((data, methods or list(data["settings"]["methods"])))
     write_json(a.out, merge(parts, a.out.stem))

@@ -1,4 +1,6 @@
-"""Turn a benchmark's JSON into BENCHMARKS.md and one PNG per dataset (fidelity against student size).
+"""Turn a benchmark's JSON into BENCHMARKS.md and one PNG per dataset (fidelity against student size),
+and, where the run measured B4, B5 or the frontier, one PNG per dataset and teacher of fidelity against
+bytes (``<dataset>_<teacher>_frontier.png``) and the section "Students on the fidelity–size frontier".
 
     python bench/render.py bench/results/full.json [--md BENCHMARKS.md] [--plots bench/results/plots]
 """
@@ -24,12 +26,16 @@ METHOD_LABELS = {
     "B1": "B1 teacher probs",
     "B2": "B2 GAN-TSC",
     "B3": "B3 MUNGE",
+    "B4": "B4 teacher cut",
+    "B5": "B5 true labels, same size",
     "tabcompress": "tabcompress",
     "oracle": "oracle",
+    "frontier": "tabcompress search",
 }
-COLOURS = {"B0": "#8c8c8c", "B1": "#1f77b4", "B2": "#ff7f0e", "B3": "#2ca02c", "tabcompress": "#d62728",
-           "oracle": "#000000"}
-MARKERS = {"tree4": "o", "tree8": "s", "mlp64x64": "^"}
+COLOURS = {"B0": "#8c8c8c", "B1": "#1f77b4", "B2": "#ff7f0e", "B3": "#2ca02c", "B4": "#9467bd", "B5": "#8c564b",
+           "tabcompress": "#d62728", "oracle": "#000000", "frontier": "#d62728"}
+MARKERS = {"tree4": "o", "tree8": "s", "mlp64x64": "^", "gbdt": "D", "linear": "v"}
+FRONTIER = summary_mod.FRONTIER
 
 
 def fmt(value: float | None, spec: str = ".4f") -> str:
@@ -55,7 +61,100 @@ def refined(settings: dict[str, Any]) -> bool:
     return bool(passes) if passes is not None else bool(settings["refine"])
 
 
-def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path) -> str:
+def rows_sentence(s: dict[str, Any]) -> str:
+    """Which rows train and which are held out, in the run's regime."""
+    seeds = ", ".join(map(str, s["seeds"]))
+    cap = s.get("max_train_rows")
+    if (s.get("regime") or "small") == "full":
+        return (f"Full regime: for each dataset and seed ({seeds}), {100 * (s.get('test_share') or 0.2):g} % of the "
+                "dataset's rows (stratified by class) are held out from everything and the rest train the teacher "
+                "and every student" + (f" (at most {cap:,} of them, a random stratified subset)" if cap else "")
+                + "; every method below is scored on those same held-out rows. ")
+    return (f"For each dataset and seed ({seeds}), {min(s['train_rows'], cap or s['train_rows']):,} random real rows "
+            f"(stratified by class) train the teacher and every student, and {s['test_rows']:,} other real rows "
+            "are held out from everything; every method below is scored on those same held-out rows. ")
+
+
+def student_words(family: str, spec: dict[str, Any]) -> str:
+    """What a student spec is, in words: "decision tree of depth 4"."""
+    if family == "tree" and set(spec) == {"max_depth"}:
+        return f"decision tree of depth {spec['max_depth']}"
+    if family == "mlp" and set(spec) == {"hidden"}:
+        widths = list(spec["hidden"])
+        return (f"MLP with {'two' if len(widths) == 2 else len(widths)} hidden layers of "
+                + (str(widths[0]) if len(set(widths)) == 1 else ", ".join(map(str, widths))))
+    if family == "gbdt" and set(spec) <= {"trees", "max_depth", "learning_rate"}:
+        return (f"{spec.get('trees', 'the default number of')} boosted trees"
+                + (f" of depth {spec['max_depth']}" if "max_depth" in spec else "")
+                + (f", learning rate {spec['learning_rate']:g}" if "learning_rate" in spec else ""))
+    if family == "linear" and not spec:
+        return "linear model"
+    if family == "auto":
+        return "tabcompress's search over students and sizes (`--student auto`: the frontier method)"
+    return f"{family} student" + (" (" + ", ".join(f"{k} {v}" for k, v in spec.items()) + ")" if spec else "")
+
+
+def students_sentence(s: dict[str, Any]) -> str:
+    """The students of the run and what each is, in the page's words for the three first students."""
+    names = list(s["students"])
+    words = []
+    if names[:3] == ["tree4", "tree8", "mlp64x64"] and [dict(s["students"][n]) for n in names[:3]] == [
+            {"student": "tree", "max_depth": 4}, {"student": "tree", "max_depth": 8},
+            {"student": "mlp", "hidden": [64, 64]}]:
+        words.append("`tree4` / `tree8` = decision tree of depth 4 / 8, `mlp64x64` = MLP with two hidden layers of 64")
+        names = names[3:]
+    for name in names:
+        spec = dict(s["students"][name])
+        family = spec.pop("student", name)
+        words.append(f"`{name}` = {student_words(family, spec)}")
+    return "; ".join(words)
+
+
+def method_rows(s: dict[str, Any]) -> dict[str, str]:
+    """The table's line for each method: what its student is trained on."""
+    tc = s["tabcompress"]
+    return {
+        "B0": "the real training rows with their true labels",
+        "B1": "the real training rows with the teacher's probabilities (values, for regression)",
+        "B2": f"GAN-TSC (Liu, Fusi & Mackey 2018): CTGAN with the package's defaults ({s['B2']['epochs']} epochs, "
+              f"batch {s['B2']['batch_size']}"
+              + (f", fitted on at most {s['B2']['max_rows']:,} rows" if s['B2']['max_rows'] else "")
+              + f"), {s['B2']['ratio']:g}× the training rows, plus the real rows; teacher probabilities",
+        "B3": f"MUNGE (Bucilă, Caruana & Niculescu-Mizil 2006), p = {s['B3']['p']:g}, s = {s['B3']['s']:g}: "
+              f"{s['B3']['ratio']:g}× the training rows, plus the real rows; teacher probabilities",
+        "B4": "nothing: the teacher itself cut to the student's bytes, its first k boosting rounds (XGBoost; a "
+              "multiclass round holds one tree per class) or k of its trees (RandomForest), the largest k whose "
+              "pickled size is at most tabcompress's student's (a Pipeline measured with the cut model in it)",
+        "B5": "the real training rows with their true labels, the student's own family and size (for the students "
+              "above this is B0; for the search's candidates, each candidate's family and size)",
+        "tabcompress": f"the library's defaults (generator {tc['generator']}"
+        + (": MUNGE for tree students; for the MLP, CTGAN when at least a third of the columns are categorical, "
+           "half MUNGE and half CTGAN rows when fewer are, else MUNGE"
+           if tc['generator'] == "auto" else "")
+        + f"; CTGAN at most {tc['epochs']} epochs"
+        + (" with early stopping" if tc.get('early_stop') else "")
+        + f"; {tc['synthetic_ratio']:g}× synthetic rows"
+        + (f", at most {tc['synthetic_max_rows']:,}" if tc.get('synthetic_max_rows') else "")
+        + (f"; tree students' splits refined for the teacher's classes (classification), from "
+           f"{tc.get('refine_starts') or DEFAULT_REFINE_STARTS} starting trees"
+           if refined(tc) else "; tree students grown by CART, not refined (`--refine` is off by default)")
+        + "), through the same `train_student` the CLI runs",
+        "oracle": "the teacher's labels of the held-out rows themselves: what the student's capacity allows, not a "
+                  "method (for trees, scikit-learn's greedy CART tree, as in B0–B3; tabcompress's refined trees can "
+                  "exceed it)",
+        FRONTIER: "`train_student` with `--student auto`: every candidate the search trained (family, size, "
+                  "generator), each scored on the held-out rows, the chosen one marked; with B4 at each candidate's "
+                  "bytes and B5 of its family and size",
+    }
+
+
+def cell_methods(s: dict[str, Any]) -> list[str]:
+    """The methods whose runs make the cells (the frontier's are apart)."""
+    return [m for m in s["methods"] if m != FRONTIER]
+
+
+def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path,
+                    frontier_plots: dict[tuple[str, str], str] | None = None) -> str:
     s = results["settings"]
     summary = results["summary"]
     head = summary["headline"]
@@ -77,37 +176,13 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
         *[line for note in results.get("_notes", []) for line in (f"**Note:** {note}", "")],
         "## What is compared",
         "",
-        f"For each dataset and seed ({', '.join(map(str, s['seeds']))}), {s['train_rows']:,} random real rows "
-        f"(stratified by class) train the teacher and every student, and {s['test_rows']:,} other real rows "
-        "are held out from everything; every method below is scored on those same held-out rows. "
-        "Teachers: `rf` = RandomForest, 300 trees; `xgb` = XGBoost, 400 trees of depth 6; on data with text "
-        "columns each is a Pipeline with a one-hot encoder in front. Students: `tree4` / `tree8` = decision "
-        "tree of depth 4 / 8, `mlp64x64` = MLP with two hidden layers of 64.",
+        rows_sentence(s)
+        + "Teachers: `rf` = RandomForest, 300 trees; `xgb` = XGBoost, 400 trees of depth 6; on data with text "
+        "columns each is a Pipeline with a one-hot encoder in front. Students: " + students_sentence(s) + ".",
         "",
         "| method | what the student is trained on |",
         "|---|---|",
-        "| B0 | the real training rows with their true labels |",
-        "| B1 | the real training rows with the teacher's probabilities (values, for regression) |",
-        f"| B2 | GAN-TSC (Liu, Fusi & Mackey 2018): CTGAN with the package's defaults ({s['B2']['epochs']} epochs, "
-        f"batch {s['B2']['batch_size']}"
-        + (f", fitted on at most {s['B2']['max_rows']:,} rows" if s['B2']['max_rows'] else "")
-        + f"), {s['B2']['ratio']:g}× the training rows, plus the real rows; teacher probabilities |",
-        f"| B3 | MUNGE (Bucilă, Caruana & Niculescu-Mizil 2006), p = {s['B3']['p']:g}, s = {s['B3']['s']:g}: "
-        f"{s['B3']['ratio']:g}× the training rows, plus the real rows; teacher probabilities |",
-        f"| tabcompress | the library's defaults (generator {s['tabcompress']['generator']}"
-        + (": MUNGE for tree students; for the MLP, CTGAN when at least a third of the columns are categorical, "
-           "half MUNGE and half CTGAN rows when fewer are, else MUNGE"
-           if s['tabcompress']['generator'] == "auto" else "")
-        + f"; CTGAN at most {s['tabcompress']['epochs']} epochs"
-        + (" with early stopping" if s['tabcompress'].get('early_stop') else "")
-        + f"; {s['tabcompress']['synthetic_ratio']:g}× synthetic rows"
-        + (f", at most {s['tabcompress']['synthetic_max_rows']:,}" if s['tabcompress'].get('synthetic_max_rows') else "")
-        + (f"; tree students' splits refined for the teacher's classes (classification), from "
-           f"{s['tabcompress'].get('refine_starts') or DEFAULT_REFINE_STARTS} starting trees"
-           if refined(s['tabcompress']) else "; tree students grown by CART, not refined (`--refine` is off by default)")
-        + "), through the same `train_student` the CLI runs |",
-        "| oracle | the teacher's labels of the held-out rows themselves: what the student's capacity allows, not a "
-        "method (for trees, scikit-learn's greedy CART tree, as in B0–B3; tabcompress's refined trees can exceed it) |",
+        *[f"| {m} | {method_rows(s)[m]} |" for m in method_rows(s) if m in s["methods"]],
         "",
         "Fidelity is the share of held-out rows where the student's class equals the teacher's; for regression "
         "it is the R² of the student against the teacher's predictions. *Headroom closed* is "
@@ -135,23 +210,26 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
         "|---|---:|---:|---:|---:|",
     ]
     for method, m in summary["per_method"].items():
-        lines.append(f"| {METHOD_LABELS.get(method, method)} | {fmt(m['mean_fidelity'])} | "
+        over = m.get("cells_over_budget")
+        label = METHOD_LABELS.get(method, method) + (f" (in {over} cells one tree or round is bigger than the "
+                                                      "student: counted at that size)" if over else "")
+        lines.append(f"| {label} | {fmt(m['mean_fidelity'])} | "
                      f"{fmt(_pct(m['median_headroom_closed']), '.0f')}{' %' if m['median_headroom_closed'] is not None else ''} | "
                      f"{m['cells_best']} | {fmt(m['median_end_to_end_s'], '.1f')} |")
     lines += ["", "Mean fidelity by student and task (over datasets, teachers and seeds):", "",
-              "| student | task | " + " | ".join(s["methods"]) + " |", "|---|---|" + "---:|" * len(s["methods"])]
+              "| student | task | " + " | ".join(cell_methods(s)) + " |", "|---|---|" + "---:|" * len(cell_methods(s))]
     for student in s["students"]:
         for task in ("classification", "regression"):
             group = [c for c in summary["cells"] if c["student"] == student and c["task"] == task]
             if not group:
                 continue
             means = []
-            for m in s["methods"]:
+            for m in cell_methods(s):
                 xs = [c["methods"][m]["fidelity"]["mean"] for c in group if m in c["methods"]]
                 means.append(fmt(sum(xs) / len(xs)) if xs else "–")
             lines.append(f"| {student} | {task} | " + " | ".join(means) + " |")
     lines += ["", "Fidelity by cell (mean over seeds; **bold** = best method, oracle aside):", ""]
-    methods = [m for m in s["methods"]]
+    methods = cell_methods(s)
     lines.append("| dataset | teacher | student | " + " | ".join(methods) + " |")
     lines.append("|---|---|---|" + "---:|" * len(methods))
     for cell in summary["cells"]:
@@ -159,10 +237,16 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
         for m in methods:
             v = cell["methods"].get(m)
             text = fmt(v["fidelity"]["mean"]) if v else "–"
+            text = f"*{text}*" if v and v.get("over_budget") else text
             row.append(f"**{text}**" if m == cell["best_method"] else text)
         lines.append(f"| {cell['dataset']} | {cell['teacher']} | {cell['student']} | " + " | ".join(row) + " |")
 
-    lines += ["", "## Per dataset", ""]
+    if any(c["methods"].get("B4", {}).get("over_budget") for c in summary["cells"]):
+        lines += ["", "*Italic* B4: in some seed even one tree (round) of the teacher is bigger than the student; "
+                  "that figure is the one-tree (one-round) teacher, not a model at the student's size."]
+    lines.append("")
+    lines += render_sizes(results, summary_mod.sizes(results, summary["cells"]), frontier_plots or {})
+    lines += ["## Per dataset", ""]
     for dataset, info in results["datasets"].items():
         task = info["task"]
         target_name = "accuracy" if task == "classification" else "R² (target)"
@@ -188,15 +272,17 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
                 lines.append(f"| {kind} | {ts[0]['type']} | {mean_sd(tgt)} | {mean_sd(size, '.1f')} | {mean_sd(fit, '.1f')} |")
             lines.append("")
         gens = [g for g in results["generators"] if g["dataset"] == dataset]
-        if gens:
+        if gens and (gens[0].get("B2") or gens[0].get("B3") or gens[0].get("tabcompress")):
             def gen_stats(key, part):
-                return summary_mod.stats([(g[key].get(part) or {}).get("s") for g in gens])
-            lines += ["| generator | fitted on rows | fit (s) | sample (s) |", "|---|---:|---:|---:|",
-                      f"| B2 CTGAN, {gens[0]['B2']['epochs']} epochs | {gens[0]['B2']['fit_rows']:,} | "
-                      f"{mean_sd(gen_stats('B2', 'fit'), '.1f')} | {mean_sd(gen_stats('B2', 'generate'), '.1f')} |",
-                      f"| B3 MUNGE | {gens[0]['B3']['fit_rows']:,} | {mean_sd(gen_stats('B3', 'fit'), '.1f')} | "
-                      f"{mean_sd(gen_stats('B3', 'generate'), '.1f')} |"]
-            for gname, first in gens[0]["tabcompress"].items():
+                return summary_mod.stats([((g.get(key) or {}).get(part) or {}).get("s") for g in gens])
+            lines += ["| generator | fitted on rows | fit (s) | sample (s) |", "|---|---:|---:|---:|"]
+            if gens[0].get("B2"):
+                lines.append(f"| B2 CTGAN, {gens[0]['B2']['epochs']} epochs | {gens[0]['B2']['fit_rows']:,} | "
+                             f"{mean_sd(gen_stats('B2', 'fit'), '.1f')} | {mean_sd(gen_stats('B2', 'generate'), '.1f')} |")
+            if gens[0].get("B3"):
+                lines.append(f"| B3 MUNGE | {gens[0]['B3']['fit_rows']:,} | {mean_sd(gen_stats('B3', 'fit'), '.1f')} | "
+                             f"{mean_sd(gen_stats('B3', 'generate'), '.1f')} |")
+            for gname, first in (gens[0].get("tabcompress") or {}).items():
                 fits = summary_mod.stats([((g["tabcompress"].get(gname) or {}).get("fit") or {}).get("s") for g in gens])
                 epochs = summary_mod.stats([(g["tabcompress"].get(gname) or {}).get(gname, {}).get("epochs_run")
                                             for g in gens])
@@ -294,6 +380,263 @@ def plot_dataset(results: dict[str, Any], dataset: str, path: Path) -> None:
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+# -- students on the fidelity–size frontier ---------------------------------------------------------
+
+SIZES_TITLE = "## Students on the fidelity–size frontier"
+
+
+def _bytes(n: float | None) -> str:
+    """A size for the page: bytes, KiB or MiB."""
+    if n is None:
+        return "–"
+    for unit, scale in (("MiB", 2**20), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:,.0f} B"
+
+
+def _share(k: int, n: int) -> str:
+    return f"**{k} of {n}**" + (f" ({100 * k / n:.0f} %)" if n else "")
+
+
+def _at_least(ours: float | None, theirs: float | None) -> str:
+    """yes when ours is at least as faithful as theirs, **no** when not, – when either is missing."""
+    if ours is None or theirs is None:
+        return "–"
+    return "yes" if ours >= theirs else "**no**"
+
+
+def render_sizes(results: dict[str, Any], sizes: dict[str, Any], frontier_plots: dict[tuple[str, str], str]) -> list[str]:
+    """The section on students at each size against B4 and B5, within 1 % of the teacher's bytes (full
+    regime) and the tree students against B0–B3 (small regime); each part only where its data exists."""
+    points, equal, within, trees = sizes["points"], sizes["equal_bytes"], sizes["within_1pct"], sizes["tree_cells"]
+    if not (equal or within or trees or frontier_plots):
+        return []
+    lines = [SIZES_TITLE, "",
+             "Fidelity against size. A *point* is a (cell, size): tabcompress's student of a cell (method "
+             "`tabcompress`) or a candidate of its search (method `frontier`, `--student auto`), with B4 — the "
+             "teacher itself cut to the student's bytes (its first k boosting rounds, or k of its trees) — and B5 "
+             "— the student's own family and size on the true labels — scored on the same held-out rows. Sizes are "
+             "pickled bytes, the measure the tool reports; fidelity is agreement with the teacher's class, or R² to "
+             "its predictions for regression; figures are means over seeds. "
+             f"Regime: {sizes['regime']}.", ""]
+    if equal:
+        lines += ["### At equal bytes: tabcompress against B4 and B5", "",
+                  f"- At least as faithful as B4 in {_share(equal['at_least_B4'], equal['b4_compared'])} points "
+                  "where a cut teacher fits in the student's bytes"
+                  + (f"; at {equal['b4_over_budget']} more points even one tree (round) of the teacher is bigger "
+                     "than the student, so no cut teacher is that small (not counted)" if equal["b4_over_budget"]
+                     else "") + ".",
+                  f"- At least as faithful as B5 in {_share(equal['at_least_B5'], equal['b5_compared'])} points.",
+                  f"- At least as faithful as both in {_share(equal['at_least_both'], equal['both_compared'])} points "
+                  "where both were measured.", "",
+                  "| dataset | teacher | student or candidate | size | tabcompress | B4 | B4 size | ≥ B4 | B5 | ≥ B5 |",
+                  "|---|---|---|---:|---:|---:|---:|:-:|---:|:-:|"]
+        for p in points:
+            name = p["name"] + (" (search)" if p["kind"] == "candidate" else "") + (" ★" if p.get("chosen") else "")
+            b4 = "–" if p["B4"] is None else (fmt(p["B4"]) if p["b4_fits"] else f"*{fmt(p['B4'])}*")
+            lines.append(f"| {p['dataset']} | {p['teacher']} | {name} | {_bytes(p['bytes'])} | {fmt(p['fidelity'])} | "
+                         f"{b4} | {_bytes(p['B4_bytes'])} | {_at_least(p['fidelity'], p['B4'] if p['b4_fits'] else None)} | "
+                         f"{fmt(p['B5'])} | {_at_least(p['fidelity'], p['B5'])} |")
+        lines += ["", "*Italic* B4: the teacher's smallest cut (one tree or round), bigger than the student, so not "
+                  "at equal bytes and not compared. ★: the search's choice (in at least one seed).", ""]
+    if within:
+        share = within["share"]
+        median = within["median_fidelity"]
+        lines += [f"### Within {100 * share:g} % of the teacher's bytes (full regime)", "",
+                  f"- The most faithful tabcompress student at most {100 * share:g} % of the teacher's pickled size: median "
+                  f"over cells **{fmt(median)}** ({within['cells_with_student']} of {len(within['cells'])} cells "
+                  "have one that small).", "",
+                  f"| dataset | teacher | teacher size | {100 * share:g} % of it | most faithful student | its size | "
+                  f"fidelity | best baseline in the same bytes | its fidelity | teacher cut to {100 * share:g} % |",
+                  "|---|---|---:|---:|---|---:|---:|---|---:|---:|"]
+        for row in within["cells"]:
+            best, other, cut = row["best"], row["best_baseline"], row.get("teacher_cut")
+            cut_text = "–" if not cut else (
+                (f"*{fmt(cut['fidelity'])}*" if cut["over_budget"] else fmt(cut["fidelity"]))
+                + f" ({', '.join(map(str, cut['k']))} {cut['unit']}{'s' if cut['k'] != [1] else ''})")
+            lines.append(f"| {row['dataset']} | {row['teacher']} | {_bytes(row['teacher_bytes'])} | "
+                         f"{_bytes(row['budget_bytes'])} | "
+                         + (f"{best['name']}{' (search)' if best['kind'] == 'candidate' else ''} | "
+                            f"{_bytes(best['bytes'])} | {fmt(best['fidelity'])} | " if best else "none that small | – | – | ")
+                         + (f"{other['name']} | {fmt(other['fidelity'])} |" if other else "– | – |")
+                         + f" {cut_text} |")
+        lines += ["", f"*Teacher cut to {100 * share:g} %*: the teacher's first k rounds (k of its trees) within "
+                  f"{100 * share:g} % of its bytes (B4 at that size; *italic*: even one is bigger).", ""]
+    if trees:
+        n, k = trees["cells"], trees["at_least_all"]
+        baselines = ", ".join(trees["baselines"])
+        lines += ["### Tree students against every published baseline (small regime)", "",
+                  f"- tabcompress's tree students are at least as faithful as every baseline ({baselines}) in "
+                  f"{_share(k, n)} cells."]
+        reg = trees["regression"]
+        if reg:
+            both = sum(1 for r in reg if r["at_least_B1"] and r["at_least_B3"])
+            lines += [f"- Regression cells: at least B1 and B3 in {_share(both, len(reg))}.", "",
+                      "| dataset | teacher | student | ≥ B1 | ≥ B3 |", "|---|---|---|---|---|"]
+            yes = {True: "yes", False: "**no**", None: "–"}
+            lines += [f"| {r['dataset']} | {r['teacher']} | {r['student']} | {yes[r['at_least_B1']]} | "
+                      f"{yes[r['at_least_B3']]} |" for r in reg]
+        lines.append("")
+    if frontier_plots:
+        lines += ["### Fidelity against bytes, per dataset and teacher", "",
+                  "Each plot: tabcompress's search (its candidates as dots, a line through those no other beats on "
+                  "both fidelity and bytes, the chosen one starred; the "
+                  "candidates are fitted on the training rows less the search's validation rows), the student it "
+                  "ships (the chosen one trained again on every training row), the cells' methods as points "
+                  "(colour: method; shape: student; hollow B4: bigger than the student), B4 and B5 at the "
+                  "candidates' sizes, and the teacher at its own size and fidelity 1. Size on a log scale.", ""]
+        for (dataset, teacher), rel in frontier_plots.items():
+            lines += [f"#### {dataset}, {teacher}", "", f"![fidelity against bytes, {dataset}, {teacher}]({rel})", ""]
+            cands = [p for p in points if p["kind"] in ("candidate", "shipped") and p["dataset"] == dataset
+                     and p["teacher"] == teacher]
+            if cands:
+                lines += ["| candidate (rows it trained on) | family | chosen (seeds) | size | fidelity | "
+                          "validation fidelity | B4 k | B4 | B5 |",
+                          "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+                for p in sorted(cands, key=lambda p: (p["kind"] == "shipped", p["bytes"] or 0)):
+                    ks = sorted(set(p.get("B4_k") or []))
+                    chosen = "–" if p["kind"] == "shipped" else f"{p['chosen']} of {p['seeds']}"
+                    lines.append(f"| {p['name']} | {p['family']} | {chosen} | {_bytes(p['bytes'])} | "
+                                 f"{fmt(p['fidelity'])} | {fmt(p.get('validation'))} | "
+                                 f"{', '.join(map(str, ks)) or '–'}{' ' + p['B4_unit'] + ('s' if ks != [1] else '') if ks else ''} | "
+                                 f"{fmt(p['B4']) if p['b4_fits'] or p['B4'] is None else '*' + fmt(p['B4']) + '*'} | "
+                                 f"{fmt(p['B5'])} |")
+                lines.append("")
+    return lines
+
+
+def _bytes_axis(ax) -> None:
+    """A log axis of bytes, ticked at powers of 4 (1 KiB, 4 KiB, 16 KiB, …), at most 9 of them."""
+    import matplotlib.ticker
+
+    ax.set_xscale("log")
+    low, high = ax.get_xlim()
+    ticks = [2.0 ** e for e in range(0, 48, 2) if low <= 2.0 ** e <= high]
+    while len(ticks) > 9:
+        ticks = ticks[::2]
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_tick))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def _tick(n: float, _position: Any = None) -> str:
+    """A power of 4 as a tick label: 1 KiB, 16 KiB, 4 MiB."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:g} {unit}"
+    return f"{n:g} B"
+
+
+def pareto(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points no other beats on both fidelity and bytes, smallest first."""
+    out: list[dict[str, Any]] = []
+    for p in sorted(points, key=lambda p: (p["bytes"], -p["fidelity"])):
+        if not out or p["fidelity"] > out[-1]["fidelity"]:
+            out.append(p)
+    return out
+
+
+def plot_frontier(results: dict[str, Any], sizes: dict[str, Any], dataset: str, teacher: str, path: Path) -> None:
+    """Fidelity against pickled bytes (log) for one dataset and teacher: the search's candidates as a line
+    (the chosen one starred), B4 and B5 at their sizes, every cell's method as a point, the teacher at
+    (its bytes, 1)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    fig, ax = plt.subplots(figsize=(8.2, 5.2))
+    handles = []
+    cands = sorted((p for p in sizes["points"] if p["kind"] == "candidate" and p["dataset"] == dataset
+                    and p["teacher"] == teacher and p["bytes"] is not None), key=lambda p: p["bytes"])
+    if cands:
+        front = pareto(cands)
+        ax.scatter([p["bytes"] for p in cands], [p["fidelity"] for p in cands], s=14, color=COLOURS[FRONTIER],
+                   alpha=0.45, zorder=4)
+        ax.plot([p["bytes"] for p in front], [p["fidelity"] for p in front], "-o", color=COLOURS[FRONTIER],
+                markersize=5, zorder=4)
+        handles += [Line2D([], [], color=COLOURS[FRONTIER], marker="o", markersize=5,
+                           label="tabcompress search: its frontier"),
+                    Line2D([], [], color=COLOURS[FRONTIER], marker="o", markersize=4, alpha=0.45, linestyle="",
+                           label="… and its other candidates")]
+        chosen = [p for p in cands if p["chosen"]]
+        if chosen:
+            ax.scatter([p["bytes"] for p in chosen], [p["fidelity"] for p in chosen], marker="*", s=260,
+                       facecolor="gold", edgecolor=COLOURS[FRONTIER], zorder=6)
+            handles.append(Line2D([], [], color="gold", marker="*", markersize=14, markeredgecolor=COLOURS[FRONTIER],
+                                  linestyle="", label="chosen by the search"))
+        b4 = sorted((p for p in cands if p["B4"] is not None and p["B4_bytes"] is not None), key=lambda p: p["B4_bytes"])
+        if b4:
+            ax.plot([p["B4_bytes"] for p in b4], [p["B4"] for p in b4], "--", color=COLOURS["B4"], alpha=0.7, zorder=3)
+            for p in b4:
+                ax.scatter(p["B4_bytes"], p["B4"], marker="o", s=18, color=COLOURS["B4"], zorder=3,
+                           facecolor=COLOURS["B4"] if p["b4_fits"] else "none")
+            handles.append(Line2D([], [], color=COLOURS["B4"], linestyle="--", marker="o", markersize=4,
+                                  label="B4 at the candidates' bytes"))
+        b5 = [p for p in cands if p["B5"] is not None]
+        if b5:
+            ax.scatter([p["bytes"] for p in b5], [p["B5"] for p in b5], marker="x", s=30, color=COLOURS["B5"], zorder=3)
+            handles.append(Line2D([], [], color=COLOURS["B5"], marker="x", linestyle="",
+                                  label="B5 at the candidates' sizes"))
+    shipped = [p for p in sizes["points"] if p["kind"] == "shipped" and p["dataset"] == dataset
+               and p["teacher"] == teacher and p["bytes"] is not None]
+    for p in shipped:
+        ax.scatter(p["bytes"], p["fidelity"], marker="P", s=150, facecolor=COLOURS[FRONTIER], edgecolor="black",
+                   zorder=7)
+    if shipped:
+        handles.append(Line2D([], [], color=COLOURS[FRONTIER], marker="P", markersize=10, markeredgecolor="black",
+                              linestyle="", label="shipped (chosen, trained on every row)"))
+    cells = [c for c in results["summary"]["cells"] if c["dataset"] == dataset and c["teacher"] == teacher]
+    methods_seen, students_seen = [], []
+    for cell in cells:
+        for method, v in cell["methods"].items():
+            size, fid = v["serialized_bytes"]["mean"], v["fidelity"]["mean"]
+            if method == "oracle" or size is None or fid is None:
+                continue
+            colour = COLOURS.get(method, "grey")
+            # B5 of a cell's own student is B0's fit: drawn smaller, inside B0's marker
+            ax.scatter(size, fid, marker=MARKERS.get(cell["student"], "o"), s=16 if method == "B5" else 42,
+                       zorder=5 + (method == "B5"), alpha=0.9,
+                       color=colour, facecolor="none" if v.get("over_budget") else colour)
+            methods_seen += [method] if method not in methods_seen else []
+            students_seen += [cell["student"]] if cell["student"] not in students_seen else []
+    teacher_bytes = [t["serialized_bytes"] for t in results["teachers"]
+                     if t["dataset"] == dataset and t["teacher"] == teacher]
+    if teacher_bytes:
+        tb = sum(teacher_bytes) / len(teacher_bytes)
+        ax.scatter(tb, 1.0, marker="*", s=320, color="black", zorder=6)
+        ax.annotate(f"teacher {teacher}", (tb, 1.0), textcoords="offset points", xytext=(-8, -16), ha="right",
+                    fontsize=8)
+        handles.append(Line2D([], [], color="black", marker="*", markersize=12, linestyle="", label="teacher"))
+    handles += [Line2D([], [], color=COLOURS.get(m, "grey"), marker="o", linestyle="", label=METHOD_LABELS.get(m, m))
+                for m in methods_seen]
+    handles += [Line2D([], [], color="black", marker=MARKERS.get(s, "o"), linestyle="", markerfacecolor="none",
+                       label=s) for s in students_seen]
+    _bytes_axis(ax)
+    task = results["datasets"][dataset]["task"]
+    ax.set_xlabel("size (pickled bytes, log scale)")
+    ax.set_ylabel("fidelity (agreement)" if task == "classification" else "fidelity (R² to teacher)")
+    ax.set_title(f"{dataset}, teacher {teacher}: fidelity against size")
+    ax.grid(True, alpha=0.3, which="both")
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7.5, frameon=False)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def frontier_pairs(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (dataset, teacher) pairs that get a fidelity-against-bytes plot: all of them, when the run
+    measured B4, B5 or the frontier; none otherwise (older results keep their page as it was)."""
+    if not {"B4", "B5", FRONTIER} & set(results["settings"]["methods"]):
+        return []
+    return list(dict.fromkeys((t["dataset"], t["teacher"]) for t in results["teachers"]))
 
 
 # -- the methods without the training data (bench/nodata.py) ----------------------------------------
@@ -429,6 +772,9 @@ def render_nodata(full: dict[str, Any], parts: list[dict[str, Any]], paths: list
                               for d, ks in short.items()) + ".", ""]
 
     # -- at a glance, per dataset -------------------------------------------------------------------
+    def mean(xs: list[float]) -> float | None:
+        return sum(xs) / len(xs) if xs else None
+
     glance = []
     for d in order:
         tree_gaps = [get(d, t, st, "datafree") - ref_of(d, t, st, "tabcompress", "datafree")
@@ -441,7 +787,6 @@ def render_nodata(full: dict[str, Any], parts: list[dict[str, Any]], paths: list
         fs = [f - p_ for f, p_ in fs if f is not None and p_ is not None]
         adv = [get(d, t, "mlp64x64", "adversarial") - get(d, t, "mlp64x64", "plain") for t in teachers
                if get(d, t, "mlp64x64", "adversarial") is not None and get(d, t, "mlp64x64", "plain") is not None]
-        mean = (lambda xs: sum(xs) / len(xs) if xs else None)
         glance.append(f"| {d} | {tasks.get(d, '')} | {_signed(mean(tree_gaps))} ({len(tree_gaps)}) | "
                       f"{_signed(mean(fs))} ({sum(1 for x in fs if x > 0)} of {len(fs)}) | "
                       + (f"{_signed(mean(adv))} ({sum(1 for x in adv if x > 0)} of {len(adv)})" if adv
@@ -605,8 +950,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     results = json.loads(args.results.read_text())
     if "summary" not in results:  # a run that was stopped part-way: summarise what it has
-        results["summary"] = summary_mod.summarise(results)
         results["finished"] = results.get("finished") or "(not finished: partial results)"
+    # summarised afresh: results written before a figure was added to the summary get it too
+    results["summary"] = summary_mod.summarise(results)
     results["_path"] = str(args.results.resolve())
     results["_notes"] = args.note
     plot_dir = args.plots or args.results.parent / f"{args.results.stem}_plots"
@@ -616,7 +962,13 @@ def main(argv: list[str] | None = None) -> int:
         path = plot_dir / f"{dataset}.png"
         plot_dataset(results, dataset, path)
         plots[dataset] = os.path.relpath(path.resolve(), md_dir)
-    text = render_markdown(results, plots, md_dir)
+    frontier_plots = {}
+    sizes = summary_mod.sizes(results, results["summary"]["cells"])
+    for dataset, teacher in frontier_pairs(results):
+        path = plot_dir / f"{dataset}_{teacher}_frontier.png"
+        plot_frontier(results, sizes, dataset, teacher, path)
+        frontier_plots[(dataset, teacher)] = os.path.relpath(path.resolve(), md_dir)
+    text = render_markdown(results, plots, md_dir, frontier_plots)
     if args.nodata:
         text += render_nodata(results, [json.loads(path.read_text()) for path in args.nodata],
                               [os.path.relpath(path.resolve(), md_dir) for path in args.nodata], args.nodata_note)
@@ -625,7 +977,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = args.md.with_name(f".{args.md.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, args.md)
-    print(f"wrote {args.md} and {len(plots)} plot(s) in {plot_dir}", file=sys.stderr)
+    print(f"wrote {args.md} and {len(plots) + len(frontier_plots)} plot(s) in {plot_dir}", file=sys.stderr)
     return 0
 
 

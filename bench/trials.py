@@ -107,7 +107,8 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                     refine, starts = True, int(count) if count else None
                 hard = plain.endswith("h") and classify
                 base = plain[:-1] if plain.endswith("h") else plain
-                make_this = (lambda: make(refine, starts))
+                def make_this(refine=refine, starts=starts):
+                    return make(refine, starts)
                 targets = (lambda T: np.eye(T.shape[1])[np.argmax(T, axis=1)]) if hard else (lambda T: T)
                 start = time.perf_counter()
                 if base == "B1":
