@@ -482,6 +482,10 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
 
         if FRONTIER in args.methods:
             config = tabcompress_config(args, seed, FRONTIER_STUDENT)
+            if args.frontier_share and not config.target.sizing:
+                # the done-when's question (the most faithful student within a share of the teacher's
+                # bytes) as the user would ask it; the bound also ends each family's sweep
+                config = config.replace(max_size=max(1, int(args.frontier_share * teacher_bytes)))
             timings = {}
             with meter.stage(timings, "train_student"):
                 trained = train_student(teacher, X_train, T_train, schema, config)
@@ -492,7 +496,8 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                                         fit_true_label=fit_true_label)
             results["frontier"].append({
                 "dataset": name, "seed": seed, "teacher": teacher_kind, "student": FRONTIER_STUDENT,
-                "settings": dict(args.set), "teacher_bytes": teacher_bytes, "real_rows": int(len(X_train)),
+                "settings": dict(args.set), "frontier_share": args.frontier_share, "teacher_bytes": teacher_bytes,
+                "real_rows": int(len(X_train)),
                 "n_synthetic": int(getattr(trained, "n_synthetic", 0) or 0),
                 "end_to_end_s": end_to_end(timings, "tabcompress"), "timings": timings, **measured})
             shipped = measured["shipped"]
@@ -667,6 +672,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--methods", type=names(METHODS), default=list(DEFAULT_METHODS),
                    help=f"comma-separated, from {', '.join(METHODS)} (default: all but {FRONTIER})")
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
+    p.add_argument("--frontier-share", type=float, default=None,
+                   help="the frontier method's search asks for the most faithful student of at most this share "
+                        "of the teacher's bytes (--max-size), e.g. 0.01; default: --student auto's own rule")
     p.add_argument("--regime", choices=REGIMES, default="small",
                    help=f"small: {SMALL_TRAIN_ROWS:,} training and {SMALL_TEST_ROWS:,} held-out rows per dataset "
                         f"(--train-rows, --test-rows); full: {FULL_TEST_SHARE:.0%} of each dataset's rows held out "
