@@ -959,6 +959,8 @@ def main(argv: list[str] | None = None) -> int:
     md_dir = args.md.resolve().parent
     plots = {}
     for dataset in results["datasets"]:
+        if not any(c["dataset"] == dataset for c in results["summary"]["cells"]):
+            continue  # a run of the frontier method alone has no per-student cells to plot
         path = plot_dir / f"{dataset}.png"
         plot_dataset(results, dataset, path)
         plots[dataset] = os.path.relpath(path.resolve(), md_dir)

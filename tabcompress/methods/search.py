@@ -65,7 +65,7 @@ class DataOption:
         return f"{self.generator} ×{self.n_synthetic / max(1, n_real):.3g}"
 
 
-@dataclass
+@dataclass(eq=False)  # candidates are compared by identity
 class Candidate:
     """One student tried on the validation rows."""
 
