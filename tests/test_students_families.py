@@ -104,7 +104,7 @@ def _awkward_rows(student: GBDTStudent, Z: np.ndarray, rng: np.random.Generator)
     every cell sits exactly on one of the trees' thresholds, or just below it, or is missing."""
     holed = Z.copy()
     holed[rng.random(Z.shape) < 0.2] = np.nan
-    splits = student.left_ != np.arange(len(student.left_))
+    splits = np.isfinite(student.threshold_)  # padding splits (no row fails them) have +inf
     on = np.full((int(splits.sum()), Z.shape[1]), np.nan, dtype=np.float32)
     on[np.arange(len(on)), student.feature_[splits]] = student.threshold_[splits]
     fill = Z[rng.integers(len(Z), size=len(on))].astype(np.float32)
@@ -156,8 +156,14 @@ def test_gbdt_complexity_counts_its_arrays(magic_soft):
     student = GBDTStudent(n_trees=12, max_depth=3, random_state=0).fit(X, T, classes=classes)
     size = student.complexity()
     assert size["n_trees"] == 12 and size["depth"] <= 3
-    assert size["n_nodes"] == len(student.feature_) == 2 * size["n_leaves"] - size["n_trees"]
-    assert student.feature_.dtype == np.int32 and student.threshold_.dtype == np.float32
+    assert size["n_nodes"] == 2 * size["n_leaves"] - size["n_trees"]
+    depth = size["depth"]
+    assert student.feature_.shape == student.threshold_.shape == (12, 2**depth - 1)
+    assert student.leaf_.shape == (12, 2**depth)
+    assert student.feature_.dtype == np.int16 and student.threshold_.dtype == np.float32
+    # complete trees hold no child indices: 7 bytes a split, 4 a leaf, besides the encoder and the rest
+    arrays = sum(a.nbytes for a in (student.feature_, student.threshold_, student.missing_left_, student.leaf_))
+    assert arrays == 12 * ((2**depth - 1) * 7 + 2**depth * 4)
 
 
 # -- seeds, weights, files -----------------------------------------------------------------------
@@ -166,7 +172,7 @@ def test_same_seed_same_model(covertype_soft):
     X, T, X_test, _, classes, categorical = covertype_soft
     fit = {"classes": classes, "categorical": categorical}
     one, two = (GBDTStudent(n_trees=15, random_state=7).fit(X, T, **fit) for _ in range(2))
-    for name in ("feature_", "threshold_", "left_", "right_", "missing_left_", "value_", "roots_", "base_margin_"):
+    for name in ("feature_", "threshold_", "missing_left_", "leaf_", "tree_output_", "base_margin_"):
         np.testing.assert_array_equal(getattr(one, name), getattr(two, name), err_msg=name)
     np.testing.assert_array_equal(one.predict_proba(X_test), two.predict_proba(X_test))
 

@@ -47,10 +47,12 @@ class GBDTStudent(Student):
     to mean 1, so XGBoost's absolute regularisers (``min_child_weight``, ``lambda``) see the same scale
     whatever the weights' unit.
 
-    After training the booster is compiled into arrays: per node its feature, threshold (float32),
-    left and right child, whether a missing value goes left, and its leaf value; per tree its root and
-    the output (class) it adds to; and the base margins. A row goes left when its value, as float32, is
-    below the threshold, as in XGBoost.
+    After training the booster is compiled into complete binary trees of the ensemble's depth, in arrays
+    (node ``i``'s children are ``2i + 1`` and ``2i + 2``, so no child indices are stored): per split its
+    feature, threshold (float32) and whether a missing value goes left; per tree its leaf values and the
+    output (class) it adds to; and the base margins. A leaf above the last level is held as splits no
+    row fails. A row goes left when its value, as float32, is below the threshold, as in XGBoost. A
+    split costs 7 bytes and a leaf 4, against some 21 per node with child indices.
     """
 
     name = "gbdt"
@@ -104,54 +106,47 @@ class GBDTStudent(Student):
         return xgb.train(params, data, num_boost_round=int(self.n_trees), obj=objective), base_margin
 
     def _compile(self, booster: Any) -> None:
-        """Hold ``booster``'s trees as flat arrays (see the class's docstring); the Booster is not kept."""
-        n_outputs = len(self.base_margin_)
-        feature: list[int] = []
-        threshold: list[float] = []
-        left: list[int] = []
-        right: list[int] = []
-        missing_left: list[bool] = []
-        value: list[float] = []
-        roots: list[int] = []
-        depth = 0
-        for tree in booster.get_dump(dump_format="json"):
-            nodes = _nodes(json.loads(tree))
-            index = {node["nodeid"]: len(feature) + i for i, (node, _) in enumerate(nodes)}
-            roots.append(len(feature))
-            for node, level in nodes:
-                here = index[node["nodeid"]]
-                if "leaf" in node:  # a leaf leads to itself, so walking further keeps a row there
-                    feature.append(0)
-                    threshold.append(0.0)
-                    left.append(here)
-                    right.append(here)
-                    missing_left.append(True)
-                    value.append(node["leaf"])
-                    depth = max(depth, level)
-                else:
-                    feature.append(int(node["split"].lstrip("f")))
-                    threshold.append(node["split_condition"])
-                    left.append(index[node["yes"]])
-                    right.append(index[node["no"]])
-                    missing_left.append(node["missing"] == node["yes"])
-                    value.append(0.0)
-        self.feature_ = np.asarray(feature, dtype=np.int32)
-        self.threshold_ = np.asarray(threshold, dtype=np.float32)
-        self.left_ = np.asarray(left, dtype=np.int32)
-        self.right_ = np.asarray(right, dtype=np.int32)
-        self.missing_left_ = np.asarray(missing_left, dtype=bool)
-        self.value_ = np.asarray(value, dtype=np.float32)
-        self.roots_ = np.asarray(roots, dtype=np.int32)
+        """Hold ``booster``'s trees as complete binary trees in arrays (see the class's docstring); the
+        Booster is not kept."""
+        trees = [json.loads(tree) for tree in booster.get_dump(dump_format="json")]
+        depth = max(_depth(tree) for tree in trees)
+        n_splits = 2**depth - 1
+        wide = np.int32 if booster.num_features() > np.iinfo(np.int16).max else np.int16
+        self.feature_ = np.zeros((len(trees), n_splits), dtype=wide)
+        self.threshold_ = np.full((len(trees), n_splits), np.inf, dtype=np.float32)
+        self.missing_left_ = np.ones((len(trees), n_splits), dtype=bool)
+        self.leaf_ = np.zeros((len(trees), 2**depth), dtype=np.float32)
+        nodes = 0
+        for t, tree in enumerate(trees):
+            stack = [(tree, 0, 0)]  # node, position in the complete tree, level
+            while stack:
+                node, position, level = stack.pop()
+                if level == depth:
+                    self.leaf_[t, position - n_splits] = node["leaf"]
+                    continue
+                if "leaf" in node:
+                    # a leaf above the last level: a split no row fails (threshold +inf, missing left),
+                    # whose two children are the same leaf
+                    stack += [(node, 2 * position + 1, level + 1), (node, 2 * position + 2, level + 1)]
+                    continue
+                self.feature_[t, position] = int(node["split"].lstrip("f"))
+                self.threshold_[t, position] = node["split_condition"]
+                self.missing_left_[t, position] = node["missing"] == node["yes"]
+                children = {child["nodeid"]: child for child in node["children"]}
+                stack += [(children[node["yes"]], 2 * position + 1, level + 1),
+                          (children[node["no"]], 2 * position + 2, level + 1)]
+            nodes += _size(tree)
         # XGBoost grows one tree per output each round, in output order.
-        self.tree_output_ = (np.arange(len(roots)) % n_outputs).astype(np.int32)
-        self.depth_ = int(depth)
+        self.tree_output_ = (np.arange(len(trees)) % len(self.base_margin_)).astype(np.int32)
+        self.depth_, self.n_nodes_ = int(depth), int(nodes)
 
     # -- prediction (numpy only) ---------------------------------------------------------------
     def margins(self, Z: np.ndarray) -> np.ndarray:
         """Raw scores ``(n, n_outputs)`` of encoded rows ``Z``: the base margins plus each output's leaf
         values, before the sigmoid or softmax (XGBoost's ``output_margin``)."""
         Z = np.ascontiguousarray(Z, dtype=np.float32)
-        n_trees = len(self.roots_)
+        n_trees = len(self.leaf_)
+        tree = np.arange(n_trees)
         by_output = np.eye(len(self.base_margin_))[self.tree_output_]  # (n_trees, n_outputs)
         out = np.empty((len(Z), len(self.base_margin_)))
         step = max(1, _CHUNK_CELLS // n_trees)
@@ -159,15 +154,16 @@ class GBDTStudent(Student):
             block = Z[start:start + step]
             cells = block.ravel()
             row_start = (np.arange(len(block)) * block.shape[1])[:, None]
-            node = np.broadcast_to(self.roots_, (len(block), n_trees))
-            for _ in range(self.depth_):  # every row, in every tree, one level down (a leaf stays put)
-                x = cells[row_start + self.feature_[node]]
-                go_left = x < self.threshold_[node]
+            node = np.zeros((len(block), n_trees), dtype=np.intp)
+            for _ in range(self.depth_):  # every row, in every tree, one level down
+                x = cells[row_start + self.feature_[tree, node]]
+                go_left = x < self.threshold_[tree, node]
                 missing = np.isnan(x)
                 if missing.any():
-                    go_left = np.where(missing, self.missing_left_[node], go_left)
-                node = np.where(go_left, self.left_[node], self.right_[node])
-            out[start:start + step] = self.value_[node].astype(np.float64) @ by_output
+                    go_left = np.where(missing, self.missing_left_[tree, node], go_left)
+                node = 2 * node + 2 - go_left
+            leaves = self.leaf_[tree, node - (2**self.depth_ - 1)]
+            out[start:start + step] = leaves.astype(np.float64) @ by_output
         return out + self.base_margin_
 
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
@@ -183,18 +179,18 @@ class GBDTStudent(Student):
         return {"max_depth": int(self.max_depth)}
 
     def _complexity(self) -> dict[str, int]:
-        leaves = int(np.count_nonzero(self.left_ == np.arange(len(self.left_))))
-        return {"n_trees": len(self.roots_), "n_nodes": len(self.feature_), "n_leaves": leaves, "depth": self.depth_}
+        return {"n_trees": len(self.leaf_), "n_nodes": self.n_nodes_, "n_leaves": (self.n_nodes_ + len(self.leaf_)) // 2,
+                "depth": self.depth_}
 
 
-def _nodes(root: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
-    """A dumped tree's nodes with their depth, the root first."""
-    nodes, stack = [], [(root, 0)]
-    while stack:
-        node, level = stack.pop()
-        nodes.append((node, level))
-        stack.extend((child, level + 1) for child in node.get("children", ()))
-    return nodes
+def _depth(node: dict[str, Any]) -> int:
+    """Levels below ``node`` in a dumped tree (0 for a leaf)."""
+    return 1 + max(_depth(child) for child in node["children"]) if "children" in node else 0
+
+
+def _size(node: dict[str, Any]) -> int:
+    """Nodes of a dumped tree, leaves included."""
+    return 1 + sum(_size(child) for child in node.get("children", ()))
 
 
 def _base_margin(task: str, targets: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
