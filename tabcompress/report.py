@@ -111,6 +111,7 @@ def resolved_settings(settings: Any, mode: str, rows: Any, trained: Any, device:
             resolved["cache_dir"] = str(directory)
     if mode == "data":
         resolved["generator"] = trained.generator_info["name"]
+    resolved["student"] = settings.student_name  # a tree, unless a search chose (below)
     if getattr(trained, "chosen", None):
         resolved.update(trained.chosen)
     if trained.selection is not None:

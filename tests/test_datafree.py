@@ -146,6 +146,7 @@ def test_cli_data_free_classification_scored_on_eval_data(teachers, tmp_path, ma
     assert report["data"]["test_rows"] == len(magic) and report["data"]["eval_path"].endswith("magic_1200.csv")
     assert report["generator"]["name"] == "forest" and report["data"]["synthetic_rows"] == 5000
     assert report["tsc"] is None  # no real training rows to compare the rows with
+    assert report["search"] is None and report["settings"]["student"]["name"] == "tree"  # resolved, not left unset
     student = joblib.load(out / "student.joblib")
     teacher = joblib.load(teachers["rf_magic"])
     X = magic.drop(columns="target")
