@@ -186,17 +186,19 @@ def search_lines(report: dict[str, Any]) -> list[str]:
         return []
     candidates = search["candidates"]
     chosen = next(c for c in candidates if c["chosen"])
-    rows = "real rows only" if not chosen["synthetic_rows"] else \
-        f"{chosen['generator']} ×{chosen['synthetic_ratio']:.3g}"
-    lines = [f"chosen on {search['validation_rows']:,} validation rows: {chosen['name']} with {rows} (validation "
-             f"fidelity {chosen['validation']['fidelity']:.4f}, {_fmt_bytes(chosen['bytes'])}): {search['rule']}, "
-             f"of {len(candidates)} tried"]
+    lines = [f"chosen on {search['validation_rows']:,} validation rows: {chosen['name']} with {chosen['rows']} "
+             f"(validation fidelity {chosen['validation']['fidelity']:.4f}, {_fmt_bytes(chosen['bytes'])}): "
+             f"{search['rule']}, of {len(candidates)} tried"]
     if search.get("sizes_searched"):
-        by_name = {f"{c['name']} ({c['generator']})": c for c in candidates}
-        points = [by_name[name] for name in search["frontier"]]
+        points = frontier_points(search)
         lines.append("frontier: " + " · ".join(f"{c['name']} {c['validation']['fidelity']:.4f} "
                                                f"{_fmt_bytes(c['bytes'])}" for c in points))
     return lines
+
+
+def frontier_points(search: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's candidates on the search's frontier, smallest first."""
+    return sorted((c for c in search["candidates"] if c["on_frontier"]), key=lambda c: c["bytes"])
 
 
 FRONTIER_PLOT = "frontier.png"
@@ -225,8 +227,7 @@ def plot_frontier(report: dict[str, Any], path: str) -> None:
             points = [c for c in search["candidates"] if c["family"] == family]
             ax.scatter([c["bytes"] for c in points], [c["validation"]["fidelity"] for c in points], s=22,
                        label=family, alpha=0.8)
-        by_name = {f"{c['name']} ({c['generator']})": c for c in search["candidates"]}
-        front = [by_name[name] for name in search["frontier"]]
+        front = frontier_points(search)
         ax.plot([c["bytes"] for c in front], [c["validation"]["fidelity"] for c in front], color="0.4", lw=1,
                 label="frontier")
         chosen = next(c for c in search["candidates"] if c["chosen"])

@@ -122,6 +122,8 @@ def test_a_run_chooses_on_validation_rows_and_reports_it(tmp_path, teachers):
     assert search["fit_rows"] + search["validation_rows"] == report["data"]["train_rows"]
     chosen = [c for c in search["candidates"] if c["chosen"]]
     assert len(chosen) == 1 and search["chosen"] == chosen[0]["name"]
+    # each frontier point marked once, even where two candidates share a name and a generator
+    assert sum(c["on_frontier"] for c in search["candidates"]) == len(search["frontier"])
     assert {c["generator"] for c in search["candidates"]} == {"none", "munge"}
     assert len({c["params"]["max_depth"] for c in search["candidates"]}) > 3
     reaching = [c for c in search["candidates"] if c["validation"]["fidelity"] >= 0.9]

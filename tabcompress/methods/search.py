@@ -59,11 +59,6 @@ class DataOption:
     generator: str
     n_synthetic: int
 
-    def describe(self, n_real: int) -> str:
-        if not self.n_synthetic:
-            return "real rows only"
-        return f"{self.generator} ×{self.n_synthetic / max(1, n_real):.3g}"
-
 
 @dataclass(eq=False)  # candidates are compared by identity
 class Candidate:
@@ -78,8 +73,8 @@ class Candidate:
     latency: dict[str, float]
     fit_s: float
     student: Any = field(repr=False)
+    losses: np.ndarray = field(repr=False)  # per validation row (see Search.judge)
     chosen: bool = False
-    losses: np.ndarray | None = field(default=None, repr=False)  # per validation row (see Search.judge)
 
     @property
     def name(self) -> str:
@@ -93,34 +88,37 @@ class Candidate:
         return self.data.generator if self.data.n_synthetic else NO_GENERATOR
 
     @property
+    def rows(self) -> str:
+        """What it trained on besides the real rows: ``real rows only``, ``munge ×20``."""
+        return f"{self.generator} ×{self.synthetic_ratio:.3g}" if self.data.n_synthetic else "real rows only"
+
+    @property
     def fidelity(self) -> float:
         return float(self.validation["fidelity"])
 
     def twin_of(self, other: "Candidate") -> bool:
         return self.family == other.family and self.params == other.params
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, on_frontier: bool) -> dict[str, Any]:
         return {"name": self.name, "family": self.family, "params": {k: _plain(v) for k, v in self.params.items()},
-                "generator": self.generator, "synthetic_rows": int(self.data.n_synthetic),
+                "generator": self.generator, "rows": self.rows, "synthetic_rows": int(self.data.n_synthetic),
                 "synthetic_ratio": round(self.synthetic_ratio, 4),
                 "validation": {k: float(v) for k, v in self.validation.items()}, "bytes": int(self.bytes),
                 "single_row_ms": round(self.latency["single_row_ms"], 4),
                 "batch_ms": round(self.latency["batch_ms"], 3), "batch_rows": int(self.latency["batch_rows"]),
-                "fit_s": round(self.fit_s, 3), "chosen": self.chosen}
+                "fit_s": round(self.fit_s, 3), "chosen": self.chosen, "on_frontier": on_frontier}
 
 
 #: how a candidate's name shows the options of its size
-_LABELS = {"max_depth": "depth {}", "trees": "{} trees", "hidden": "{}", "grow_on": "on {}", "l2": "l2 {}"}
+_LABELS = {"max_depth": "depth {}", "trees": "{} trees", "hidden": "{}", "grow_on": "on {}"}
 
 
-def _clearly_better(a: Candidate, b: Candidate) -> bool:
+def _clearly_better(a: Candidate, b: Candidate, classify: bool) -> bool:
     """Whether ``a``'s validation loss is below ``b``'s by more than :data:`CLEARLY` standard errors of the
-    paired per-row difference: McNemar's test with a continuity correction for disagreement, a paired
-    z-test for squared errors."""
-    if a.losses is None or b.losses is None:
-        return a.fidelity > b.fidelity
+    paired per-row difference: McNemar's test with a continuity correction for disagreement
+    (``classify``), a paired z-test for squared errors."""
     diff = b.losses - a.losses
-    if set(np.unique(a.losses)) <= {0.0, 1.0} and set(np.unique(b.losses)) <= {0.0, 1.0}:
+    if classify:
         fixed, broken = int(np.sum(diff > 0)), int(np.sum(diff < 0))  # rows only one of them gets right
         return fixed > broken and (fixed - broken - 1) / np.sqrt(fixed + broken) > CLEARLY  # with continuity
     spread = float(np.std(diff)) / np.sqrt(len(diff))
@@ -153,11 +151,12 @@ class SearchResult:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        front = self.frontier()
         return {"rule": self.rule, "fit_rows": self.fit_rows, "validation_rows": self.validation_rows,
                 "sizes_searched": self.sizes_searched,
                 "chosen": self.chosen.name, "chosen_generator": self.chosen.generator,
-                "frontier": [c.name + f" ({c.generator})" for c in self.frontier()],
-                "notes": list(self.notes), "candidates": [c.to_dict() for c in self.candidates]}
+                "frontier": [f"{c.name} ({c.rows})" for c in front], "notes": list(self.notes),
+                "candidates": [c.to_dict(on_frontier=any(c is f for f in front)) for c in self.candidates]}
 
 
 # -- what is searched ------------------------------------------------------------------------------
@@ -195,9 +194,9 @@ def validation_split(n_rows: int, settings: Settings,
     None when there are too few rows to keep some aside."""
     from sklearn.model_selection import train_test_split
 
-    n_validation = int(np.ceil(settings.data.validation_size * n_rows))
     if settings.data.validation_size == 0:
         return None
+    n_validation = int(np.ceil(settings.data.validation_size * n_rows))
     if n_validation < MIN_VALIDATION_ROWS or n_rows - n_validation < MIN_VALIDATION_ROWS:
         return None
     index = np.arange(n_rows)
@@ -292,14 +291,15 @@ class Search:
                     break
                 done = [c for c in tried if c.params == params and c.data == best_data]
                 swept.append(done[0] if done else self.judge(family, params, best_data))
-                tried.append(swept[-1])
+                if not done:
+                    tried.append(swept[-1])
         chosen, rule = self.choose()
         twin = next((c for c in self.candidates if c.twin_of(chosen) and not c.data.n_synthetic), None)
         if chosen.data.n_synthetic and twin is None:
             twin = self.judge(chosen.family, chosen.params, DataOption(NO_GENERATOR, 0))
             chosen, rule = self.choose()
         if chosen.data.n_synthetic and twin is not None and twin.fidelity > chosen.fidelity:
-            self._say(f"the student chosen ({chosen.name}, {chosen.data.describe(self.n_train)}) agrees less with "
+            self._say(f"the student chosen ({chosen.name}, {chosen.rows}) agrees less with "
                       f"the teacher on the validation rows than the same student on the real rows alone "
                       f"({chosen.fidelity:.4f} against {twin.fidelity:.4f}): {rule}")
         chosen.chosen = True
@@ -359,7 +359,7 @@ class Search:
             return c is tried[0]
 
         base = next((c for c in tried if is_default(c)), tried[0])
-        better = [c for c in tried if c is not base and _clearly_better(c, base)]
+        better = [c for c in tried if c is not base and _clearly_better(c, base, self.classes is not None)]
         return min(better, key=lambda c: float(np.mean(c.losses))) if better else base
 
     # -- the rule -------------------------------------------------------------------------------
