@@ -179,8 +179,9 @@ class GBDTStudent(Student):
         return {"max_depth": int(self.max_depth)}
 
     def _complexity(self) -> dict[str, int]:
-        return {"n_trees": len(self.leaf_), "n_nodes": self.n_nodes_, "n_leaves": (self.n_nodes_ + len(self.leaf_)) // 2,
-                "depth": self.depth_}
+        # every tree is binary: a tree of n nodes has (n + 1) / 2 leaves
+        leaves = (self.n_nodes_ + len(self.leaf_)) // 2
+        return {"n_trees": len(self.leaf_), "n_nodes": self.n_nodes_, "n_leaves": leaves, "depth": self.depth_}
 
 
 def _depth(node: dict[str, Any]) -> int:
