@@ -150,14 +150,21 @@ def holdout_split(n_rows: int, test_size: float, seed: int,
 
     Returns ``(train_idx, test_idx, stratified)``.
     """
-    from sklearn.model_selection import train_test_split
-
     check("test_size", test_size, Number(0.0, 1.0, open_low=True, open_high=True))
     if n_rows < MIN_ROWS:
         raise InputError(f"the data has {n_rows} rows; at least {MIN_ROWS} are needed to hold some out")
     n_test = int(np.ceil(test_size * n_rows))
     if n_test < 1 or n_rows - n_test < 2:
         raise SettingError("test_size", f"{test_size} leaves no rows to train or to test on ({n_rows} rows)")
+    return split_rows(n_rows, test_size, seed, stratify)
+
+
+def split_rows(n_rows: int, test_size: float | int, seed: int,
+               stratify: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Sorted indices of two random parts of ``n_rows`` rows, the second of ``test_size`` (a share or a
+    count), stratified by ``stratify`` unless a class is too small; returns whether it was."""
+    from sklearn.model_selection import train_test_split
+
     index = np.arange(n_rows)
     if stratify is not None:
         try:

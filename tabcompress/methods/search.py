@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from tabcompress.config import AUTO_STUDENT, Settings
+from tabcompress.data import split_rows
 from tabcompress.evaluation.metrics import fidelity, latency, serialized_bytes
 from tabcompress.registry import NO_GENERATOR
 from tabcompress.students.registry import student_class
@@ -192,20 +193,13 @@ def validation_split(n_rows: int, settings: Settings,
                      labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
     """Indices of the fit rows and the validation rows (stratified by the teacher's class where it can be);
     None when there are too few rows to keep some aside."""
-    from sklearn.model_selection import train_test_split
-
     if settings.data.validation_size == 0:
         return None
     n_validation = int(np.ceil(settings.data.validation_size * n_rows))
     if n_validation < MIN_VALIDATION_ROWS or n_rows - n_validation < MIN_VALIDATION_ROWS:
         return None
-    index = np.arange(n_rows)
-    seed = settings.seed
-    try:
-        fit, validation = train_test_split(index, test_size=n_validation, random_state=seed, stratify=labels)
-    except ValueError:  # a class too small to stratify
-        fit, validation = train_test_split(index, test_size=n_validation, random_state=seed)
-    return np.sort(fit), np.sort(validation)
+    fit, validation, _ = split_rows(n_rows, n_validation, settings.seed, labels)
+    return fit, validation
 
 
 # -- the search ------------------------------------------------------------------------------------
