@@ -9,6 +9,7 @@ students, skops, which ``--safe`` writes).
 
 from __future__ import annotations
 
+import json
 import pickle
 from dataclasses import fields
 
@@ -81,6 +82,23 @@ def test_student_contract(name, rows, tmp_path):
 
     write_outputs(tmp_path, student, {"student": name}, student_format="skops")
     np.testing.assert_array_equal(load_student(tmp_path / "student.skops").predict_proba(X), proba)
+
+    # the portable description computes what the student computes, unseen categories included
+    from tabcompress.students import portable
+
+    odd = X.copy()
+    for column in schema.categorical:
+        odd.loc[odd.index[::7], column] = "never seen"
+    rows_of = odd.astype(object).where(odd.notna(), None).values.tolist()
+    for fitted in (student, regressor):
+        description = json.loads(json.dumps(fitted.portable()))  # plain data: survives JSON
+        assert description["family"] == name and [c["name"] for c in description["columns"]] == list(X.columns)
+        predicted, probabilities = portable.predict(description, rows_of)
+        if fitted is student:
+            np.testing.assert_array_equal(np.asarray(predicted, dtype=object), student.predict(odd).astype(object))
+            np.testing.assert_allclose(probabilities, student.predict_proba(odd), rtol=0, atol=1e-12)
+        else:
+            np.testing.assert_allclose(predicted, regressor.predict(odd), rtol=1e-12, atol=1e-9)
 
 
 @pytest.mark.parametrize("name", STUDENTS.names())

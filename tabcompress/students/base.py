@@ -141,6 +141,19 @@ class Student(BaseEstimator, ABC):
         """Size figures for the report: nodes and leaves, or parameters."""
         return self._complexity()
 
+    def portable(self) -> dict[str, Any]:
+        """The fitted student as plain data, the description every export format is written from
+        (:mod:`tabcompress.students.portable`)."""
+        from tabcompress.students import portable
+
+        if not hasattr(self, "feature_names_in_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet")
+        columns, encoding = portable.columns_and_encoding(self.encoder_, self.feature_names_in_)
+        model, output = self._portable_model()
+        classes = None if self.task_ == "regression" else [portable.plain(c) for c in self.classes_]
+        return {"format": portable.FORMAT, "version": portable.VERSION, "family": self.name, "task": self.task_,
+                "classes": classes, "columns": columns, "encoding": encoding, "model": model, "output": output}
+
     def fitted_settings(self) -> dict[str, Any]:
         """Settings (by option name) whose value the fit settled, for the report: a tree's refinement
         passes and starts, say. None left open by default."""
@@ -158,3 +171,7 @@ class Student(BaseEstimator, ABC):
     @abstractmethod
     def _complexity(self) -> dict[str, int]:
         ...
+
+    @abstractmethod
+    def _portable_model(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The ``model`` and ``output`` parts of :meth:`portable` (:mod:`tabcompress.students.portable`)."""

@@ -178,10 +178,47 @@ class GBDTStudent(Student):
     def fitted_settings(self) -> dict[str, Any]:
         return {"max_depth": int(self.max_depth)}
 
+    def _portable_model(self) -> tuple[dict, dict]:
+        from tabcompress.students.portable import floats, output
+
+        trees = [dict(_tree_nodes(self, t), output=int(self.tree_output_[t])) for t in range(len(self.leaf_))]
+        model = {"kind": "trees", "compare": "<", "n_outputs": len(self.base_margin_),
+                 "base": floats(self.base_margin_), "trees": trees}
+        return model, output(self.task_, "sigmoid" if self.task_ == "binary" else "softmax")
+
     def _complexity(self) -> dict[str, int]:
         # every tree is binary: a tree of n nodes has (n + 1) / 2 leaves
         leaves = (self.n_nodes_ + len(self.leaf_)) // 2
         return {"n_trees": len(self.leaf_), "n_nodes": self.n_nodes_, "n_leaves": leaves, "depth": self.depth_}
+
+
+def _tree_nodes(student: GBDTStudent, t: int) -> dict[str, list]:
+    """Tree ``t`` of a compiled student as node lists (tabcompress.students.portable), without the splits
+    that stand for a leaf above the last level (threshold +inf: both their subtrees are that leaf)."""
+    n_splits = 2**student.depth_ - 1
+    nodes: dict[str, list] = {key: [] for key in ("feature", "threshold", "missing_left", "left", "right", "value")}
+
+    def add(position: int) -> int:
+        while position < n_splits and student.threshold_[t, position] == np.inf:
+            position = 2 * position + 1
+        index = len(nodes["left"])
+        for key in nodes:
+            nodes[key].append(None)
+        if position >= n_splits:
+            nodes["feature"][index], nodes["threshold"][index], nodes["missing_left"][index] = -1, 0.0, True
+            nodes["left"][index] = nodes["right"][index] = -1
+            nodes["value"][index] = [float(student.leaf_[t, position - n_splits])]
+            return index
+        nodes["feature"][index] = int(student.feature_[t, position])
+        nodes["threshold"][index] = float(student.threshold_[t, position])
+        nodes["missing_left"][index] = bool(student.missing_left_[t, position])
+        nodes["value"][index] = [0.0]
+        nodes["left"][index] = add(2 * position + 1)
+        nodes["right"][index] = add(2 * position + 2)
+        return index
+
+    add(0)
+    return nodes
 
 
 def _depth(node: dict[str, Any]) -> int:

@@ -54,6 +54,12 @@ class LinearStudent(Student):
     def _complexity(self) -> dict[str, int]:
         return {"n_parameters": int(self.coef_.size + self.intercept_.size)}
 
+    def _portable_model(self) -> tuple[dict, dict]:
+        from tabcompress.students.portable import floats, output
+
+        model = {"kind": "dense", "layers": [{"weight": floats(self.coef_), "bias": floats(self.intercept_)}]}
+        return model, output(self.task_, "sigmoid" if self.task_ == "binary" else "softmax")
+
 
 def _probabilities(scores: np.ndarray, n_classes: int) -> np.ndarray:
     """Class probabilities from the linear scores (:func:`_log_probabilities`)."""

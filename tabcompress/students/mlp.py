@@ -162,16 +162,26 @@ class MLPStudent(Student):
 
     # -- prediction (numpy only) ---------------------------------------------------------------
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
-        h = self.encoder_.transform(X).astype(np.float32)
+        # In double precision, from the float32 weights torch trained: the exported student (ONNX, C,
+        # Python) computes the same, so their classes agree even on near ties.
+        h = self.encoder_.transform(X)
         for i, (W, b) in enumerate(self.weights_):
-            h = h @ W + b
+            h = h @ W.astype(np.float64) + b.astype(np.float64)
             if i < len(self.weights_) - 1:
                 np.maximum(h, 0.0, out=h)
         if self.task_ == "regression":
-            return h[:, 0].astype(np.float64) * self.target_scale_ + self.target_mean_
+            return h[:, 0] * self.target_scale_ + self.target_mean_
         h = h - h.max(axis=1, keepdims=True)
         e = np.exp(h)
-        return (e / e.sum(axis=1, keepdims=True)).astype(np.float64)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def _portable_model(self) -> tuple[dict, dict]:
+        from tabcompress.students.portable import floats, output
+
+        model = {"kind": "dense", "layers": [{"weight": floats(W), "bias": floats(b)} for W, b in self.weights_]}
+        if self.task_ == "regression":
+            return model, output(self.task_, "identity", scale=self.target_scale_, shift=self.target_mean_)
+        return model, output(self.task_, "softmax")
 
     def _complexity(self) -> dict[str, int]:
         params = sum(W.size + b.size for W, b in self.weights_)

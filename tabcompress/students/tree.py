@@ -167,6 +167,21 @@ class TreeStudent(Student):
         """The leaf each row lands in (used to spread selected rows across the tree's regions)."""
         return np.asarray(self.tree_model_.apply(self.encoder_.transform(self._check_X(X))))
 
+    def _portable_model(self) -> tuple[dict, dict]:
+        from tabcompress.students.portable import floats, output
+
+        tree = self.tree_model_.tree_
+        leaf = tree.children_left < 0
+        nodes = {"feature": np.where(leaf, -1, tree.feature).tolist(),
+                 "threshold": np.where(leaf, 0.0, tree.threshold).tolist(),
+                 "missing_left": [bool(m) for m in tree.missing_go_to_left],
+                 "left": tree.children_left.tolist(), "right": tree.children_right.tolist(),
+                 "value": floats(tree.value.reshape(tree.node_count, -1))}
+        n_outputs = len(nodes["value"][0])
+        model = {"kind": "trees", "compare": "<=", "n_outputs": n_outputs, "base": [0.0] * n_outputs,
+                 "trees": [{**nodes, "output": 0}]}
+        return model, output(self.task_, "normalize", argmax="raw")
+
     def _complexity(self) -> dict[str, int]:
         tree = self.tree_model_.tree_
         return {"n_nodes": int(tree.node_count), "n_leaves": int(tree.n_leaves), "depth": int(tree.max_depth)}
