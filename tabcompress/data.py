@@ -11,14 +11,12 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from tabcompress.config import Number, Whole, check
+from tabcompress.config import DEFAULT_CHUNK_ROWS, Number, Whole, check
 from tabcompress.errors import InputError, SettingError, require_file
 from tabcompress.schema import Schema
 from tabcompress.teachers import Teacher
 
 MIN_ROWS = 10
-#: rows :func:`read_csv_chunks` reads at once: a few tens of megabytes for a few dozen columns
-DEFAULT_CHUNK_ROWS = 100_000
 
 
 # -- reading ----------------------------------------------------------------------------------

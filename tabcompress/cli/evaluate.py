@@ -17,7 +17,7 @@ from tabcompress.cli.options import (
     teacher_argument,
     verbose_option,
 )
-from tabcompress.data import DEFAULT_CHUNK_ROWS
+from tabcompress.config import DEFAULT_CHUNK_ROWS
 
 
 @app.command()

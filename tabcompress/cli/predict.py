@@ -17,7 +17,7 @@ from tabcompress.cli.options import (
     student_argument,
     verbose_option,
 )
-from tabcompress.data import DEFAULT_CHUNK_ROWS
+from tabcompress.config import DEFAULT_CHUNK_ROWS
 
 # What a shell reports for a process killed by SIGPIPE: the reader (`| head`) has gone.
 EXIT_BROKEN_PIPE = 141

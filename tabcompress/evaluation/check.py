@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabcompress.config import default, option_field
-from tabcompress.data import DEFAULT_CHUNK_ROWS, missing_columns, read_csv_chunks, read_header
+from tabcompress.config import DEFAULT_CHUNK_ROWS, default, option_field
+from tabcompress.data import missing_columns, read_csv_chunks, read_header
 from tabcompress.errors import FidelityGateError, InputError, SettingError
 from tabcompress.evaluation.metrics import against_target, align_target, fidelity
 from tabcompress.progress import Progress

@@ -18,7 +18,8 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from tabcompress.data import DEFAULT_CHUNK_ROWS, missing_columns, read_csv_chunks, read_header
+from tabcompress.config import DEFAULT_CHUNK_ROWS
+from tabcompress.data import missing_columns, read_csv_chunks, read_header
 from tabcompress.errors import SettingError
 
 #: the first column of the output; with ``proba``, one ``proba_<class>`` column per class follows
