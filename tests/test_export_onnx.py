@@ -250,3 +250,21 @@ def test_without_the_extra_the_error_says_how_to_install_it(monkeypatch):
             call()
         assert isinstance(caught.value, InputError) and caught.value.exit_code == 2
         assert "pip install 'tabcompress[export]'" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_whole_number_categories_match_as_the_student_matches_them():
+    # A column of whole numbers declared categorical: once a cell is missing, pandas reads the others
+    # as floats (2.0), which the Python student still finds among the categories [3, 2, 1, 0].
+    X = pd.DataFrame({"a": [3, 2, 1, 0] * 25, "b": np.linspace(0.0, 1.0, 100)})
+    high = (X["a"] >= 2).to_numpy() * 0.9 + 0.05
+    rows = pd.DataFrame({"a": [3.0, 2.0, np.nan, 0.0, 1.0, 7.0], "b": [0.5] * 6})
+    for family in ("tree", "linear"):
+        student = make_student(family).fit(X, np.column_stack([high, 1 - high]), classes=np.array([0, 1]),
+                                           categorical=["a"])
+        description = student.portable()
+        assert description["columns"][0]["categories"] == ["3", "2", "1", "0"] or family == "tree"
+        model = onnx_format.session(onnx_format.render(description, "s")[".onnx"])
+        label = model.run(None, onnx_format.feed(description, rows))[0]
+        np.testing.assert_array_equal(label, student.predict(rows))
+        cells = rows.astype(object).where(rows.notna(), None).values.tolist()
+        assert reference.predict(description, cells)[0] == list(student.predict(rows))

@@ -49,7 +49,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from tabcompress.errors import SettingError
-from tabcompress.students.portable import _missing, plain
+from tabcompress.students.portable import category_text, is_missing
 
 SUFFIXES = (".onnx",)
 
@@ -384,7 +384,8 @@ class _Graph:
 def feed(portable: dict[str, Any], frame: Any) -> dict[str, np.ndarray]:
     """The inputs of the exported model for the rows of ``frame`` (a DataFrame with the student's
     columns, read by name, as the student takes them): numbers as doubles (missing → NaN), categories as
-    the text of each value, ``str(value)`` (missing, i.e. None, NaN or pandas' NA, → ``""``), each ``[N, 1]``."""
+    the text of each value, ``category_text(value)`` (missing, i.e. None, NaN or pandas' NA, → ``""``),
+    each ``[N, 1]``."""
     names = [c["name"] for c in portable["columns"]]
     absent = [n for n in names if n not in frame.columns]
     if absent:
@@ -409,9 +410,9 @@ def _text(cell: Any) -> str:
     reads missing: None, NaN, pandas' NA and NaT)."""
     if isinstance(cell, str):
         return cell
-    if _missing(cell):
+    if is_missing(cell):
         return ""
-    return str(plain(cell))
+    return category_text(cell)
 
 
 def session(source: str | Path | bytes, *, threads: int | None = None) -> Any:
