@@ -20,6 +20,8 @@ import re
 import struct
 from typing import Any, Iterable
 
+import numpy as np
+
 from tabcompress.errors import SettingError
 
 SUFFIXES = (".c", ".h")
@@ -50,10 +52,10 @@ def c_prefix(name: str) -> str:
 
 def c_double(value: float) -> str:
     """``value`` as an exact C99 constant: a whole number as ``3.0``, others as hexadecimal floating
-    constants (``0x1.8p-1``), infinities as ``HUGE_VAL``, NaN as ``NAN`` (both from math.h)."""
+    constants (``0x1.8p-1``), infinities as ``HUGE_VAL``, NaN as ``(double)NAN`` (both from math.h)."""
     value = float(value)
     if math.isnan(value):
-        return "NAN"
+        return "(double)NAN"
     if math.isinf(value):
         return "HUGE_VAL" if value > 0 else "-HUGE_VAL"
     if value == int(value) and abs(value) < 2.0**53:
@@ -84,6 +86,45 @@ def float32(value: float) -> float:
         return struct.unpack("<f", struct.pack("<f", value))[0]
     except OverflowError:
         return math.copysign(math.inf, value)
+
+
+def c_float(value: float) -> str:
+    """A float32 value as an exact C99 float constant (``0x1.8p+1f``, ``HUGE_VALF``)."""
+    text = c_double(value)
+    if "NAN" in text or "HUGE_VAL" in text:
+        return text.replace("(double)NAN", "NAN").replace("HUGE_VAL", "HUGE_VALF")
+    return text + "f"
+
+
+def float32_at_most(value: float) -> float:
+    """The largest float32 not above ``value``: for every float32 z, ``z <= value`` exactly when
+    ``z <= float32_at_most(value)``."""
+    with np.errstate(over="ignore"):
+        rounded = np.float32(value)
+        if float(rounded) > value:  # compared in double (numpy would compare a float32 with a float in float32)
+            rounded = np.nextafter(rounded, np.float32(-np.inf))
+    return float(rounded)
+
+
+def float32_at_least(value: float) -> float:
+    """The smallest float32 not below ``value``: for every float32 z, ``z < value`` exactly when
+    ``z < float32_at_least(value)``."""
+    with np.errstate(over="ignore"):
+        rounded = np.float32(value)
+        if float(rounded) < value:
+            rounded = np.nextafter(rounded, np.float32(np.inf))
+    return float(rounded)
+
+
+def _preorder(tree: dict[str, list]) -> list[int]:
+    """The nodes of a tree from its root, each followed by its left subtree, then its right."""
+    order, stack = [], [0]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        if tree["left"][node] >= 0:
+            stack += [tree["right"][node], tree["left"][node]]
+    return order
 
 
 def sorted_categories(categories: list[str]) -> list[tuple[bytes, int]]:
@@ -367,7 +408,7 @@ class _Writer:
                 body += [f"    for (k = 0; k < {self.n_categorical}; ++k) {{",
                          "        double code = x[categorical_columns[k]];  /* missing or unseen: NaN */",
                          f"        z[{self.cat_at} + k] = (code >= 0.0 && code < category_count[k]) ? (double)(int)code"
-                         " : NAN;",
+                         " : (double)NAN;",
                          "    }"]
         if not (self.n_numeric or self.n_categorical):
             body += ["    (void)x;", "    z[0] = 0.0;"]
@@ -381,68 +422,84 @@ class _Writer:
         nodes, values, trees = [], [], []
         for tree in model["trees"]:
             start = len(nodes)
+            order = _preorder(tree)  # a node's left child right after it: no left index to store
+            position = {n: start + k for k, n in enumerate(order)}
             width = None
-            for n in range(len(tree["left"])):
+            for n in order:
                 if tree["left"][n] < 0:
                     value = tree["value"][n]
                     width = len(value) if width is None else width
                     if len(value) != width:
                         raise ValueError("a tree's leaves must all hold the same number of values")
-                    nodes.append(("0.0", "-1", "0", str(len(values)), "-1"))
+                    nodes.append(("0.0f", "-1", "0", str(len(values))))  # right: where the values start
                     values.extend(value)
                     continue
                 threshold = float(tree["threshold"][n])
-                threshold = float32(threshold) if less else threshold
-                nodes.append((c_double(threshold), str(int(tree["feature"][n])),
-                              "1" if tree["missing_left"][n] else "0",
-                              str(start + int(tree["left"][n])), str(start + int(tree["right"][n]))))
+                # the float32 that takes the same decisions on float32 values as the description's threshold
+                threshold = float32_at_least(threshold) if less else float32_at_most(threshold)
+                nodes.append((c_float(threshold), str(int(tree["feature"][n])),
+                              "0" if tree["missing_left"][n] else "1", str(position[tree["right"][n]])))
             trees.append((start, int(tree.get("output", 0)), width or 0))
         if not trees:
             trees.append((0, 0, 0))
-            nodes.append(("0.0", "-1", "0", "0", "-1"))
+            nodes.append(("0.0f", "-1", "0", "0"))
             values.append(0.0)
         single = all(w == 1 for _, _, w in trees)
-        rule = "z < threshold (float32)" if less else "z <= threshold"
+        if less:
+            rule = "z >= threshold (the description's float32 threshold)"
+        else:
+            rule = "z > threshold (the largest float32 not above the description's threshold, which decides the same)"
         lines = [
-            f"/* The trees' nodes. A split sends a row left when {rule}, z rounded to float32; NaN goes",
-            " * left where missing_left. A leaf has feature -1, and left is where its values start in",
-            " * leaf_values. */",
-            "struct node { double threshold; int feature; int missing_left; int left; int right; };",
+            "/* The trees' nodes, each tree in preorder: a node's left child comes right after it. A split sends",
+            f" * a row right when {rule},",
+            " * z rounded to float32, or when z is NaN and missing_right; else left. A leaf has feature -1, and",
+            " * right is where its values start in leaf_values. */",
+            "struct node { float threshold; int feature; int missing_right; int right; };",
             "struct tree { int root; int output; int width; };",
             f"static const struct node nodes[{len(nodes)}] = {{",
         ]
-        lines += [f"    {{ {t}, {f}, {m}, {left}, {right} }}," for t, f, m, left, right in nodes]
+        lines += [f"    {{ {t}, {f}, {m}, {right} }}," for t, f, m, right in nodes]
         lines += ["};"]
         lines += self.array("double", "leaf_values", map(c_double, values))
         lines += self.array("struct tree", "trees", [f"{{ {r}, {o}, {w} }}" for r, o, w in trees],
                             "each tree: its root node, the first raw score it adds to and how many", per_line=4)
         lines += self.array("double", "base", map(c_double, model["base"]), "the raw scores before any tree")
-        if less:
-            left_test = "node->missing_left ? !(v >= node->threshold) : (v < node->threshold)"
-        else:
-            left_test = "node->missing_left ? !(v > node->threshold) : (v <= node->threshold)"
         lines += [
+            "",
+            "/* v rounded to float32 as IEEE 754 (and numpy) round it: beyond float32's range, +-inf (C99 leaves",
+            " * converting a value out of a float's range undefined outside its Annex F) */",
+            "static float float32(double v)",
+            "{",
+            "    if (v > 0x1.fffffep+127)",
+            "        return v < 0x1.ffffffp+127 ? 0x1.fffffep+127f : HUGE_VALF;",
+            "    if (v < -0x1.fffffep+127)",
+            "        return v > -0x1.ffffffp+127 ? -0x1.fffffep+127f : -HUGE_VALF;",
+            "    return (float)v;",
+            "}",
             "",
             "static void raw_scores(const double *z, double *raw)",
             "{",
-            "    double zf[TC_N_Z];",
+            "    float zf[TC_N_Z];",
             "    int k, t;",
             "    for (k = 0; k < TC_N_Z; ++k)",
-            "        zf[k] = (double)(float)z[k];  /* as scikit-learn and XGBoost read their inputs */",
+            "        zf[k] = float32(z[k]);  /* as scikit-learn and XGBoost read their inputs */",
             "    for (k = 0; k < TC_N_RAW; ++k)",
             "        raw[k] = base[k];",
             f"    for (t = 0; t < {len(trees)}; ++t) {{",
             "        const struct node *node = nodes + trees[t].root;",
             "        while (node->feature >= 0) {",
-            "            double v = zf[node->feature];",
-            f"            node = nodes + (({left_test}) ? node->left : node->right);",
+            "            float v = zf[node->feature];",
+            f"            if (v {'>=' if less else '>'} node->threshold || (isnan(v) && node->missing_right))",
+            "                node = nodes + node->right;",
+            "            else",
+            "                ++node;",
             "        }",
         ]
         if single:
-            lines += ["        raw[trees[t].output] += leaf_values[node->left];"]
+            lines += ["        raw[trees[t].output] += leaf_values[node->right];"]
         else:
             lines += ["        for (k = 0; k < trees[t].width; ++k)",
-                      "            raw[trees[t].output + k] += leaf_values[node->left + k];"]
+                      "            raw[trees[t].output + k] += leaf_values[node->right + k];"]
         lines += ["    }", "}"]
         return lines
 
@@ -467,7 +524,7 @@ class _Writer:
         lines += [
             "",
             "static void dense(const double *in, int n_in, const double *weight, const double *bias, int n_out,",
-            "                  int relu, double *out)",
+            "                  int relu, double *restrict out)",
             "{",
             "    int i, j;",
             "    for (j = 0; j < n_out; ++j)",

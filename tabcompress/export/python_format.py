@@ -27,6 +27,8 @@ for _codes, _column in zip(_CODES, _CATEGORICAL_COLUMNS):
     for _code, _text in enumerate(CATEGORICAL[FEATURES[_column]]):
         _codes.setdefault(_text, _code)
 _FLOAT32 = struct.Struct("<%df" % _N_Z)
+_WALKS = None if _TREES is None else [  # each tree's lists, unpacked once
+    (t["feature"], t["threshold"], t["missing_left"], t["left"], t["right"], t["value"], t["output"]) for t in _TREES]
 
 
 def _missing(cell):
@@ -107,9 +109,7 @@ def _raw(z):
     if _TREES is not None:
         raw = list(_BASE)
         z = _float32(z)
-        for tree in _TREES:
-            feature, threshold, missing_left = tree["feature"], tree["threshold"], tree["missing_left"]
-            left, right = tree["left"], tree["right"]
+        for feature, threshold, missing_left, left, right, values, output in _WALKS:
             node = 0
             while left[node] >= 0:
                 v = z[feature[node]]
@@ -120,7 +120,7 @@ def _raw(z):
                 else:
                     go_left = v <= threshold[node]
                 node = left[node] if go_left else right[node]
-            for k, value in enumerate(tree["value"][node], tree["output"]):
+            for k, value in enumerate(values[node], output):
                 raw[k] += value
         return raw
     h = z
