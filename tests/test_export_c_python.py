@@ -267,7 +267,28 @@ def compile_c(student, directory: Path) -> Path:
 @pytest.mark.skipif(CC is None, reason="no C compiler (cc) on this machine: the C export is not compiled")
 @pytest.mark.parametrize("case", CASES, ids=IDS, indirect=True)
 def test_c_export_matches_the_student(case, tmp_path):
-    student, rows, predicted, proba = case
+    _check_c(*case, tmp_path)
+
+
+# Several trees are written as complete binary trees and one tree node by node (c_format.trees); each
+# layout the other way round.
+OTHER_LAYOUT = [("gbdt", "covertype"), ("gbdt", "california"), ("tree", "covertype"), ("tree", "bank")]
+
+
+@pytest.mark.skipif(CC is None, reason="no C compiler (cc) on this machine: the C export is not compiled")
+@pytest.mark.parametrize("case", OTHER_LAYOUT, ids=[f"{f}-{d}" for f, d in OTHER_LAYOUT], indirect=True)
+def test_c_export_matches_the_student_in_the_other_tree_layout(case, tmp_path, monkeypatch):
+    from tabcompress.export import c_format
+
+    complete = case[0].name == "gbdt"
+    monkeypatch.setattr(c_format, "_MIN_COMPLETE_TREES", 10**9 if complete else 1)
+    monkeypatch.setattr(c_format, "_MAX_PADDING", 10**9)
+    _check_c(*case, tmp_path)
+    source = (tmp_path / f"{STEM}.c").read_text()
+    assert ("struct node" in source) == complete and ("struct split" in source) != complete
+
+
+def _check_c(student, rows, predicted, proba, tmp_path) -> None:
     driver = compile_c(student, tmp_path)
     categorical = [c["name"] for c in student.portable()["columns"] if c["type"] == "categorical"]
     _write_rows(tmp_path / "rows.txt", rows, categorical)

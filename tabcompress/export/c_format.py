@@ -31,6 +31,12 @@ SUFFIXES = (".c", ".h")
 _MAX_LITERAL = 4000
 # Numbers per line in the data arrays.
 _PER_LINE = 4
+# Trees are written as complete binary trees when there are at least _MIN_COMPLETE_TREES, no deeper
+# than _MAX_COMPLETE_DEPTH, and padding them to the deepest one's depth multiplies their leaves by at
+# most _MAX_PADDING; else node by node.
+_MIN_COMPLETE_TREES = 4
+_MAX_COMPLETE_DEPTH = 12
+_MAX_PADDING = 4
 
 
 def render(portable: dict[str, Any], name: str) -> dict[str, str]:
@@ -114,6 +120,18 @@ def float32_at_least(value: float) -> float:
         if float(rounded) < value:
             rounded = np.nextafter(rounded, np.float32(np.inf))
     return float(rounded)
+
+
+def _depth(tree: dict[str, list]) -> int:
+    """The levels of splits on the longest path from the root (0 for a lone leaf)."""
+    deepest, stack = 0, [(0, 0)]
+    while stack:
+        node, level = stack.pop()
+        if tree["left"][node] < 0:
+            deepest = max(deepest, level)
+        else:
+            stack += [(tree["left"][node], level + 1), (tree["right"][node], level + 1)]
+    return deepest
 
 
 def _preorder(tree: dict[str, list]) -> list[int]:
@@ -417,6 +435,118 @@ class _Writer:
 
     # -- models ------------------------------------------------------------------------------------
     def trees(self) -> list[str]:
+        """The trees and their walk. Several trees: as complete binary trees in arrays when padding them
+        to the deepest one's depth costs little (no child indices, and a fixed number of steps with no
+        branch, so the processor overlaps the walks of successive trees: twice as fast on 100 trees).
+        Otherwise node by node in preorder, with branches (faster on one tree, whose levels cannot overlap
+        but whose branches the processor predicts)."""
+        trees = self.model["trees"]
+        depth = max([_depth(tree) for tree in trees] + [1])
+        leaves = sum(sum(1 for left in tree["left"] if left < 0) for tree in trees)
+        if (len(trees) >= _MIN_COMPLETE_TREES and depth <= _MAX_COMPLETE_DEPTH
+                and len(trees) * 2**depth <= _MAX_PADDING * leaves):
+            return self.complete_trees(depth)
+        return self.preorder_trees()
+
+    def tree_prelude(self) -> list[str]:
+        return [
+            "/* v rounded to float32 as IEEE 754 (and numpy) round it: beyond float32's range, +-inf (C99 leaves",
+            " * converting a value out of a float's range undefined outside its Annex F) */",
+            "static float float32(double v)",
+            "{",
+            "    if (v > 0x1.fffffep+127)",
+            "        return v < 0x1.ffffffp+127 ? 0x1.fffffep+127f : HUGE_VALF;",
+            "    if (v < -0x1.fffffep+127)",
+            "        return v > -0x1.ffffffp+127 ? -0x1.fffffep+127f : -HUGE_VALF;",
+            "    return (float)v;",
+            "}",
+            "",
+        ] + self.array("double", "base", map(c_double, self.model["base"]), "the raw scores before any tree")
+
+    def split_rule(self, less: bool) -> str:
+        if less:
+            return "z >= threshold (the description's float32 threshold)"
+        return "z > threshold (the largest float32 not above the description's threshold: the same decisions)"
+
+    def complete_trees(self, depth: int) -> list[str]:
+        model = self.model
+        less = model["compare"] == "<"
+        n_splits, n_leaves = 2**depth - 1, 2**depth
+        splits, values, trees = [], [], []
+        for tree in model["trees"]:
+            # A split under a leaf never decides (every leaf below it is that leaf): "always left".
+            tree_splits = [("HUGE_VALF", "0", "0")] * n_splits
+            width = len(next(v for v, left in zip(tree["value"], tree["left"]) if left < 0))
+            tree_leaves: list = [None] * n_leaves
+            stack = [(0, 0, 0)]  # node, position in the complete tree, level
+            while stack:
+                node, position, level = stack.pop()
+                if tree["left"][node] < 0:
+                    value = list(tree["value"][node])
+                    if len(value) != width:
+                        raise ValueError("a tree's leaves must all hold the same number of values")
+                    first, span = position, 1
+                    for _ in range(depth - level):
+                        first, span = 2 * first + 1, 2 * span
+                    tree_leaves[first - n_splits:first - n_splits + span] = [value] * span
+                    continue
+                threshold = float(tree["threshold"][node])
+                threshold = float32_at_least(threshold) if less else float32_at_most(threshold)
+                tree_splits[position] = (c_float(threshold), str(int(tree["feature"][node])),
+                                         "0" if tree["missing_left"][node] else "1")
+                stack += [(tree["left"][node], 2 * position + 1, level + 1),
+                          (tree["right"][node], 2 * position + 2, level + 1)]
+            trees.append((int(tree.get("output", 0)), width, len(values)))
+            splits += tree_splits
+            values += [v for leaf in tree_leaves for v in leaf]
+        single = all(w == 1 for _, w, _ in trees)
+        lines = [
+            f"/* The trees as complete binary trees of depth {depth}, {n_splits} splits each: split i's children",
+            f" * are splits 2i + 1 and 2i + 2, or, from {n_splits} on, leaves. A split sends a row right when",
+            f" * {self.split_rule(less)},",
+            " * z rounded to float32, or when z is NaN and missing_right; else left. A leaf above the last",
+            " * level fills every leaf below it. */",
+            "struct split { float threshold; int feature; int missing_right; };",
+            "struct tree { int output; int width; int leaves; };",
+            f"#define TC_DEPTH {depth}",
+            f"#define TC_SPLITS {n_splits}",
+            f"static const struct split splits[{len(splits)}] = {{",
+        ]
+        lines += [f"    {{ {t}, {f}, {m} }}," for t, f, m in splits]
+        lines += ["};"]
+        lines += self.array("double", "leaf_values", map(c_double, values))
+        lines += self.array("struct tree", "trees", [f"{{ {o}, {w}, {at} }}" for o, w, at in trees],
+                            "each tree: the first raw score it adds to, how many, where its leaves start",
+                            per_line=4)
+        lines += [""] + self.tree_prelude() + [
+            "",
+            "static void raw_scores(const double *z, double *raw)",
+            "{",
+            "    float zf[TC_N_Z];",
+            "    int k, t;",
+            "    for (k = 0; k < TC_N_Z; ++k)",
+            "        zf[k] = float32(z[k]);  /* as scikit-learn and XGBoost read their inputs */",
+            "    for (k = 0; k < TC_N_RAW; ++k)",
+            "        raw[k] = base[k];",
+            f"    for (t = 0; t < {len(trees)}; ++t) {{",
+            "        const struct split *split = splits + t * TC_SPLITS;",
+            "        int i = 0, level;",
+            "        for (level = 0; level < TC_DEPTH; ++level) {  /* no branch: v != v is 1 when v is NaN */",
+            "            float v = zf[split[i].feature];",
+            f"            i = 2 * i + 1 + ((v {'>=' if less else '>'} split[i].threshold) | "
+            "((v != v) & split[i].missing_right));",
+            "        }",
+        ]
+        if single:
+            lines += ["        raw[trees[t].output] += leaf_values[trees[t].leaves + i - TC_SPLITS];"]
+        else:
+            lines += ["        for (k = 0; k < trees[t].width; ++k)",
+                      "            raw[trees[t].output + k] += leaf_values[trees[t].leaves + (i - TC_SPLITS) * "
+                      "trees[t].width + k];"]
+        lines += ["    }", "}"]
+        return lines
+
+    def preorder_trees(self) -> list[str]:
         model = self.model
         less = model["compare"] == "<"
         nodes, values, trees = [], [], []
@@ -445,13 +575,9 @@ class _Writer:
             nodes.append(("0.0f", "-1", "0", "0"))
             values.append(0.0)
         single = all(w == 1 for _, _, w in trees)
-        if less:
-            rule = "z >= threshold (the description's float32 threshold)"
-        else:
-            rule = "z > threshold (the largest float32 not above the description's threshold, which decides the same)"
         lines = [
             "/* The trees' nodes, each tree in preorder: a node's left child comes right after it. A split sends",
-            f" * a row right when {rule},",
+            f" * a row right when {self.split_rule(less)},",
             " * z rounded to float32, or when z is NaN and missing_right; else left. A leaf has feature -1, and",
             " * right is where its values start in leaf_values. */",
             "struct node { float threshold; int feature; int missing_right; int right; };",
@@ -463,19 +589,7 @@ class _Writer:
         lines += self.array("double", "leaf_values", map(c_double, values))
         lines += self.array("struct tree", "trees", [f"{{ {r}, {o}, {w} }}" for r, o, w in trees],
                             "each tree: its root node, the first raw score it adds to and how many", per_line=4)
-        lines += self.array("double", "base", map(c_double, model["base"]), "the raw scores before any tree")
-        lines += [
-            "",
-            "/* v rounded to float32 as IEEE 754 (and numpy) round it: beyond float32's range, +-inf (C99 leaves",
-            " * converting a value out of a float's range undefined outside its Annex F) */",
-            "static float float32(double v)",
-            "{",
-            "    if (v > 0x1.fffffep+127)",
-            "        return v < 0x1.ffffffp+127 ? 0x1.fffffep+127f : HUGE_VALF;",
-            "    if (v < -0x1.fffffep+127)",
-            "        return v > -0x1.ffffffp+127 ? -0x1.fffffep+127f : -HUGE_VALF;",
-            "    return (float)v;",
-            "}",
+        lines += [""] + self.tree_prelude() + [
             "",
             "static void raw_scores(const double *z, double *raw)",
             "{",
