@@ -374,6 +374,67 @@ def test_python_export_reads_rows_as_documented(frames, tmp_path):
         module.predict(list(row.values())[:-1])
 
 
+# -- a description written by hand: thresholds between float32 values -----------------------------
+class _Described:
+    """Stands for a student: export_student only asks it for its portable description."""
+
+    def __init__(self, description: dict):
+        self.description = description
+
+    def portable(self) -> dict:
+        return self.description
+
+
+def _tree(compare: str) -> dict:
+    """x <= 0.1 (a double between two float32 values, nearer the one above): 1; else x <= 0.7 (nearer the
+    float32 below): 2; else the category's code <= 0.5: 3, else 4. NaN goes left at the root, right below
+    it. With ``compare`` "<", x < 0.1 and x < 0.7: not float32 thresholds as XGBoost's are, but the
+    description says what they mean."""
+    return {"feature": [0, -1, 0, -1, 1, -1, -1], "threshold": [0.1, 0.0, 0.7, 0.0, 0.5, 0.0, 0.0],
+            "missing_left": [True, True, False, True, False, True, True], "left": [1, -1, 3, -1, 5, -1, -1],
+            "right": [2, -1, 4, -1, 6, -1, -1], "value": [[0.0], [1.0], [0.0], [2.0], [0.0], [3.0], [4.0]],
+            "output": 0}
+
+
+@pytest.mark.parametrize("compare", ["<=", "<"])
+@pytest.mark.parametrize("layout", ["node by node", "complete"])
+def test_exports_decide_as_the_description_next_to_thresholds(compare, layout, tmp_path, monkeypatch):
+    from tabcompress.export import c_format
+    from tabcompress.students import portable
+
+    monkeypatch.setattr(c_format, "_MIN_COMPLETE_TREES", 1 if layout == "complete" else 10**9)
+    description = {
+        "format": portable.FORMAT, "version": portable.VERSION, "family": "tree", "task": "regression",
+        "classes": None,
+        "columns": [{"name": "x", "type": "numeric", "categories": []},
+                    {"name": "c", "type": "categorical", "categories": ["a", "b"]}],
+        "encoding": {"numeric": [0], "categorical": [1], "standardize": None, "categories": "ordinal",
+                     "missing_column": []},
+        "model": {"kind": "trees", "compare": compare, "n_outputs": 1, "base": [0.5],
+                  "trees": [_tree(compare), _tree(compare)]},
+        "output": {"link": "identity", "argmax": "probabilities", "scale": 10.0, "shift": 0.25}}
+    xs = []
+    for t in (0.1, 0.7):
+        t32 = np.float32(t)  # the nearest float32: above 0.1, below 0.7
+        xs += [t, math.nextafter(t, -math.inf), math.nextafter(t, math.inf), float(t32),
+               float(np.nextafter(t32, np.float32(-np.inf))), float(np.nextafter(t32, np.float32(np.inf)))]
+    xs += [None, math.inf, -math.inf, 1e39, -1e39, 0.0]
+    rows = [[x, c] for x in xs for c in ("a", "b", "never seen", None)]
+    with np.errstate(over="ignore"):
+        expected, _ = portable.predict(description, rows)
+    assert len(set(expected)) == 4  # every leaf reached
+
+    (path,) = export_student(_Described(description), "python", tmp_path / "student.py")
+    assert _load(path).predict_many(rows) == expected
+    if CC is None:
+        return
+    driver = compile_c(_Described(description), tmp_path)
+    frame = pd.DataFrame(rows, columns=["x", "c"])
+    _write_rows(tmp_path / "rows.txt", frame, ["c"])
+    done = subprocess.run([str(driver), "rows.txt"], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert [float(v) for v in done.stdout.split()] == expected
+
+
 # -- pieces of the C writer ------------------------------------------------------------------------
 def test_c_names_numbers_and_texts():
     assert c_prefix("student") == "student" and c_prefix("My-Model.v2") == "my_model_v2"

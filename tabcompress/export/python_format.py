@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tabcompress.export.c_format import float32
-
 SUFFIXES = (".py",)
 
 # Items per line in the data lists.
@@ -264,8 +262,6 @@ def render(portable: dict[str, Any], name: str) -> dict[str, str]:
                 values = tree[key]
                 if key == "missing_left":
                     values = [bool(v) for v in values]
-                elif key == "threshold" and model["compare"] == "<":
-                    values = [float32(v) for v in values]
                 lines.append(f'        "{key}": {_literal(values, 12 + len(key), indent=8)},')
             lines.append("    },")
         lines += ["]", "_LAYERS = None"]
