@@ -323,6 +323,11 @@ def _literal(values: list, start: int, indent: int = 0, tuple_: bool = False) ->
     """A list (or tuple) literal that starts at column ``start``, wrapped at _WIDTH characters with
     continuation lines indented ``indent + 4``."""
     items = [_item(v) for v in values]
+    if any(isinstance(v, list) and indent + 4 + len(item) + 1 > _WIDTH for v, item in zip(values, items)):
+        # long rows of a matrix: one under the other, each wrapped
+        pad = " " * (indent + 4)
+        rows = [pad + _literal(v, indent + 4, indent + 4) + "," for v in values]
+        return "[\n" + "\n".join(rows) + "\n" + " " * indent + "]"
     if tuple_:
         one_line = "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
     else:
