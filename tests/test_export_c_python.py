@@ -27,6 +27,7 @@ import pytest
 
 from tabcompress.export.c_format import c_double, c_prefix, c_string
 from tabcompress.export.formats import export_student
+from tabcompress.students.portable import category_text
 from tabcompress.students.registry import make_student
 
 FAMILIES = {"tree": {"max_depth": 5, "random_state": 0},
@@ -164,6 +165,9 @@ def _test_rows(data: dict, student) -> pd.DataFrame:
             odd.loc[rows, column] = None
         else:
             odd.loc[rows, column] = np.nan
+    for column in categorical:  # whole-number categories as floats (7202.0), as pandas reads them beside NaN
+        rows = [i for i in odd.index[1::4] if isinstance(odd.at[i, column], int)]
+        odd.loc[rows, column] = [float(odd.at[i, column]) for i in rows]
     odd.loc[odd.index[::3], X.columns] = None  # all missing: every default path at once
     edges = []
     description = student.portable()
@@ -243,7 +247,7 @@ def _write_rows(path: Path, frame: pd.DataFrame, categorical: list[str]) -> None
             if cell is None or (isinstance(cell, float) and math.isnan(cell)):
                 out.append("M")
             elif column in categorical:
-                out.append("T" + str(cell))
+                out.append("T" + category_text(cell))  # the text a C program is to pass
             else:
                 out.append("N" + repr(float(cell)))
         lines.append("\t".join(out))
@@ -372,6 +376,9 @@ def test_python_export_reads_rows_as_documented(frames, tmp_path):
         module.predict({k: v for k, v in row.items() if k != "job"})
     with pytest.raises(ValueError, match="one per feature"):
         module.predict(list(row.values())[:-1])
+    for value in (2, 2.0, -3.0, np.float32(2.0), np.int64(3), np.float64(4.0), 0.1, np.float32(0.1), True,
+                  np.bool_(False), "x", " 2", 1e20, 1e300, math.inf, -0.0):
+        assert module._category_text(value) == category_text(value), value
 
 
 # -- a description written by hand: thresholds between float32 values -----------------------------

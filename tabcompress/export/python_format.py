@@ -51,6 +51,17 @@ def _cells(row):
     return cells
 
 
+def _category_text(cell):
+    """The text a category is matched by: text as it is, a whole number without a decimal point (2 and
+    2.0 are both "2"), any other number in Python's shortest form."""
+    if isinstance(cell, str):
+        return cell
+    if isinstance(cell, float) or type(cell).__name__.startswith("float"):  # numpy's floats too
+        value = float(cell)
+        return str(int(value)) if value.is_integer() else str(value)
+    return str(cell)
+
+
 def _encode(cells):
     """The vector z the model reads: numeric values (standardised or not), then categorical codes or
     one-hot blocks."""
@@ -64,7 +75,7 @@ def _encode(cells):
     for j, i in enumerate(_CATEGORICAL_COLUMNS):
         cell = cells[i]
         missing = _missing(cell)
-        code = -1 if missing else _CODES[j].get(str(cell), -1)  # categories are matched as text
+        code = -1 if missing else _CODES[j].get(_category_text(cell), -1)
         if not _ONE_HOT:
             z.append(float(code) if code >= 0 else _NAN)
             continue
@@ -216,8 +227,8 @@ def render(portable: dict[str, Any], name: str) -> dict[str, str]:
         "",
         "A row is a dict (or pandas Series) by column name, or a sequence in FEATURES order. Numbers are int or",
         "float, missing as None or NaN. A categorical cell (a column of CATEGORICAL) is matched as text",
-        "(str(cell)) against the categories the student saw; missing as None, and any other text counts as",
-        "unseen.",
+        "against the categories the student saw (a whole number as \"2\", for 2 or 2.0); None (or NaN) is",
+        "missing, and any other value counts as unseen.",
         '"""',
         "import math",
         "import operator",
