@@ -20,15 +20,21 @@ from tabcompress.report import to_json
 REPORT_FILE = "report.json"
 STUDENT_FORMATS = ("joblib", "skops")
 # Beyond skops's defaults and the registered students (:func:`trusted_student_types`), the types a
-# saved student is made of.
-SKOPS_TRUSTED_PARTS = ("tabcompress.students.encoding.TabularEncoder", "sklearn.tree._tree.Tree")
+# saved student is made of (the rest is numpy arrays and plain values).
+SKOPS_TRUSTED_PARTS = ("tabcompress.students.encoding.TabularEncoder",)
+# What a tree student saved before trees were compiled into arrays holds besides: it still loads (its
+# scikit-learn tree is compiled on loading). Teachers trust the same type.
+SKOPS_TRUSTED_EARLIER = ("sklearn.tree._tree.Tree",)
+# A student file with this suffix is read with skops (:func:`load_student`), any other as a pickle.
+SKOPS_SUFFIX = ".skops"
 
 
 def trusted_student_types() -> tuple[str, ...]:
     """The types a ``.skops`` student may hold: every registered student class and its parts."""
     from tabcompress.registry import STUDENTS
 
-    return tuple(f"{cls.__module__}.{cls.__qualname__}" for cls in STUDENTS.classes().values()) + SKOPS_TRUSTED_PARTS
+    return (tuple(f"{cls.__module__}.{cls.__qualname__}" for cls in STUDENTS.classes().values())
+            + SKOPS_TRUSTED_PARTS + SKOPS_TRUSTED_EARLIER)
 
 
 def student_file(student_format: str = "joblib") -> str:
@@ -40,13 +46,17 @@ def student_file(student_format: str = "joblib") -> str:
 
 def load_student(path: str | Path) -> Any:
     """Load a student written by tabcompress. A ``.skops`` file is read without running stored code
-    (only the student types are trusted); a ``.joblib`` file is a pickle: load only files you trust."""
-    from tabcompress.teachers.load import SKOPS_SUFFIXES, load_skops
+    (only the student types are trusted); a ``.joblib`` file is a pickle: load only files you trust.
 
+    Loading a ``.joblib`` student imports joblib, numpy and the student's module, nothing heavier:
+    neither scikit-learn, scipy, XGBoost nor torch (tests/test_light_runtime.py). skops itself imports
+    scikit-learn, so a ``.skops`` student costs that import."""
     path = Path(path)
     where = f"student file {path}"
     require_file(path, where, "a student file")
-    if path.suffix.lower() in SKOPS_SUFFIXES:
+    if path.suffix.lower() == SKOPS_SUFFIX:
+        from tabcompress.teachers.load import load_skops
+
         return load_skops(path, trusted_student_types(), where)
     import joblib
 
