@@ -248,15 +248,10 @@ def test_export_python_predicts_as_the_student(students, tmp_path, which, bank, 
     spec.loader.exec_module(module)
     student = joblib.load(students[which])
     frame = (bank if which == "tree_bank" else magic).drop(columns="target").head(25)
-    names = [str(c) for c in student.feature_names_in_]
-    # The exported module's predict is assumed to take rows as {column: cell} dicts or, failing that,
-    # as lists of cells in the student's column order (the portable description's convention).
-    as_dicts = [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in frame[names].to_dict("records")]
-    try:
-        predicted = list(module.predict(as_dicts))
-    except (TypeError, KeyError, ValueError, IndexError):
-        predicted = list(module.predict([list(row.values()) for row in as_dicts]))
-    assert [str(p) for p in predicted] == [str(p) for p in student.predict(frame)]
+    rows = frame.to_dict("records")  # {column: cell}; the module reads the student's columns by name
+    expected = list(student.predict(frame))
+    assert module.predict_many(rows) == expected
+    assert module.predict(rows[0]) == expected[0]
 
 
 def test_export_c_writes_source_and_header(students, tmp_path):
