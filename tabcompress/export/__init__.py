@@ -5,8 +5,17 @@
 each written from the student's portable description (:mod:`tabcompress.students.portable`).
 """
 
-from tabcompress.export.files import (REPORT_FILE, STUDENT_FORMATS, check_out_dir, load_student, output_paths,
-                                      student_file, trusted_student_types, write_file_atomic, write_outputs)
+from tabcompress.export.files import (
+                                      REPORT_FILE,
+                                      STUDENT_FORMATS,
+                                      check_out_dir,
+                                      load_student,
+                                      output_paths,
+                                      student_file,
+                                      trusted_student_types,
+                                      write_file_atomic,
+                                      write_outputs,
+)
 
 __all__ = ["REPORT_FILE", "STUDENT_FORMATS", "check_out_dir", "load_student", "output_paths", "student_file",
            "trusted_student_types", "write_file_atomic", "write_outputs"]

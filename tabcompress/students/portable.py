@@ -61,6 +61,18 @@ def plain(value: Any) -> Any:
     return value
 
 
+def category_text(value: Any) -> str:
+    """A category as the text the exported models match: text as it is, a whole number without a
+    decimal point (2, 2.0 and numpy's 2 are all "2", as the Python student, which matches by value,
+    finds 2.0 among the categories [1, 2]), any other number in Python's shortest form."""
+    value = plain(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def floats(values: Any) -> list:
     """A numpy array (any shape) as nested lists of Python floats."""
     return np.asarray(values, dtype=np.float64).tolist()
@@ -72,7 +84,7 @@ def columns_and_encoding(encoder: Any, feature_names: Sequence[str]) -> tuple[li
     position = {name: i for i, name in enumerate(names)}
     categories = dict(zip((str(c) for c in encoder.categorical_columns_), encoder.categories_))
     columns = [{"name": name, "type": "categorical" if name in categories else "numeric",
-                "categories": [str(plain(c)) for c in categories.get(name, [])]} for name in names]
+                "categories": [category_text(c) for c in categories.get(name, [])]} for name in names]
     encoding: dict[str, Any] = {
         "numeric": [position[str(c)] for c in encoder.numeric_columns_],
         "categorical": [position[str(c)] for c in encoder.categorical_columns_],
@@ -110,8 +122,8 @@ def encode(portable: dict[str, Any], rows: Sequence[Sequence[Any]]) -> np.ndarra
             z += numbers
         for j, i in enumerate(enc["categorical"]):
             cats, cell = columns[i]["categories"], row[i]
-            missing = _missing(cell)
-            code = -1 if missing else _code(cats, str(plain(cell)))
+            missing = is_missing(cell)
+            code = -1 if missing else _code(cats, category_text(cell))
             if enc["categories"] == "ordinal":
                 z.append(float("nan") if code < 0 else float(code))
                 continue
@@ -174,10 +186,10 @@ def predict(portable: dict[str, Any], rows: Sequence[Sequence[Any]]) -> tuple[li
 
 
 def _number(cell: Any) -> float:
-    return float("nan") if _missing(cell) else float(cell)
+    return float("nan") if is_missing(cell) else float(cell)
 
 
-def _missing(cell: Any) -> bool:
+def is_missing(cell: Any) -> bool:
     if cell is None or type(cell).__name__ in ("NAType", "NaTType"):  # pandas' missing markers
         return True
     return isinstance(cell, (float, np.floating)) and math.isnan(cell)
