@@ -101,7 +101,7 @@ BARS = {"one_row": 10.0, "batch": 100.0, "bytes": 100.0}
 #: onnxruntime's intra-op thread settings (0: its default, one per core)
 ORT_THREADS = (1, 0)
 #: what each timing includes (the docstring's paragraph, kept in the results)
-TIMING = " ".join(next(p for p in __doc__.split("\n\n") if p.startswith("One row:")).split())
+TIMING = " ".join(next(p for p in __doc__.split("\n\n") if p.startswith("One row:")).split()).replace("``", "`")
 
 
 def log(message: str) -> None:
