@@ -228,6 +228,10 @@ def check_parameters(owner: Any) -> None:
 #: ``--student auto``: the family is chosen on the validation rows, not a registered student
 AUTO_STUDENT = "auto"
 
+#: rows read at once where a CSV is read in chunks (``predict``, ``evaluate``): a few tens of megabytes
+#: for a few dozen columns, and enough rows that pandas and the student work in bulk
+DEFAULT_CHUNK_ROWS = 100_000
+
 # Help panels of `tabcompress distill --help`, in the order they are shown.
 PANEL_MAIN = "Options most runs need"
 PANEL_DATA = "Data"

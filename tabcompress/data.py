@@ -6,11 +6,12 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from tabcompress.config import Number, check
+from tabcompress.config import DEFAULT_CHUNK_ROWS, Number, Whole, check
 from tabcompress.errors import InputError, SettingError, require_file
 from tabcompress.schema import Schema
 from tabcompress.teachers import Teacher
@@ -45,6 +46,117 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise InputError(f"{where}: has one column whose name contains ';' — the file looks "
                          "semicolon-delimited; tabcompress reads comma-separated files")
     return df
+
+
+def read_header(path: str | Path) -> list[str]:
+    """The column names of a CSV file (plain or compressed as pandas infers from the name, e.g.
+    ``.csv.gz``), checked as :func:`read_csv` checks them; every problem is an :class:`InputError`
+    naming the file."""
+    path = Path(path)
+    where = f"data file {path}"
+    require_file(path, where, "a CSV file")
+    try:
+        # The header read as a row of text, so that duplicate names are seen (pandas renames them).
+        first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start}); re-save it as UTF-8") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{where}: is empty") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{where}: cannot be parsed as CSV ({str(exc).strip().splitlines()[-1]})") from None
+    except (OSError, EOFError) as exc:  # a damaged .gz, say
+        raise InputError(f"{where}: cannot be read ({exc})") from None
+    header = [str(name) for name in first.iloc[0].tolist()] if len(first) else []
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise InputError(f"{where}: duplicate column names: {', '.join(duplicates)}")
+    if len(header) == 1 and ";" in header[0]:
+        raise InputError(f"{where}: has one column whose name contains ';' — the file looks "
+                         "semicolon-delimited; tabcompress reads comma-separated files")
+    return header
+
+
+def missing_columns(header: Sequence[str], needed: Sequence[str], path: str | Path, who: str) -> None:
+    """Raise :class:`InputError` naming the file and the columns of ``needed`` that ``header`` lacks;
+    ``who`` says what needs them ("the student")."""
+    missing = [c for c in needed if c not in header]
+    if missing:
+        shown = ", ".join(missing[:20]) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        raise InputError(f"data file {path}: missing {len(missing)} column(s) {who} needs: {shown}")
+
+
+def read_csv_chunks(path: str | Path, columns: Sequence[str], *, numbers: Sequence[str] = (),
+                    text: Sequence[str] = (), chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                    numbers_for: str = "the student") -> Iterator[pd.DataFrame]:
+    """The rows of a CSV file, ``chunk_rows`` at a time, so that memory stays flat however long it is.
+
+    Only ``columns`` are read (the file's other columns are skipped unparsed), in that order, with a
+    fresh index counting rows from 0 across chunks. ``numbers`` are read as float64 (an empty cell is
+    NaN; text or an infinite value is an :class:`InputError` naming the column and ``numbers_for``,
+    what takes numbers there); ``text`` as text (``object``; an empty cell is NaN); other columns as
+    pandas infers them, chunk by chunk. The caller checks first that the header holds ``columns``
+    (:func:`read_header`, :func:`missing_columns`).
+    """
+    check("chunk_rows", chunk_rows, Whole(1))  # here, not at the first chunk: before anything is written
+    return _chunks(Path(path), list(columns), list(numbers), list(text), chunk_rows, numbers_for)
+
+
+def _chunks(path: Path, columns: list[str], numbers: list[str], text: list[str], chunk_rows: int,
+            numbers_for: str) -> Iterator[pd.DataFrame]:
+    where = f"data file {path}"
+    dtype: dict[str, Any] = {name: np.float64 for name in numbers}
+    dtype.update({name: object for name in text})
+    done = 0
+    try:
+        with pd.read_csv(path, usecols=columns, dtype=dtype, chunksize=chunk_rows, encoding="utf-8-sig") as reader:
+            for chunk in reader:
+                if len(chunk) == 0:
+                    continue
+                chunk.index = pd.RangeIndex(done, done + len(chunk))
+                _check_finite(chunk, numbers, where, done, numbers_for)
+                done += len(chunk)
+                yield chunk[columns]
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}, after row {done:,}); "
+                         f"re-save it as UTF-8") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{where}: cannot be parsed as CSV ({str(exc).strip().splitlines()[-1]})") from None
+    except ValueError as exc:
+        if not numbers or "convert" not in str(exc):
+            raise
+        # The parser names the value but not the column: find it (this pass runs only on failure).
+        raise _text_in_numbers(path, numbers, chunk_rows, numbers_for, str(exc)) from None
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{where}: cannot be read after row {done:,} ({exc})") from None
+    if done == 0:
+        raise InputError(f"{where}: has a header but no rows")
+
+
+def _check_finite(chunk: pd.DataFrame, numbers: Sequence[str], where: str, first_row: int, numbers_for: str) -> None:
+    for name in numbers:
+        values = chunk[name].to_numpy()
+        infinite = np.isinf(values)
+        if infinite.any():
+            row = first_row + int(np.argmax(infinite)) + 1
+            raise InputError(f"{where}: column {name!r} holds an infinite value (row {row:,}) where "
+                             f"{numbers_for} takes finite numbers")
+
+
+def _text_in_numbers(path: Path, numbers: list[str], chunk_rows: int, numbers_for: str, reason: str) -> InputError:
+    """The error for text in a column read as numbers, naming the column, the value and its row."""
+    where = f"data file {path}"
+    done = 0
+    for chunk in pd.read_csv(path, usecols=list(numbers), dtype=object, chunksize=chunk_rows, encoding="utf-8-sig"):
+        for name in numbers:
+            col = chunk[name]
+            bad = col.notna() & pd.to_numeric(col, errors="coerce").isna()
+            if bad.any():
+                at = int(np.argmax(bad.to_numpy()))
+                return InputError(f"{where}: column {name!r} holds text ({str(col.iloc[at])[:40]!r}, row "
+                                  f"{done + at + 1:,}) where {numbers_for} takes numbers")
+        done += len(chunk)
+    return InputError(f"{where}: a column {numbers_for} takes as numbers holds text ({reason})")
 
 
 # -- alignment --------------------------------------------------------------------------------

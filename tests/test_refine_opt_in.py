@@ -37,11 +37,13 @@ def test_refine_reproduces_the_previous_default(teachers, tmp_path, case):
     refinement = report["student"]["refinement"]
     assert (refinement["start"], refinement["screen_rows"]) == (recorded["refinement_start"], recorded["screen_rows"])
     assert report["metrics"]["student"]["fidelity"] == recorded["fidelity"]
-    tree = joblib.load(out / "student.joblib").tree_model_.tree_
-    for name in ("feature", "children_left", "children_right", "missing_go_to_left"):
-        np.testing.assert_array_equal(getattr(tree, name), np.asarray(recorded[name]), err_msg=name)
-    np.testing.assert_array_equal(tree.threshold, np.asarray(recorded["threshold"]))
-    np.testing.assert_array_equal(tree.value[:, :, 0], np.asarray(recorded["value"]))
+    # the student holds scikit-learn's node arrays (students/tree.py), under its own names
+    tree = joblib.load(out / "student.joblib")
+    for name, held in (("feature", "feature_"), ("children_left", "left_"), ("children_right", "right_"),
+                       ("missing_go_to_left", "missing_left_")):
+        np.testing.assert_array_equal(getattr(tree, held), np.asarray(recorded[name]), err_msg=name)
+    np.testing.assert_array_equal(tree.threshold_, np.asarray(recorded["threshold"]))
+    np.testing.assert_array_equal(tree.value_, np.asarray(recorded["value"]))
     assert report["settings"]["student"]["refine_passes"] == 3
     assert report["settings"]["student"]["refine_starts"] == 6
 
@@ -56,7 +58,7 @@ def test_refine_is_the_old_default_spelled_out(magic):
     classes = np.array([0, 1])
     on = TreeStudent(max_depth=4, refine=True, random_state=0).fit(X, soft, classes=classes)
     spelled = TreeStudent(max_depth=4, refine_passes=3, refine_starts=6, random_state=0).fit(X, soft, classes=classes)
-    np.testing.assert_array_equal(on.tree_model_.tree_.threshold, spelled.tree_model_.tree_.threshold)
+    np.testing.assert_array_equal(on.threshold_, spelled.threshold_)
     assert on.fitted_settings() == {"max_depth": 4, "refine_passes": 3, "refine_starts": 6}
     off = TreeStudent(max_depth=4, random_state=0).fit(X, soft, classes=classes)
     assert off.refinement_ is None and off.fitted_settings() == {"max_depth": 4, "refine_passes": 0,

@@ -15,6 +15,20 @@ def _disagreement(student: TreeStudent, X: pd.DataFrame, T: np.ndarray) -> float
     return float(np.mean(np.argmax(student.predict_proba(X), axis=1) != np.argmax(T, axis=1)))
 
 
+def _fitted_sklearn_trees(monkeypatch) -> list:
+    """From now on in the test, every scikit-learn tree a TreeStudent is compiled from (the fitted
+    student keeps only its arrays), in order."""
+    trees: list = []
+    compile_tree = TreeStudent._compile
+
+    def keep(self, model):
+        trees.append(model)
+        compile_tree(self, model)
+
+    monkeypatch.setattr(TreeStudent, "_compile", keep)
+    return trees
+
+
 def test_split_moves_to_where_the_teacher_changes_its_mind():
     # The teacher says class 1 with probability 0.45 below x = 0.5, 0.55 on [0.5, 0.6) and 1.0 above.
     # CART's squared error puts the stump at 0.6, where the probabilities jump most, and gets
@@ -26,10 +40,10 @@ def test_split_moves_to_where_the_teacher_changes_its_mind():
     greedy = TreeStudent(max_depth=1, refine_passes=0, random_state=0).fit(X, T, classes=[0, 1])
     refined = TreeStudent(max_depth=1, refine_passes=3, random_state=0).fit(X, T, classes=[0, 1])
     assert greedy.refinement_ is None
-    assert greedy.tree_model_.tree_.threshold[0] == pytest.approx(0.6, abs=1e-3)
+    assert greedy.threshold_[0] == pytest.approx(0.6, abs=1e-3)
     assert _disagreement(greedy, X, T) == pytest.approx(0.1, abs=1e-3)
-    assert refined.tree_model_.tree_.feature[0] == 0
-    assert refined.tree_model_.tree_.threshold[0] == pytest.approx(0.5, abs=1e-3)
+    assert refined.feature_[0] == 0
+    assert refined.threshold_[0] == pytest.approx(0.5, abs=1e-3)
     assert _disagreement(refined, X, T) == 0.0
     info = refined.refinement_
     assert info["loss"] == "disagreement" and info["nodes_changed"] == 1
@@ -41,7 +55,7 @@ def test_split_moves_to_where_the_teacher_changes_its_mind():
                                [0.45, (0.1 * 0.55 + 0.4 * 1.0) / 0.5], atol=2e-3)
 
 
-def test_refined_tree_routes_missing_values_as_recorded(magic):
+def test_refined_tree_routes_missing_values_as_recorded(magic, monkeypatch):
     # Missing cells in several columns: the written-back tree (scikit-learn's own routing, float32
     # comparisons included) must reproduce the training loss TAO computed.
     X = magic.drop(columns="target").reset_index(drop=True).copy()
@@ -50,6 +64,7 @@ def test_refined_tree_routes_missing_values_as_recorded(magic):
         X.loc[rng.uniform(size=len(X)) < 0.15, column] = np.nan
     forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(X.fillna(-1), magic["target"])
     T = forest.predict_proba(X.fillna(-1))
+    fitted = _fitted_sklearn_trees(monkeypatch)
     student = TreeStudent(max_depth=5, refine=True, random_state=0).fit(X, T, classes=forest.classes_)
     info = student.refinement_
     assert info is not None and info["passes"] >= 1  # classification refines with refine=True
@@ -58,7 +73,12 @@ def test_refined_tree_routes_missing_values_as_recorded(magic):
     # Leaves hold the mean teacher probabilities of their rows: predict_proba stays a distribution.
     proba = student.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    tree = student.tree_model_.tree_
+    # The written-back scikit-learn tree is consistent, and the student predicts what it predicts.
+    (model,) = fitted
+    Z = student.encoder_.transform(X)
+    np.testing.assert_array_equal(student._predict_raw(X), model.predict(Z))
+    np.testing.assert_array_equal(student.leaf_ids(X), model.apply(Z))
+    tree = model.tree_
     assert tree.n_node_samples[0] == len(X)
     assert np.all(tree.n_node_samples[tree.children_left >= 0] ==
                   tree.n_node_samples[tree.children_left[tree.children_left >= 0]]
@@ -209,15 +229,17 @@ def test_bad_refine_options_are_refused(options, name):
         TreeStudent(**options).fit(X, T, classes=[0, 1])
 
 
-def test_every_node_holds_the_mean_of_its_rows_after_refinement(magic):
+def test_every_node_holds_the_mean_of_its_rows_after_refinement(magic, monkeypatch):
     X = magic.drop(columns="target").reset_index(drop=True)
     forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, magic["target"])
     T = forest.predict_proba(X)
+    fitted = _fitted_sklearn_trees(monkeypatch)
     student = TreeStudent(max_depth=5, refine=True, random_state=0).fit(X, T, classes=forest.classes_)
     assert student.refinement_["nodes_changed"] >= 1
-    model = student.tree_model_
+    (model,) = fitted
     path = model.decision_path(student.encoder_.transform(X).astype(np.float32)).toarray().astype(bool)
     values = model.tree_.value[:, :, 0]
+    np.testing.assert_array_equal(student.value_, values)  # the student holds the tree's values
     for node in range(model.tree_.node_count):
         rows = path[:, node]
         if rows.any():

@@ -1,6 +1,7 @@
 """The ``tabcompress`` command line: the app, its entry point and the one error handler every command
-runs under. The commands live one per module (:mod:`.distill`, :mod:`.score`, :mod:`.condense`); they
-parse, call the library and print, nothing more.
+runs under. The commands live one per module (:mod:`.distill`, :mod:`.score`, :mod:`.condense`,
+:mod:`.export`, :mod:`.predict`, :mod:`.evaluate`, :mod:`.inspect`); they parse, call the library and
+print, nothing more.
 
 Exit codes: 0 success; 1 unexpected error; 2 bad input or usage; 3 fidelity below ``--min-fidelity``;
 130 interrupted (SIGINT); 143 terminated (SIGTERM).

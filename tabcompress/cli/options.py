@@ -120,3 +120,18 @@ def verbose_option(panel: str | None = None) -> Any:
 
 def safe_option(panel: Any = _CONFIG_PANEL) -> Any:
     return setting("safe", "--safe", panel=panel, **_EXTRA["safe"])
+
+
+# -- options of the commands that take a student ---------------------------------------------------
+def student_argument() -> Any:
+    return typer.Argument(help="Student file that distill wrote: student.joblib, or student.skops (read without "
+                          "running stored code).", show_default=False)
+
+
+def safe_student_option() -> Any:
+    return typer.Option("--safe", envvar="TABCOMPRESS_SAFE", help="Refuse a pickle/joblib student (loading one "
+                        "runs its code): read .skops students only.")
+
+
+def chunk_rows_option() -> Any:
+    return typer.Option(help="Rows read and scored at a time: memory stays flat however long the file.")

@@ -2,7 +2,8 @@
 
 :mod:`.files` writes a run's student and report atomically and loads a student back;
 :mod:`.formats` turns a fitted student into a model that runs without tabcompress (ONNX, C, Python),
-each written from the student's portable description (:mod:`tabcompress.students.portable`).
+each written from the student's portable description (:mod:`tabcompress.students.portable`);
+:mod:`.convert` does so for a saved student file (``tabcompress export``).
 """
 
 from tabcompress.export.files import (

@@ -14,21 +14,28 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from tabcompress.errors import SettingError, require_file
+from tabcompress.errors import InputError, SettingError, require_file
 from tabcompress.report import to_json
 
 REPORT_FILE = "report.json"
 STUDENT_FORMATS = ("joblib", "skops")
+STUDENT_SUFFIXES = tuple(f".{name}" for name in STUDENT_FORMATS)
 # Beyond skops's defaults and the registered students (:func:`trusted_student_types`), the types a
-# saved student is made of.
-SKOPS_TRUSTED_PARTS = ("tabcompress.students.encoding.TabularEncoder", "sklearn.tree._tree.Tree")
+# saved student is made of (the rest is numpy arrays and plain values).
+SKOPS_TRUSTED_PARTS = ("tabcompress.students.encoding.TabularEncoder",)
+# What a tree student saved before trees were compiled into arrays holds besides: it still loads (its
+# scikit-learn tree is compiled on loading). Teachers trust the same type.
+SKOPS_TRUSTED_EARLIER = ("sklearn.tree._tree.Tree",)
+# A student file with this suffix is read with skops (:func:`load_student`), any other as a pickle.
+SKOPS_SUFFIX = ".skops"
 
 
 def trusted_student_types() -> tuple[str, ...]:
     """The types a ``.skops`` student may hold: every registered student class and its parts."""
     from tabcompress.registry import STUDENTS
 
-    return tuple(f"{cls.__module__}.{cls.__qualname__}" for cls in STUDENTS.classes().values()) + SKOPS_TRUSTED_PARTS
+    return (tuple(f"{cls.__module__}.{cls.__qualname__}" for cls in STUDENTS.classes().values())
+            + SKOPS_TRUSTED_PARTS + SKOPS_TRUSTED_EARLIER)
 
 
 def student_file(student_format: str = "joblib") -> str:
@@ -38,19 +45,46 @@ def student_file(student_format: str = "joblib") -> str:
     return f"student.{student_format}"
 
 
-def load_student(path: str | Path) -> Any:
+def load_student(path: str | Path, *, safe: bool = False) -> Any:
     """Load a student written by tabcompress. A ``.skops`` file is read without running stored code
-    (only the student types are trusted); a ``.joblib`` file is a pickle: load only files you trust."""
-    from tabcompress.teachers.load import SKOPS_SUFFIXES, load_skops
+    (only the student types are trusted); a ``.joblib`` file is a pickle: load only files you trust.
+    With ``safe``, pickles are refused. Anything but a fitted student is an :class:`InputError` naming
+    the file.
+
+    Loading a ``.joblib`` student imports joblib, numpy and the student's module, nothing heavier:
+    neither scikit-learn, scipy, XGBoost nor torch (tests/test_light_runtime.py). skops itself imports
+    scikit-learn, so a ``.skops`` student costs that import."""
+    from tabcompress.students.base import Student
 
     path = Path(path)
     where = f"student file {path}"
     require_file(path, where, "a student file")
-    if path.suffix.lower() in SKOPS_SUFFIXES:
-        return load_skops(path, trusted_student_types(), where)
-    import joblib
+    suffix = path.suffix.lower()
+    if suffix == SKOPS_SUFFIX:
+        from tabcompress.teachers.load import load_skops
 
-    return joblib.load(path)
+        student = load_skops(path, trusted_student_types(), where)
+    elif safe:
+        raise InputError(f"{where}: --safe refuses pickle and joblib files, which run code when loaded; "
+                         f"distil with --safe to save the student as .skops")
+    else:
+        import joblib
+
+        try:
+            student = joblib.load(path)
+        except ModuleNotFoundError as exc:
+            raise InputError(f"{where}: needs the module {exc.name!r}, which is not installed") from None
+        except Exception as exc:  # not a pickle, or a damaged one: unpickling can raise almost anything
+            expected = "" if suffix in STUDENT_SUFFIXES else f" (expected {', '.join(STUDENT_SUFFIXES)})"
+            raise InputError(f"{where}: cannot be unpickled{expected} ({type(exc).__name__}: "
+                             f"{str(exc)[:200]})") from None
+    if not isinstance(student, Student):
+        found = f"{type(student).__module__}.{type(student).__qualname__}"
+        raise InputError(f"{where}: holds a {found}, not a tabcompress student (a student.joblib or "
+                         f"student.skops that distill wrote)")
+    if not hasattr(student, "feature_names_in_"):
+        raise InputError(f"{where}: holds a {type(student).__name__} that was never fitted")
+    return student
 
 
 def check_out_dir(out_dir: str | Path) -> Path:

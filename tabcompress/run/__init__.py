@@ -1,1 +1,1 @@
-"""A distillation run, stage by stage (:mod:`.distill`)."""
+"""A distillation run, stage by stage (:mod:`.distill`); batch scoring with a saved student (:mod:`.predict`)."""

@@ -9,7 +9,8 @@ from tabcompress.students.registry import make_student, student_class, student_n
 
 
 def __getattr__(name: str) -> Any:
-    # The classes load on first use (scikit-learn, and torch for training, are slow to import).
+    # The classes load on first use: they import numpy (their training imports scikit-learn, XGBoost
+    # or torch, inside fit), and listing the names needs none of it.
     classes = {"Student": "tabcompress.students.base", "TreeStudent": "tabcompress.students.tree",
                "MLPStudent": "tabcompress.students.mlp", "GBDTStudent": "tabcompress.students.gbdt",
                "LinearStudent": "tabcompress.students.linear"}

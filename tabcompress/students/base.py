@@ -1,9 +1,10 @@
 """The student contract.
 
-A student is a plain scikit-learn-style estimator that carries its own preprocessing: it takes the
-same raw DataFrame as the teacher, and offers ``predict`` (labels in the teacher's label space, or
-values) and ``predict_proba``. It is fitted on *soft targets* — the teacher's class probabilities, or
-its predicted values — so ``fit`` is told the classes explicitly.
+A student is a plain scikit-learn-style estimator (:class:`~tabcompress.students.estimator.Estimator`)
+that carries its own preprocessing: it takes the same raw DataFrame as the teacher, and offers
+``predict`` (labels in the teacher's label space, or values) and ``predict_proba``. It is fitted on
+*soft targets* — the teacher's class probabilities, or its predicted values — so ``fit`` is told the
+classes explicitly.
 
 As in imbalanced-learn, the public methods validate and shape once; each student writes ``_fit``,
 ``_predict_raw`` and ``_complexity``, declares its parameters as dataclass fields with their
@@ -13,22 +14,36 @@ constraints (:func:`tabcompress.config.parameter`; :meth:`Student.fit` checks th
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import is_dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator
 
 from tabcompress.config import check_parameters
+from tabcompress.students.estimator import Estimator
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from tabcompress.config import Settings
 
 
-class Student(BaseEstimator, ABC):
-    """Base class of distilled students."""
+def is_frame(X: Any) -> bool:
+    """Whether ``X`` is a pandas DataFrame, without importing pandas (were it not imported, ``X`` could
+    not be one)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(X, pandas.DataFrame)
+
+
+class Student(Estimator, ABC):
+    """Base class of distilled students.
+
+    A fitted student holds numpy arrays and plain values only, and its module imports numpy alone:
+    loading one and predicting imports neither scikit-learn, scipy, XGBoost nor torch (pandas comes with
+    the DataFrame it is given). Training may import what it needs, inside ``_fit``.
+    """
 
     #: the name ``--student`` knows it by (tabcompress/students/registry.py)
     name: str = ""
@@ -73,7 +88,7 @@ class Student(BaseEstimator, ABC):
         say); None weighs every row alike.
         """
         self.check_parameters()
-        if not isinstance(X, pd.DataFrame):
+        if not is_frame(X):
             raise TypeError("X must be a pandas DataFrame")
         targets = np.asarray(targets, dtype=np.float64)
         if len(X) != len(targets):
@@ -111,7 +126,7 @@ class Student(BaseEstimator, ABC):
         if not hasattr(self, "feature_names_in_"):
             raise RuntimeError(f"this {type(self).__name__} is not fitted yet")
         names = list(self.feature_names_in_)
-        if isinstance(X, pd.DataFrame):
+        if is_frame(X):
             missing = [c for c in names if c not in X.columns]
             if missing:
                 raise ValueError(f"X is missing {len(missing)} column(s) the student needs: {', '.join(missing)}")
@@ -119,6 +134,8 @@ class Student(BaseEstimator, ABC):
         array = np.asarray(X, dtype=object)
         if array.ndim != 2 or array.shape[1] != len(names):
             raise ValueError(f"X must be a DataFrame or a 2-D array with {len(names)} columns")
+        import pandas as pd
+
         return pd.DataFrame(array, columns=names).infer_objects()
 
     def predict(self, X: Any) -> np.ndarray:

@@ -1,22 +1,28 @@
 """Turn the raw DataFrame the teacher takes into the float matrix a student computes on.
 
-One small encoder serves both students, fast on one row as on many: scikit-learn's ColumnTransformer
+One small encoder serves every student, fast on one row as on many: scikit-learn's ColumnTransformer
 costs about a millisecond a call whatever the batch, several times what a shallow tree itself needs.
+It keeps scikit-learn's transformer contract (fit, transform, fit_transform, get_feature_names_out,
+get_params) without importing scikit-learn; pandas is imported when a DataFrame comes in, which has
+imported it already.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+
+from tabcompress.students.estimator import Estimator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Below this many rows a dict lookup per value beats building a pandas Categorical.
 _SMALL_BATCH = 256
 
 
-class TabularEncoder(TransformerMixin, BaseEstimator):
+class TabularEncoder(Estimator):
     """Encode numeric and categorical columns into one float matrix.
 
     ``numeric="raw"``: numbers as they are, missing stays NaN (trees route it themselves).
@@ -36,6 +42,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         self.categories = categories
 
     def fit(self, X: pd.DataFrame, y=None) -> "TabularEncoder":
+        import pandas as pd
+
         cat = set(self.categorical)
         self.numeric_columns_ = [c for c in X.columns if c not in cat]
         self.categorical_columns_ = [c for c in X.columns if c in cat]
@@ -80,6 +88,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
         if len(values) <= _SMALL_BATCH:
             index = self.index_[position]
             return np.fromiter((index.get(v, -1) for v in values), dtype=np.int64, count=len(values))
+        import pandas as pd
+
         return pd.Categorical(values, categories=self.categories_[position]).codes.astype(np.int64)
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
@@ -97,9 +107,14 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
             rows = np.flatnonzero(codes >= 0)
             block[rows, codes[rows]] = 1.0
             if self.has_missing_[position]:
+                import pandas as pd
+
                 block[pd.isna(values), len(cats)] = 1.0
             blocks.append(block)
         return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+
+    def fit_transform(self, X: pd.DataFrame, y=None) -> np.ndarray:
+        return self.fit(X, y).transform(X)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         names = list(self.numeric_columns_)
@@ -114,6 +129,8 @@ class TabularEncoder(TransformerMixin, BaseEstimator):
 
 
 def _order_by_target(col: pd.Series, targets: np.ndarray, values: list) -> list:
+    import pandas as pd
+
     codes = pd.Categorical(col, categories=values).codes
     seen = codes >= 0
     counts = np.bincount(codes[seen], minlength=len(values)).astype(np.float64)

@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from tabcompress.config import Number, Whole, parameter
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # The defaults, from the grid of bench/trials_gbdt.py (docs/measurements.md, "Boosted-trees and linear
 # students"); the depth is the one asked of a small ensemble.
@@ -32,7 +34,7 @@ _CHUNK_CELLS = 1 << 21
 _EPS = 1e-6
 
 
-@dataclass(eq=False, repr=False)  # scikit-learn's repr and equality
+@dataclass(eq=False, repr=False)  # the estimator's repr (students/estimator.py) and equality by identity
 class GBDTStudent(Student):
     """Gradient-boosted trees student.
 

@@ -4,20 +4,23 @@ values. The smallest student: one weight per encoded input and class."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from tabcompress.config import Number, parameter
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_L2 = 1e-4
 # L-BFGS-B's limit on iterations; a fit that reaches it keeps the best weights so far.
 MAX_ITERATIONS = 1000
 
 
-@dataclass(eq=False, repr=False)  # scikit-learn's repr and equality
+@dataclass(eq=False, repr=False)  # the estimator's repr (students/estimator.py) and equality by identity
 class LinearStudent(Student):
     """Linear student.
 

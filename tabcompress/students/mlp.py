@@ -13,15 +13,17 @@ is training-time only; the fitted student holds the same numpy weights as withou
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import pandas as pd
 
 from tabcompress.config import Flag, Number, OneOf, Whole, Widths, parameter
 from tabcompress.errors import SettingError
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def resolve_device(device: str) -> str:
@@ -37,7 +39,7 @@ def resolve_device(device: str) -> str:
     return device
 
 
-@dataclass(eq=False, repr=False)  # scikit-learn's repr and equality
+@dataclass(eq=False, repr=False)  # the estimator's repr (students/estimator.py) and equality by identity
 class MLPStudent(Student):
     """Multilayer perceptron student.
 

@@ -16,7 +16,8 @@ move a leaf's most probable class, so the best tree seen is kept and the refinem
 no longer helps.
 
 This works on the arrays of a fitted scikit-learn ``DecisionTreeRegressor`` and writes them back through
-the tree's own pickling state, so the student stays a plain scikit-learn tree.
+the tree's own pickling state, so the refined tree is a plain scikit-learn tree again, which the tree
+student then compiles into its own arrays (students/tree.py).
 """
 
 from __future__ import annotations

@@ -1,18 +1,25 @@
-"""A single decision tree that regresses the teacher's probabilities (or values)."""
+"""A single decision tree that regresses the teacher's probabilities (or values).
+
+scikit-learn grows the tree (and :mod:`tabcompress.students.refine` refines it) during ``fit``; the
+fitted student then holds it as plain node arrays, not as a ``DecisionTreeRegressor``, and predicts with
+numpy, so loading and predicting imports neither scikit-learn nor scipy.
+"""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from sklearn.tree import DecisionTreeRegressor
 
 from tabcompress.config import Flag, OneOf, Whole, parameter
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
-from tabcompress.students.refine import refine_tree
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sklearn.tree import DecisionTreeRegressor
 
 # The depth a tree student grows to when a run's settings leave --max-depth unset.
 DEFAULT_DEPTH = 6
@@ -28,7 +35,7 @@ SCREEN_ROWS = 50_000
 AUTO_REFINE_MAX_LEAVES = 1024
 
 
-@dataclass(eq=False, repr=False)  # scikit-learn's repr and equality
+@dataclass(eq=False, repr=False)  # the estimator's repr (students/estimator.py) and equality by identity
 class TreeStudent(Student):
     """Decision-tree student.
 
@@ -57,6 +64,13 @@ class TreeStudent(Student):
     winner is refined on all rows. ``refinement_["starts"]`` lists each start's losses. By default
     classification uses ``DEFAULT_REFINE_STARTS``; regression, and any run without refinement, grows
     one tree.
+
+    The fitted tree is held as scikit-learn's node arrays, copied: ``feature_``, ``threshold_``
+    (float64), ``missing_left_``, ``left_`` and ``right_`` (-1 at a leaf, whose feature and threshold
+    are scikit-learn's -2), ``value_`` (each node's mean target, ``(n_nodes, n_outputs)``) and
+    ``depth_``. A row is routed as scikit-learn routes it: its values rounded to float32, left when
+    ``x <= threshold`` compared in double precision, a missing value left where ``missing_left_``; so
+    predictions are scikit-learn's to the bit.
     """
 
     name = "tree"
@@ -84,19 +98,27 @@ class TreeStudent(Student):
         return {"max_depth": cls.from_settings(settings).max_depth}
 
     def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
-        passes, starts = self.refine_passes, self.refine_starts
-        classify = self.task_ != "regression"
         self.encoder_ = TabularEncoder(self.categorical_, numeric="raw", categories="ordinal")
         Z = self.encoder_.fit(X, targets).transform(X)
+        self._compile(self._fit_tree(Z, targets, sample_weight))
+
+    def _fit_tree(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None
+                  ) -> DecisionTreeRegressor:
+        """The scikit-learn tree grown (and refined) on the encoded rows ``Z``; sets ``refinement_``,
+        ``refine_passes_`` and ``refine_starts_``."""
+        from tabcompress.students.refine import refine_tree
+
+        passes, starts = self.refine_passes, self.refine_starts
+        classify = self.task_ != "regression"
         by_class = classify and self.grow_on == "classes"
-        self.tree_model_ = self._grow(Z, _one_hot(targets) if by_class else targets, sample_weight)
+        grown = self._grow(Z, _one_hot(targets) if by_class else targets, sample_weight)
         if passes is None:
-            auto = self.refine and classify and self.tree_model_.tree_.n_leaves <= AUTO_REFINE_MAX_LEAVES
+            auto = self.refine and classify and grown.tree_.n_leaves <= AUTO_REFINE_MAX_LEAVES
             passes = DEFAULT_REFINE_PASSES if auto else 0
         self.refinement_ = None
         self.refine_passes_, self.refine_starts_ = 0, 1
-        if passes == 0 or self.tree_model_.tree_.max_depth == 0:
-            return
+        if passes == 0 or grown.tree_.max_depth == 0:
+            return grown
         if starts is None:
             starts = DEFAULT_REFINE_STARTS if classify else 1
         self.refine_passes_, self.refine_starts_ = int(passes), int(starts)
@@ -112,11 +134,11 @@ class TreeStudent(Student):
             Ws = None if sample_weight is None else sample_weight[screen]
         else:
             Zs, Ts, Ws = Z, targets, sample_weight
-        greedy = copy.deepcopy(self.tree_model_)  # start 0 is refined in place
+        greedy = copy.deepcopy(grown)  # start 0 is refined in place
         greedy_loss = _loss(greedy, Z, targets, classify, sample_weight)
         candidates, losses = [], []
         for start in range(int(starts)):
-            described, model = self._start(start, Zs, Ts, Ws, rng, classify)
+            described, model = self._start(start, grown, Zs, Ts, Ws, rng, classify)
             info = refine_tree(model, Zs, Ts, classify=classify, passes=int(passes), sample_weight=Ws)
             entry = {"start": described, "loss_before": info["loss_before"], "loss_after": info["loss_after"]}
             if screened:  # judged on every row: predicting is cheap, and a tree fitted to the sample may not carry
@@ -128,23 +150,26 @@ class TreeStudent(Student):
         _, model, info, described = min(candidates, key=lambda c: c[0])  # ties keep the earlier start
         if screened:  # the winner refined on every row (refinement never makes its loss worse)
             info = refine_tree(model, Z, targets, classify=classify, passes=int(passes), sample_weight=sample_weight)
-        self.tree_model_ = model
         # "before" is the greedy tree grown on every row: before → after reads CART → what ships.
         self.refinement_ = {**info, "loss_before": greedy_loss, "start": described,
                             "screen_rows": int(len(Zs)), "starts": losses}
+        return model
 
     def _grow(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None) -> DecisionTreeRegressor:
+        from sklearn.tree import DecisionTreeRegressor
+
         return DecisionTreeRegressor(
             max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf, random_state=self.random_state,
         ).fit(Z, targets, sample_weight=sample_weight)
 
-    def _start(self, start: int, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None,
-               rng: np.random.Generator, classify: bool) -> tuple[str, DecisionTreeRegressor]:
-        """Starting tree number ``start`` on the screening rows ``Z`` and its name; 0 is the tree already
-        grown on every row."""
+    def _start(self, start: int, grown: DecisionTreeRegressor, Z: np.ndarray, targets: np.ndarray,
+               sample_weight: np.ndarray | None, rng: np.random.Generator,
+               classify: bool) -> tuple[str, DecisionTreeRegressor]:
+        """Starting tree number ``start`` on the screening rows ``Z`` and its name; 0 is ``grown``, the
+        tree already grown on every row."""
         if start == 0:
-            return "probabilities, all rows", self.tree_model_
+            return "probabilities, all rows", grown
         # Classification alternates probability- and class-grown trees; regression has only values.
         by_class = classify and start % 2 == 1
         fit_on = _one_hot(targets) if by_class else targets
@@ -157,34 +182,72 @@ class TreeStudent(Student):
             rows, weight = np.arange(len(Z)), sample_weight
         return f"{what}, half of the rows", self._grow(Z[rows], fit_on[rows], weight)
 
+    # -- the fitted tree as arrays, and prediction (numpy only) ----------------------------------
+    def _compile(self, model: DecisionTreeRegressor) -> None:
+        """Hold the fitted scikit-learn tree ``model`` as node arrays (see the class's docstring); the
+        scikit-learn tree is not kept."""
+        tree = model.tree_
+        self.feature_ = tree.feature.astype(np.int32)
+        self.threshold_ = tree.threshold.astype(np.float64)
+        self.missing_left_ = tree.missing_go_to_left.astype(bool)
+        self.left_ = tree.children_left.astype(np.int32)
+        self.right_ = tree.children_right.astype(np.int32)
+        self.value_ = tree.value.reshape(tree.node_count, -1).astype(np.float64)
+        self.depth_ = int(tree.max_depth)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A student pickled before trees were compiled holds a scikit-learn tree: compile it (which
+        # unpickling it has imported scikit-learn for).
+        state = dict(state)
+        model = state.pop("tree_model_", None)
+        self.__dict__.update(state)
+        if model is not None:
+            self._compile(model)
+
+    def _leaves(self, Z: np.ndarray) -> np.ndarray:
+        """The leaf each encoded row reaches: scikit-learn's ``apply``, to the bit."""
+        X = np.asarray(Z, dtype=np.float32)  # scikit-learn rounds the rows to float32
+        node = np.zeros(len(X), dtype=np.intp)
+        rows = np.arange(len(X)) if self.left_[0] >= 0 else np.arange(0)
+        while len(rows):  # each step moves the rows not yet in a leaf one level down
+            at = node[rows]
+            x = X[rows, self.feature_[at]]
+            go_left = x <= self.threshold_[at]  # float32 against float64: compared in double precision
+            missing = np.isnan(x)
+            if missing.any():
+                go_left = np.where(missing, self.missing_left_[at], go_left)
+            at = np.where(go_left, self.left_[at], self.right_[at])
+            node[rows] = at
+            rows = rows[self.left_[at] >= 0]
+        return node
+
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.tree_model_.predict(self.encoder_.transform(X)))
+        values = self.value_[self._leaves(self.encoder_.transform(X))]
+        return values[:, 0] if self.task_ == "regression" else values
 
     def fitted_settings(self) -> dict[str, int | None]:
         return {"max_depth": self.max_depth, "refine_passes": self.refine_passes_, "refine_starts": self.refine_starts_}
 
     def leaf_ids(self, X: pd.DataFrame) -> np.ndarray:
         """The leaf each row lands in (used to spread selected rows across the tree's regions)."""
-        return np.asarray(self.tree_model_.apply(self.encoder_.transform(self._check_X(X))))
+        return self._leaves(self.encoder_.transform(self._check_X(X)))
 
     def _portable_model(self) -> tuple[dict, dict]:
         from tabcompress.students.portable import floats, output
 
-        tree = self.tree_model_.tree_
-        leaf = tree.children_left < 0
-        nodes = {"feature": np.where(leaf, -1, tree.feature).tolist(),
-                 "threshold": np.where(leaf, 0.0, tree.threshold).tolist(),
-                 "missing_left": [bool(m) for m in tree.missing_go_to_left],
-                 "left": tree.children_left.tolist(), "right": tree.children_right.tolist(),
-                 "value": floats(tree.value.reshape(tree.node_count, -1))}
+        leaf = self.left_ < 0
+        nodes = {"feature": np.where(leaf, -1, self.feature_).tolist(),
+                 "threshold": np.where(leaf, 0.0, self.threshold_).tolist(),
+                 "missing_left": [bool(m) for m in self.missing_left_],
+                 "left": self.left_.tolist(), "right": self.right_.tolist(),
+                 "value": floats(self.value_)}
         n_outputs = len(nodes["value"][0])
         model = {"kind": "trees", "compare": "<=", "n_outputs": n_outputs, "base": [0.0] * n_outputs,
                  "trees": [{**nodes, "output": 0}]}
         return model, output(self.task_, "normalize", argmax="raw")
 
     def _complexity(self) -> dict[str, int]:
-        tree = self.tree_model_.tree_
-        return {"n_nodes": int(tree.node_count), "n_leaves": int(tree.n_leaves), "depth": int(tree.max_depth)}
+        return {"n_nodes": len(self.left_), "n_leaves": int(np.count_nonzero(self.left_ < 0)), "depth": self.depth_}
 
 
 def _one_hot(targets: np.ndarray) -> np.ndarray:
