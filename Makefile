@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DEMO   := demo-out
 
-.PHONY: install demo test docs bench bench-quick bench-frontier clean
+.PHONY: install demo test docs bench bench-quick bench-frontier bench-latency clean
 
 install: $(VENV)/.installed
 
@@ -51,6 +51,15 @@ bench-frontier: install
 	$(PY) bench/run.py --regime full --max-train-rows 20000 --set synthetic_max_rows=100000 \
 		--frontier-share 0.01 --methods frontier --students auto --seeds 0 --name frontier_full $(FRONTIER_ARGS)
 	$(PY) bench/render.py bench/results/frontier_full.json --md bench/results/frontier_full.md
+
+# Serving latency side by side: per dataset, the RF300 teacher (full regime, at most 20,000 training rows)
+# as loaded and in onnxruntime (skl2onnx), against its default student (a depth-6 tree) as the Python
+# wrapper, ONNX in onnxruntime, compiled C (cc -O2) and the Python export: one-row and 10,000-row latency
+# and bytes, with the ratios. About 20 minutes for 8 datasets on 2 cores (one process; the timings want a
+# quiet machine). LATENCY_ARGS adds to it, e.g. LATENCY_ARGS="--datasets magic --teachers rf,xgb".
+LATENCY_ARGS ?=
+bench-latency: install
+	$(PY) bench/latency.py $(LATENCY_ARGS)
 
 bench-quick: install
 	$(PY) bench/run.py --quick --datasets sample_data/bank_marketing_4k.csv --out bench/results/quick
