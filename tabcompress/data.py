@@ -30,13 +30,8 @@ def read_csv(path: str | Path) -> pd.DataFrame:
             header = next(csv.reader(fh), [])
         # utf-8-sig drops a byte-order mark, which Excel likes to write.
         df = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                         f"{exc.start}); re-save it as UTF-8") from None
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{where}: is empty") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{where}: cannot be parsed as CSV ({str(exc).strip().splitlines()[-1]})") from None
+    except (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise _unreadable(where, exc) from None
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise InputError(f"{where}: duplicate column names: {', '.join(duplicates)}")
@@ -46,6 +41,16 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise InputError(f"{where}: has one column whose name contains ';' — the file looks "
                          "semicolon-delimited; tabcompress reads comma-separated files")
     return df
+
+
+def _unreadable(where: str, exc: Exception) -> InputError:
+    """The one line for a CSV that pandas cannot read: not UTF-8, empty, or not CSV."""
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(f"{where}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                          f"{exc.start}); re-save it as UTF-8")
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return InputError(f"{where}: is empty")
+    return InputError(f"{where}: cannot be parsed as CSV ({str(exc).strip().splitlines()[-1]})")
 
 
 def read_header(path: str | Path) -> list[str]:
@@ -58,13 +63,8 @@ def read_header(path: str | Path) -> list[str]:
     try:
         # The header read as a row of text, so that duplicate names are seen (pandas renames them).
         first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                         f"{exc.start}); re-save it as UTF-8") from None
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{where}: is empty") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(f"{where}: cannot be parsed as CSV ({str(exc).strip().splitlines()[-1]})") from None
+    except (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise _unreadable(where, exc) from None
     except (OSError, EOFError) as exc:  # a damaged .gz, say
         raise InputError(f"{where}: cannot be read ({exc})") from None
     header = [str(name) for name in first.iloc[0].tolist()] if len(first) else []

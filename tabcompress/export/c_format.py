@@ -519,17 +519,7 @@ class _Writer:
         lines += self.array("struct tree", "trees", [f"{{ {o}, {w}, {at} }}" for o, w, at in trees],
                             "each tree: the first raw score it adds to, how many, where its leaves start",
                             per_line=4)
-        lines += [""] + self.tree_prelude() + [
-            "",
-            "static void raw_scores(const double *z, double *raw)",
-            "{",
-            "    float zf[TC_N_Z];",
-            "    int k, t;",
-            "    for (k = 0; k < TC_N_Z; ++k)",
-            "        zf[k] = float32(z[k]);  /* as scikit-learn and XGBoost read their inputs */",
-            "    for (k = 0; k < TC_N_RAW; ++k)",
-            "        raw[k] = base[k];",
-            f"    for (t = 0; t < {len(trees)}; ++t) {{",
+        lines += self.raw_scores_opening(len(trees)) + [
             "        const struct split *split = splits + t * TC_SPLITS;",
             "        int i = 0, level;",
             "        for (level = 0; level < TC_DEPTH; ++level) {  /* no branch: v != v is 1 when v is NaN */",
@@ -546,6 +536,21 @@ class _Writer:
                       "trees[t].width + k];"]
         lines += ["    }", "}"]
         return lines
+
+    def raw_scores_opening(self, n_trees: int) -> list[str]:
+        """The prelude and ``raw_scores``'s lines up to the body of its loop over the trees."""
+        return [""] + self.tree_prelude() + [
+            "",
+            "static void raw_scores(const double *z, double *raw)",
+            "{",
+            "    float zf[TC_N_Z];",
+            "    int k, t;",
+            "    for (k = 0; k < TC_N_Z; ++k)",
+            "        zf[k] = float32(z[k]);  /* as scikit-learn and XGBoost read their inputs */",
+            "    for (k = 0; k < TC_N_RAW; ++k)",
+            "        raw[k] = base[k];",
+            f"    for (t = 0; t < {n_trees}; ++t) {{",
+        ]
 
     def preorder_trees(self) -> list[str]:
         model = self.model
@@ -590,17 +595,7 @@ class _Writer:
         lines += self.array("double", "leaf_values", map(c_double, values))
         lines += self.array("struct tree", "trees", [f"{{ {r}, {o}, {w} }}" for r, o, w in trees],
                             "each tree: its root node, the first raw score it adds to and how many", per_line=4)
-        lines += [""] + self.tree_prelude() + [
-            "",
-            "static void raw_scores(const double *z, double *raw)",
-            "{",
-            "    float zf[TC_N_Z];",
-            "    int k, t;",
-            "    for (k = 0; k < TC_N_Z; ++k)",
-            "        zf[k] = float32(z[k]);  /* as scikit-learn and XGBoost read their inputs */",
-            "    for (k = 0; k < TC_N_RAW; ++k)",
-            "        raw[k] = base[k];",
-            f"    for (t = 0; t < {len(trees)}; ++t) {{",
+        lines += self.raw_scores_opening(len(trees)) + [
             "        const struct node *node = nodes + trees[t].root;",
             "        while (node->feature >= 0) {",
             "            float v = zf[node->feature];",
