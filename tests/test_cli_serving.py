@@ -209,7 +209,7 @@ def test_inspect_gbdt_and_linear(students):
 
 
 def test_threshold_text_splits_float32_numbers_as_the_model():
-    from tabcompress.students.describe import _threshold_text
+    from tabcompress.evaluation.describe import _threshold_text
 
     rng = np.random.default_rng(0)
     values = np.concatenate([rng.normal(0, 1e3, 200), rng.normal(0, 1e-3, 200), [0.0, 280.0, 0.35, 1e20]])

@@ -45,8 +45,8 @@ def evaluate(
     """
     with errors(ctx, verbose):
         from tabcompress.errors import FidelityGateError
-        from tabcompress.evaluation.check import evaluate_files, render_summary
         from tabcompress.progress import Progress, RichProgress
+        from tabcompress.run.evaluate import evaluate_files, render_summary
 
         stderr = console()
         gate_error = None

@@ -24,8 +24,8 @@ def inspect(
     (categories by name, where missing cells go), a boosted ensemble's splits per column, a dense
     model's layers."""
     with errors(ctx, verbose):
+        from tabcompress.evaluation.describe import describe, render_text
         from tabcompress.export.files import load_student
-        from tabcompress.students.describe import describe, render_text
 
         description = describe(load_student(student, safe=safe), student)
         if json_output:
