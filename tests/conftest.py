@@ -88,6 +88,23 @@ def text_pipeline(X: pd.DataFrame, forest):
     ])
 
 
+@pytest.fixture
+def compiled_sklearn_trees(monkeypatch) -> list:
+    """Every scikit-learn tree a TreeStudent is compiled from during the test, in order (the fitted
+    student keeps only the tree's arrays)."""
+    from tabcompress.students import TreeStudent
+
+    trees: list = []
+    compile_tree = TreeStudent._compile
+
+    def keep(self, model):
+        trees.append(model)
+        compile_tree(self, model)
+
+    monkeypatch.setattr(TreeStudent, "_compile", keep)
+    return trees
+
+
 @pytest.fixture(scope="session")
 def teachers(tmp_path_factory, magic, house, bank, covertype) -> dict[str, Path]:
     """Small fitted teachers saved to disk, by name."""

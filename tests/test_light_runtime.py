@@ -163,29 +163,17 @@ def test_a_fitted_student_holds_plain_values_only(family, bank):
 
 # -- the compiled tree ----------------------------------------------------------------------------
 
-def _captured_trees(monkeypatch) -> list:
-    trees: list = []
-    compile_tree = TreeStudent._compile
-
-    def keep(self, model):
-        trees.append(model)
-        compile_tree(self, model)
-
-    monkeypatch.setattr(TreeStudent, "_compile", keep)
-    return trees
-
 
 @pytest.mark.parametrize("max_depth, missing", [(3, False), (8, True), (None, True)])
-def test_the_compiled_tree_routes_rows_as_scikit_learn_does(magic, monkeypatch, max_depth, missing):
+def test_the_compiled_tree_routes_rows_as_scikit_learn_does(magic, compiled_sklearn_trees, max_depth, missing):
     X = magic.drop(columns="target").reset_index(drop=True)
     rng = np.random.default_rng(0)
     if missing:
         for column in X.columns[:3]:
             X.loc[rng.uniform(size=len(X)) < 0.1, column] = np.nan
     T = rng.dirichlet(np.ones(3), size=len(X))
-    trees = _captured_trees(monkeypatch)
     student = TreeStudent(max_depth=max_depth, random_state=0).fit(X, T, classes=["a", "b", "c"])
-    (model,) = trees
+    (model,) = compiled_sklearn_trees
     # Awkward rows: the thresholds themselves, the floats either side of them in float64 and float32
     # (float32 rounding carries some across), and missing cells, in every feature a split reads.
     # (A split of missing against present values has threshold +inf: scikit-learn refuses an infinite
@@ -208,19 +196,18 @@ def test_the_compiled_tree_routes_rows_as_scikit_learn_does(magic, monkeypatch, 
                                     "depth": int(t.max_depth)}
 
 
-def test_a_tree_student_saved_with_its_scikit_learn_tree_still_loads(magic, monkeypatch, tmp_path):
+def test_a_tree_student_saved_with_its_scikit_learn_tree_still_loads(magic, compiled_sklearn_trees, tmp_path):
     """A student saved before trees were compiled holds ``tree_model_``: loading it, from joblib or
     skops, compiles it."""
     from tabcompress.export import load_student, write_outputs
 
     X = magic.drop(columns="target").reset_index(drop=True)
     T = np.random.default_rng(1).dirichlet(np.ones(2), size=len(X))
-    trees = _captured_trees(monkeypatch)
     student = TreeStudent(max_depth=4, random_state=0).fit(X, T, classes=[0, 1])
     compiled = ("feature_", "threshold_", "missing_left_", "left_", "right_", "value_", "depth_")
     earlier = TreeStudent.__new__(TreeStudent)
     earlier.__dict__.update({key: value for key, value in vars(student).items() if key not in compiled},
-                            tree_model_=trees[0])
+                            tree_model_=compiled_sklearn_trees[0])
     for student_format in ("joblib", "skops"):
         paths = write_outputs(tmp_path / student_format, earlier, {}, student_format=student_format)
         restored = load_student(paths["student"])

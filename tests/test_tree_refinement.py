@@ -15,19 +15,6 @@ def _disagreement(student: TreeStudent, X: pd.DataFrame, T: np.ndarray) -> float
     return float(np.mean(np.argmax(student.predict_proba(X), axis=1) != np.argmax(T, axis=1)))
 
 
-def _fitted_sklearn_trees(monkeypatch) -> list:
-    """From now on in the test, every scikit-learn tree a TreeStudent is compiled from (the fitted
-    student keeps only its arrays), in order."""
-    trees: list = []
-    compile_tree = TreeStudent._compile
-
-    def keep(self, model):
-        trees.append(model)
-        compile_tree(self, model)
-
-    monkeypatch.setattr(TreeStudent, "_compile", keep)
-    return trees
-
 
 def test_split_moves_to_where_the_teacher_changes_its_mind():
     # The teacher says class 1 with probability 0.45 below x = 0.5, 0.55 on [0.5, 0.6) and 1.0 above.
@@ -55,7 +42,7 @@ def test_split_moves_to_where_the_teacher_changes_its_mind():
                                [0.45, (0.1 * 0.55 + 0.4 * 1.0) / 0.5], atol=2e-3)
 
 
-def test_refined_tree_routes_missing_values_as_recorded(magic, monkeypatch):
+def test_refined_tree_routes_missing_values_as_recorded(magic, compiled_sklearn_trees):
     # Missing cells in several columns: the written-back tree (scikit-learn's own routing, float32
     # comparisons included) must reproduce the training loss TAO computed.
     X = magic.drop(columns="target").reset_index(drop=True).copy()
@@ -64,7 +51,6 @@ def test_refined_tree_routes_missing_values_as_recorded(magic, monkeypatch):
         X.loc[rng.uniform(size=len(X)) < 0.15, column] = np.nan
     forest = RandomForestClassifier(n_estimators=30, random_state=0).fit(X.fillna(-1), magic["target"])
     T = forest.predict_proba(X.fillna(-1))
-    fitted = _fitted_sklearn_trees(monkeypatch)
     student = TreeStudent(max_depth=5, refine=True, random_state=0).fit(X, T, classes=forest.classes_)
     info = student.refinement_
     assert info is not None and info["passes"] >= 1  # classification refines with refine=True
@@ -74,7 +60,7 @@ def test_refined_tree_routes_missing_values_as_recorded(magic, monkeypatch):
     proba = student.predict_proba(X)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     # The written-back scikit-learn tree is consistent, and the student predicts what it predicts.
-    (model,) = fitted
+    (model,) = compiled_sklearn_trees
     Z = student.encoder_.transform(X)
     np.testing.assert_array_equal(student._predict_raw(X), model.predict(Z))
     np.testing.assert_array_equal(student.leaf_ids(X), model.apply(Z))
@@ -229,14 +215,13 @@ def test_bad_refine_options_are_refused(options, name):
         TreeStudent(**options).fit(X, T, classes=[0, 1])
 
 
-def test_every_node_holds_the_mean_of_its_rows_after_refinement(magic, monkeypatch):
+def test_every_node_holds_the_mean_of_its_rows_after_refinement(magic, compiled_sklearn_trees):
     X = magic.drop(columns="target").reset_index(drop=True)
     forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, magic["target"])
     T = forest.predict_proba(X)
-    fitted = _fitted_sklearn_trees(monkeypatch)
     student = TreeStudent(max_depth=5, refine=True, random_state=0).fit(X, T, classes=forest.classes_)
     assert student.refinement_["nodes_changed"] >= 1
-    (model,) = fitted
+    (model,) = compiled_sklearn_trees
     path = model.decision_path(student.encoder_.transform(X).astype(np.float32)).toarray().astype(bool)
     values = model.tree_.value[:, :, 0]
     np.testing.assert_array_equal(student.value_, values)  # the student holds the tree's values
