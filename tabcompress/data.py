@@ -214,9 +214,7 @@ def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,
     if unknown:
         raise SettingError("categorical", f"names no feature column: {', '.join(map(repr, unknown))}")
 
-    X = df[features].reset_index(drop=True)
-    if not teacher.accepts_text:
-        X = _numeric_only(X, teacher, where, set(categorical))
+    X = numbers_for_teacher(df[features].reset_index(drop=True), teacher, where)
     for name in X.columns:
         col = X[name]
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
@@ -237,22 +235,28 @@ def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,
     return Dataset(X=X, y=y, schema=schema, target=target, ignored_columns=ignored, notes=notes)
 
 
-def _numeric_only(X: pd.DataFrame, teacher: Teacher, where: str, categorical: set[str]) -> pd.DataFrame:
-    """A bare forest takes numbers only: text in a column is an error, not something to guess at."""
+def numbers_for_teacher(X: pd.DataFrame, teacher: Teacher, where: str) -> pd.DataFrame:
+    """``X`` as the teacher takes it. A bare forest (no encoder in front) takes numbers only: its text
+    columns become numbers, and text that is no number is an :class:`InputError` naming the column
+    (not something to guess at). ``X`` itself is left as it is."""
+    if teacher.accepts_text:
+        return X
+    converted = None
     for name in X.columns:
         col = X[name]
         if pd.api.types.is_numeric_dtype(col) or name in teacher.categorical_features:
             continue
+        converted = X.copy() if converted is None else converted
         if pd.api.types.is_bool_dtype(col):
-            X[name] = col.astype(np.float64)
+            converted[name] = col.astype(np.float64)
             continue
-        converted = pd.to_numeric(col, errors="coerce")
-        bad = col[converted.isna() & col.notna()]
+        numbers = pd.to_numeric(col, errors="coerce")
+        bad = col[numbers.isna() & col.notna()]
         if len(bad):
             raise InputError(f"{where}: column {name!r} holds text ({str(bad.iloc[0])[:40]!r}) but the "
                              f"teacher ({teacher.kind}) takes numbers only")
-        X[name] = converted
-    return X
+        converted[name] = numbers
+    return X if converted is None else converted
 
 
 # -- hold-out ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tabcompress.config import DEFAULT_CHUNK_ROWS, default, option_field
-from tabcompress.data import missing_columns, read_csv_chunks, read_header
+from tabcompress.data import missing_columns, numbers_for_teacher, read_csv_chunks, read_header
 from tabcompress.errors import FidelityGateError, InputError, SettingError
 from tabcompress.evaluation.metrics import against_target, align_target, fidelity
 from tabcompress.progress import Progress
@@ -58,26 +58,6 @@ def find_target(header: list[str], target: str | None, teacher: Any, data: str |
             raise SettingError("target", f"{target}: the teacher uses this column as a feature")
         return target
     return "target" if "target" in header and "target" not in features else None
-
-
-def teacher_frame(X: pd.DataFrame, teacher: Any, where: str) -> pd.DataFrame:
-    """``X`` as the teacher takes it: a bare forest (no encoder in front) takes numbers only, so text
-    columns become numbers, and text that is no number is an :class:`InputError` naming the column."""
-    if teacher.accepts_text:
-        return X
-    converted = None
-    for name in X.columns:
-        column = X[name]
-        if pd.api.types.is_numeric_dtype(column) or name in teacher.categorical_features:
-            continue
-        numbers = pd.to_numeric(column, errors="coerce")
-        bad = column.notna() & numbers.isna()
-        if bad.any():
-            raise InputError(f"{where}: column {name!r} holds text ({str(column[bad].iloc[0])[:40]!r}) but the "
-                             f"teacher ({teacher.kind}) takes numbers only")
-        converted = X.copy() if converted is None else converted
-        converted[name] = numbers.astype(np.float64)
-    return X if converted is None else converted
 
 
 def evaluate_files(student: Any, teacher: Any, data: str | Path, *, target: str | None = None,
@@ -152,7 +132,7 @@ def evaluate_files(student: Any, teacher: Any, data: str | Path, *, target: str 
     with progress.stage("scoring the rows with the teacher and the student", str(data)):
         for chunk in chunks:
             chunk = student_frame(chunk, lookup)
-            soft = label_rows(teacher, teacher_frame(chunk[teacher_columns], teacher, where),
+            soft = label_rows(teacher, numbers_for_teacher(chunk[teacher_columns], teacher, where),
                               chunk_rows=label_chunk_rows)
             predicted = student.predict(chunk[student_names])
             if classify:
