@@ -66,6 +66,9 @@ def test_student_contract(name, rows, tmp_path):
     assert proba.shape == (len(X), len(classes))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     np.testing.assert_array_equal(labels, classes[np.argmax(proba, axis=1)])
+    both = student.predict_with_proba(X)  # one pass, the same two answers
+    np.testing.assert_array_equal(both[0], labels)
+    np.testing.assert_array_equal(both[1], proba)
     np.testing.assert_array_equal(trained().predict_proba(X), proba)  # same seed, same student
     assert set(student.complexity()) and isinstance(student.fitted_settings(), dict)
     # columns are read by name, in any order, extra columns ignored

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
 import pandas as pd
 
 from tabcompress.config import DEFAULT_CHUNK_ROWS
@@ -119,11 +118,13 @@ def predict_csv(student: Any, data: str | Path, out: str | Path | None = None, *
         nonlocal rows
         for chunk in chunks:
             X = student_frame(chunk, lookup)
-            scored = pd.DataFrame({PREDICTION_COLUMN: student.predict(X)})
             if proba:
-                probabilities = np.asarray(student.predict_proba(X))
-                for j, name in enumerate(columns[1:]):
-                    scored[name] = probabilities[:, j]
+                labels, probabilities = student.predict_with_proba(X)
+            else:
+                labels, probabilities = student.predict(X), None
+            scored = pd.DataFrame({PREDICTION_COLUMN: labels})
+            for j, name in enumerate(columns[1:]):
+                scored[name] = probabilities[:, j]
             scored.to_csv(fh, header=rows == 0, index=False)
             rows += len(scored)
 

@@ -140,16 +140,31 @@ class Student(Estimator, ABC):
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels (in the teacher's label space) or regression values."""
+        return self._labels(self._predict_raw(self._check_X(X)))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``."""
+        self._need_classes()
+        return self._probabilities(self._predict_raw(self._check_X(X)))
+
+    def predict_with_proba(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(predict(X), predict_proba(X))`` from one pass over the rows (batch scoring wants both)."""
+        self._need_classes()
         raw = self._predict_raw(self._check_X(X))
+        return self._labels(raw), self._probabilities(raw)
+
+    def _need_classes(self) -> None:
+        if self.task_ == "regression":
+            raise AttributeError("a regression student has no predict_proba")
+
+    def _labels(self, raw: np.ndarray) -> np.ndarray:
         if self.task_ == "regression":
             return raw.ravel()
         return self.classes_[np.argmax(raw, axis=1)]
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, columns in the order of ``classes_``."""
-        if self.task_ == "regression":
-            raise AttributeError("a regression student has no predict_proba")
-        raw = np.clip(self._predict_raw(self._check_X(X)), 0.0, None)
+    @staticmethod
+    def _probabilities(raw: np.ndarray) -> np.ndarray:
+        raw = np.clip(raw, 0.0, None)
         total = raw.sum(axis=1, keepdims=True)
         uniform = np.full_like(raw, 1.0 / raw.shape[1])
         return np.divide(raw, total, out=uniform, where=total > 0)
