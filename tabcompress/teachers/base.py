@@ -15,6 +15,7 @@ predicts, so a family writes only how its model answers.
 from __future__ import annotations
 
 import contextlib
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,24 @@ def supported_types() -> str:
     """The model types tabcompress takes, for messages."""
     names = [name for family in model_families() for name in family.supported_types]
     return ", ".join(names + ["Pipeline ending in one of these"])
+
+
+def missing_library(module: str, extra: str | None, where: str) -> str:
+    """One line for a model that needs a library which is not installed."""
+    install = f"pip install 'tabcompress[{extra}]'" if extra else f"pip install {module}"
+    return f"{where}: needs {module}, which is not installed; {install}"
+
+
+def is_catboost_json(path: Path) -> bool:
+    """Whether a .json model file is CatBoost's (it opens with ``features_info`` or ``model_info``)
+    rather than XGBoost's (which opens with ``learner`` or ``version``)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    keys = re.findall(r'"([A-Za-z_]+)"\s*:', head)
+    return bool(keys) and keys[0] in ("features_info", "model_info", "oblivious_trees", "scale_and_bias")
 
 
 def describe_source(source: Path | None) -> str:
@@ -140,6 +159,13 @@ class Teacher(ABC):
 
     #: The model types the family takes, as "unsupported model type" messages list them.
     supported_types: tuple[str, ...] = ()
+    #: Suffixes of the library's own model files, which the family reads (:meth:`read_file`). None of
+    #: them runs code when read, so ``--safe`` takes them.
+    file_suffixes: tuple[str, ...] = ()
+    #: The library the family's models come from (its top-level module), and the extra of
+    #: tabcompress that installs it; None when it is one of tabcompress's own dependencies.
+    library: str | None = None
+    extra: str | None = None
 
     def __init__(self, model: Any, *, task: str, classes: Any, feature_names: Sequence[Any] | None,
                  n_features: int, kind: str, source: Path | None = None):
@@ -175,6 +201,27 @@ class Teacher(ABC):
         if final is not model:
             found = f"Pipeline ending in {type(final).__module__}.{type(final).__qualname__}"
         raise InputError(f"{describe_source(source)}: unsupported model type {found}; supported: {supported_types()}")
+
+    @classmethod
+    def claims_file(cls, path: Path) -> bool:
+        """Whether ``path`` is a model file of this family's library (by its suffix)."""
+        return path.suffix.lower() in cls.file_suffixes
+
+    @classmethod
+    def read_file(cls, path: Path, where: str) -> Any:
+        """The model in ``path``, one of the library's own files; an :class:`InputError` naming
+        ``where`` when it cannot be read."""
+        raise NotImplementedError(f"{cls.__name__} reads no model files")
+
+    @classmethod
+    def import_library(cls, where: str) -> Any:
+        """The family's library, or an :class:`InputError` naming the extra that installs it."""
+        import importlib
+
+        try:
+            return importlib.import_module(cls.library)
+        except ImportError:
+            raise InputError(missing_library(cls.library, cls.extra, where)) from None
 
     def __repr__(self) -> str:
         source = f", source={str(self.source)!r}" if self.source else ""

@@ -1,4 +1,5 @@
-"""Reading a teacher from disk: pickle/joblib, skops, or XGBoost's own model files."""
+"""Reading a teacher from disk: pickle/joblib, skops, or a library's own model file (XGBoost .json/.ubj,
+LightGBM .txt, CatBoost .cbm/.json, ONNX .onnx; each family says which it reads)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from tabcompress.errors import InputError, require_file
-from tabcompress.teachers.base import Teacher, supported_types
+from tabcompress.teachers.base import Teacher, missing_library, model_families, supported_types
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
-XGBOOST_SUFFIXES = (".json", ".ubj")
 SKOPS_SUFFIXES = (".skops",)
 # Beyond what skops trusts by default (scikit-learn's estimators and transformers, numpy, builtins),
 # the types a supported teacher is made of. A .skops file holding any other type is refused.
@@ -22,6 +22,11 @@ SKOPS_TRUSTED_TEACHER_TYPES = (
     "xgboost.sklearn.XGBRFClassifier",
     "xgboost.sklearn.XGBRFRegressor",
 )
+
+
+def native_suffixes() -> tuple[str, ...]:
+    """The suffixes of the model files the teacher families read themselves."""
+    return tuple(dict.fromkeys(s for family in model_families() for s in family.file_suffixes))
 
 
 def load_skops(path: Path, trusted: tuple[str, ...], where: str) -> Any:
@@ -46,11 +51,11 @@ def load_skops(path: Path, trusted: tuple[str, ...], where: str) -> Any:
 
 
 def load_teacher(path: str | Path, *, safe: bool = False) -> Teacher:
-    """Load a teacher from a pickle/joblib file, a .skops file or an XGBoost native model file.
+    """Load a teacher from a pickle/joblib file, a .skops file or a library's own model file.
 
     Loading a pickle runs code stored in it: only load files you trust. With ``safe``, pickles are
-    refused and only formats that cannot run code are read (.skops with a list of trusted types,
-    XGBoost .json/.ubj).
+    refused and only formats that cannot run code are read (.skops with a list of trusted types, and
+    the libraries' own model files).
     """
     path = Path(path)
     where = f"teacher file {path}"
@@ -60,27 +65,28 @@ def load_teacher(path: str | Path, *, safe: bool = False) -> Teacher:
         return Teacher.from_model(load_skops(path, SKOPS_TRUSTED_TEACHER_TYPES, where), source=path)
     if safe and suffix in PICKLE_SUFFIXES:
         raise InputError(f"{where}: --safe refuses pickle and joblib files, which run code when loaded; "
-                         f"save the teacher with skops (.skops) or, for XGBoost, as .json/.ubj")
-    if suffix in XGBOOST_SUFFIXES:
-        import xgboost as xgb
-
-        booster = xgb.Booster()
-        try:
-            booster.load_model(str(path))
-        except xgb.core.XGBoostError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{where}: not a readable XGBoost model ({first[:200]})") from None
-        return Teacher.from_model(booster, source=path)
+                         f"save the teacher with skops (.skops) or in its library's own format "
+                         f"({', '.join(native_suffixes())})")
+    for family in model_families():
+        if family.claims_file(path):
+            return family(family.read_file(path, where), source=path)
     if suffix in PICKLE_SUFFIXES:
-        import joblib
-
-        try:
-            model = joblib.load(path)
-        except ModuleNotFoundError as exc:
-            raise InputError(f"{where}: needs the module {exc.name!r}, which is not installed; "
-                             f"supported: {supported_types()}") from None
-        except Exception as exc:  # a damaged pickle can raise almost anything
-            raise InputError(f"{where}: cannot be unpickled ({type(exc).__name__}: {str(exc)[:200]})") from None
-        return Teacher.from_model(model, source=path)
+        return Teacher.from_model(_unpickle(path, where), source=path)
     raise InputError(f"{where}: unknown extension {suffix or '(none)'!r}; "
-                     f"expected one of {', '.join(PICKLE_SUFFIXES + SKOPS_SUFFIXES + XGBOOST_SUFFIXES)}")
+                     f"expected one of {', '.join(PICKLE_SUFFIXES + SKOPS_SUFFIXES + native_suffixes())}")
+
+
+def _unpickle(path: Path, where: str) -> Any:
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except ModuleNotFoundError as exc:
+        module = (exc.name or "").split(".")[0]
+        extras = {family.library: family.extra for family in model_families() if family.library}
+        if module in extras:
+            raise InputError(missing_library(module, extras[module], where)) from None
+        raise InputError(f"{where}: needs the module {exc.name!r}, which is not installed; "
+                         f"supported: {supported_types()}") from None
+    except Exception as exc:  # a damaged pickle can raise almost anything
+        raise InputError(f"{where}: cannot be unpickled ({type(exc).__name__}: {str(exc)[:200]})") from None

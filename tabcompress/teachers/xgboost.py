@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tabcompress.errors import InputError
-from tabcompress.teachers.base import InputMap, Teacher, TreeNodes, describe_source, final_step
+from tabcompress.teachers.base import InputMap, Teacher, TreeNodes, describe_source, final_step, is_catboost_json
 
 # Objectives of a bare Booster, by the task they imply.
 _BINARY_OBJECTIVES = {"binary:logistic", "binary:logitraw", "binary:hinge"}
@@ -35,6 +35,24 @@ class XGBoostTeacher(Teacher):
     name = "xgboost"
 
     supported_types = ("xgboost.Booster",)
+    file_suffixes = (".json", ".ubj")
+
+    @classmethod
+    def claims_file(cls, path: Path) -> bool:
+        # CatBoost writes .json models too; its files open with its own keys.
+        return super().claims_file(path) and not (path.suffix.lower() == ".json" and is_catboost_json(path))
+
+    @classmethod
+    def read_file(cls, path: Path, where: str) -> Any:
+        import xgboost as xgb
+
+        booster = xgb.Booster()
+        try:
+            booster.load_model(str(path))
+        except xgb.core.XGBoostError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{where}: not a readable XGBoost model ({first[:200]})") from None
+        return booster
 
     @classmethod
     def handles(cls, model: Any) -> bool:
