@@ -1,7 +1,8 @@
 """The two baselines at a student's size (bench/run.py's B4 and B5).
 
 * **B4**, the teacher cut to the student's bytes: the teacher itself with only its first k trees — an
-  XGBoost teacher's first k boosting rounds (a multiclass round holds one tree per class), k of a
+  XGBoost, LightGBM or CatBoost teacher's first k boosting rounds (a multiclass round holds one tree
+  per class in XGBoost and LightGBM), k of a
   RandomForest's trees — for the largest k whose pickled size (:func:`serialized_bytes`, the measure the
   tool reports for its students) is at most the student's. A Pipeline teacher is measured as the
   pipeline with the cut model in it. When even one tree (round) is bigger than the student, k is 1 and
@@ -69,14 +70,23 @@ def _is_xgboost(estimator: Any) -> bool:
     return isinstance(estimator, XGBModel)
 
 
+def _library(estimator: Any) -> str:
+    return type(estimator).__module__.split(".")[0]
+
+
 def n_units(model: Any) -> int:
-    """How many units the teacher can be cut into: boosting rounds (XGBoost) or trees (a forest)."""
+    """How many units the teacher can be cut into: boosting rounds (XGBoost, LightGBM, CatBoost) or
+    trees (a forest)."""
     estimator, _ = _final(model)
     if _is_xgboost(estimator):
         return int(estimator.get_booster().num_boosted_rounds())
+    if _library(estimator) == "lightgbm":
+        return int(estimator.booster_.current_iteration())
+    if _library(estimator) == "catboost":
+        return int(estimator.tree_count_)
     if hasattr(estimator, "estimators_"):
         return len(estimator.estimators_)
-    raise TypeError(f"B4 cuts XGBoost and RandomForest teachers; got {type(estimator).__name__}")
+    raise TypeError(f"B4 cuts XGBoost, LightGBM, CatBoost and RandomForest teachers; got {type(estimator).__name__}")
 
 
 def cut_teacher(model: Any, k: int) -> Any:
@@ -91,11 +101,22 @@ def cut_teacher(model: Any, k: int) -> Any:
     cut = copy.copy(estimator)
     if _is_xgboost(estimator):
         cut._Booster = estimator.get_booster()[:k]
+    elif _library(estimator) == "lightgbm":
+        import lightgbm
+
+        cut._Booster = lightgbm.Booster(model_str=estimator.booster_.model_to_string(num_iteration=k))
+    elif _library(estimator) == "catboost":
+        cut = estimator.copy()
+        cut.shrink(k)
+        return cut if pipeline is None else _in_pipeline(pipeline, cut)
     else:
         cut.estimators_ = list(estimator.estimators_[:k])
     cut.n_estimators = k
-    if pipeline is None:
-        return cut
+    return cut if pipeline is None else _in_pipeline(pipeline, cut)
+
+
+def _in_pipeline(pipeline: Any, cut: Any) -> Any:
+    """A copy of ``pipeline`` with ``cut`` as its last step (the other steps shared, not copied)."""
     whole = copy.copy(pipeline)
     whole.steps = [*pipeline.steps[:-1], (pipeline.steps[-1][0], cut)]
     return whole
@@ -114,7 +135,7 @@ class CutTeacher:
     def __post_init__(self):
         self.units = n_units(self.model)
         estimator, _ = _final(self.model)
-        self.unit = "round" if _is_xgboost(estimator) else "tree"
+        self.unit = "round" if _is_xgboost(estimator) or _library(estimator) in ("lightgbm", "catboost") else "tree"
 
     def bytes_at(self, k: int) -> int:
         if k not in self._bytes:

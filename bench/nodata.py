@@ -73,7 +73,7 @@ def run_dataset(name: str, path: Path, seed: int, a: argparse.Namespace, results
     for kind in a.teachers:
         start = time.perf_counter()
         model = run.build_teacher(kind, classify, text_columns, seed, False)
-        model.fit(X_train, y_train)
+        run.fit_teacher(model, X_train, y_train)
         teacher = Teacher.from_model(model)
         T_train, T_test = label_rows(teacher, X_train), label_rows(teacher, X_test)
         teacher_pred = teacher.classes_[np.argmax(T_test, axis=1)] if classify else T_test

@@ -91,7 +91,7 @@ STUDENTS = {
 DEFAULT_STUDENTS = ("tree4", "tree8", "mlp64x64")
 FRONTIER = "frontier"
 FRONTIER_STUDENT = "auto"
-TEACHERS = ("rf", "xgb")
+TEACHERS = ("rf", "xgb", "lgbm", "catboost")
 REGIMES = ("small", "full")
 #: the full regime's held-out share of each dataset's rows
 FULL_TEST_SHARE = 0.2
@@ -211,20 +211,36 @@ def regime_rows(regime: str, train_rows: int | None = None, test_rows: int | Non
 
 
 def build_teacher(kind: str, classify: bool, text_columns: list[str], seed: int, quick: bool):
-    """RandomForest (300 trees) or XGBoost (400 trees, depth 6); a Pipeline with a one-hot encoder in
-    front when the data has text columns."""
+    """RandomForest (300 trees) or XGBoost (400 trees, depth 6), with a Pipeline and a one-hot encoder in
+    front when the data has text columns; LightGBM (400 rounds, its defaults otherwise) or CatBoost
+    (400 rounds of depth 6), which take text columns natively as their users give them: LightGBM as
+    pandas categoricals (:func:`fit_teacher`), CatBoost as ``cat_features``. Fit it with
+    :func:`fit_teacher`."""
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
-    from xgboost import XGBClassifier, XGBRegressor
 
+    rounds = 40 if quick else 400
     if kind == "rf":
         cls = RandomForestClassifier if classify else RandomForestRegressor
         model = cls(n_estimators=30 if quick else 300, n_jobs=-1, random_state=seed)
     elif kind == "xgb":
+        from xgboost import XGBClassifier, XGBRegressor
+
         cls = XGBClassifier if classify else XGBRegressor
-        model = cls(n_estimators=40 if quick else 400, max_depth=6, tree_method="hist", random_state=seed)
+        model = cls(n_estimators=rounds, max_depth=6, tree_method="hist", random_state=seed)
+    elif kind == "lgbm":
+        from lightgbm import LGBMClassifier, LGBMRegressor
+
+        cls = LGBMClassifier if classify else LGBMRegressor
+        return cls(n_estimators=rounds, random_state=seed, verbose=-1)
+    elif kind == "catboost":
+        from catboost import CatBoostClassifier, CatBoostRegressor
+
+        cls = CatBoostClassifier if classify else CatBoostRegressor
+        return cls(iterations=rounds, depth=6, random_seed=seed, verbose=0, thread_count=-1,
+                   cat_features=list(text_columns) or None, allow_writing_files=False)
     else:
         raise SystemExit(f"bench: unknown teacher {kind!r}; choose from {', '.join(TEACHERS)}")
     if not text_columns:
@@ -232,6 +248,13 @@ def build_teacher(kind: str, classify: bool, text_columns: list[str], seed: int,
     encode = ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), text_columns)],
                                remainder="passthrough", sparse_threshold=0.0)
     return Pipeline([("encode", encode), (kind, model)])
+
+
+def fit_teacher(model: Any, X: pd.DataFrame, y: pd.Series) -> Any:
+    """Fit a teacher of :func:`build_teacher`; LightGBM gets the text columns as pandas categoricals."""
+    if type(model).__module__.split(".")[0] == "lightgbm":
+        X = X.assign(**{c: X[c].astype("category") for c in X.columns if X[c].dtype == object})
+    return model.fit(X, y)
 
 
 @dataclass
@@ -374,7 +397,7 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
         t: dict[str, Any] = {}
         model = build_teacher(teacher_kind, classify, text_columns, seed, args.quick)
         with meter.stage(t, "teacher_fit"):
-            model.fit(X_train, y_train)
+            fit_teacher(model, X_train, y_train)
         teacher = Teacher.from_model(model)
         with meter.stage(t, "label_real"):
             T_train = label_rows(teacher, X_train)

@@ -69,6 +69,7 @@ GENERATORS = Registry("generator", {
 TEACHERS = Registry("teacher", {
     "sklearn": "tabcompress.teachers.sklearn:SklearnTeacher",
     "xgboost": "tabcompress.teachers.xgboost:XGBoostTeacher",
+    "lightgbm": "tabcompress.teachers.lightgbm:LightGBMTeacher",
 })
 #: ``--generator none``: the student learns from the real rows only
 NO_GENERATOR = "none"

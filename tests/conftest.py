@@ -150,6 +150,23 @@ def heldout_rows(df: pd.DataFrame, model, *, test_size: float = 0.2, seed: int =
     return df.iloc[np.sort(test)].reset_index(drop=True)
 
 
+def predict_in_fresh_process(student_path, rows: pd.DataFrame, tmp_path) -> np.ndarray:
+    """What a saved student predicts for ``rows`` when a new Python process loads it with joblib."""
+    rows_path = tmp_path / "rows.pkl"
+    out_path = tmp_path / "pred.npy"
+    rows.to_pickle(rows_path)
+    code = (
+        "import sys, joblib, numpy as np, pandas as pd\n"
+        "student = joblib.load(sys.argv[1])\n"
+        "rows = pd.read_pickle(sys.argv[2])\n"
+        "np.save(sys.argv[3], np.asarray(student.predict(rows)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(student_path), str(rows_path), str(out_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return np.load(out_path, allow_pickle=True)
+
+
 def assert_in_schema(rows: pd.DataFrame, X: pd.DataFrame, schema) -> None:
     """Generated ``rows`` keep ``schema``: its columns in order (others, such as a target, may follow),
     ``X``'s dtypes, seen categories only, finite numbers inside the observed ranges (whole numbers in

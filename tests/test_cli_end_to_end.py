@@ -14,7 +14,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, heldout_rows, run_cli
+from conftest import DATA, heldout_rows, predict_in_fresh_process, run_cli
 
 FAST = ["--epochs", "2", "--synthetic-ratio", "2", "--seed", "0"]
 
@@ -25,22 +25,6 @@ CASES = [
     ("rf_house", "house16h_1200.csv", False),
     ("pipe_bank", "bank_1500.csv", True),
 ]
-
-
-def predict_in_fresh_process(student_path, rows: pd.DataFrame, tmp_path) -> np.ndarray:
-    rows_path = tmp_path / "rows.pkl"
-    out_path = tmp_path / "pred.npy"
-    rows.to_pickle(rows_path)
-    code = (
-        "import sys, joblib, numpy as np, pandas as pd\n"
-        "student = joblib.load(sys.argv[1])\n"
-        "rows = pd.read_pickle(sys.argv[2])\n"
-        "np.save(sys.argv[3], np.asarray(student.predict(rows)))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code, str(student_path), str(rows_path), str(out_path)],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return np.load(out_path, allow_pickle=True)
 
 
 @pytest.mark.parametrize("teacher_name,data_file,classifier", CASES)

@@ -175,24 +175,30 @@ class SklearnTeacher(Teacher):
         return out
 
     def input_map(self) -> InputMap:
-        from sklearn.pipeline import Pipeline
-
-        steps = []
-        if isinstance(self.model, Pipeline):
-            steps = [step for _, step in self.model.steps[:-1] if step not in (None, "passthrough")]
-        if not steps:
-            return self._identity_map()
-        if len(steps) > 1 or type(steps[0]).__name__ != "ColumnTransformer":
-            found = " → ".join(type(s).__name__ for s in steps)
-            raise InputError(f"teacher: data-free distillation reads a Pipeline whose encoder is one "
-                             f"ColumnTransformer (one-hot or ordinal encoders, passthrough); this one has {found}; "
-                             f"give real rows (DATA)")
-        return _column_transformer_map(steps[0], self._column_names(), self._n_inputs())
+        return pipeline_input_map(self.model, self._column_names(), self._n_inputs())
 
     def _n_inputs(self) -> int:
         """How many inputs the ensemble takes (after the Pipeline's encoder, if any)."""
         n = getattr(self._estimator, "n_features_in_", None)
         return int(n) if n is not None else int(self._estimator.get_booster().num_features())
+
+
+def pipeline_input_map(model: Any, names: list[str], n_inputs: int) -> InputMap:
+    """The raw columns behind the ``n_inputs`` inputs of the ensemble at the end of ``model``: its own
+    columns ``names`` when it has no encoder in front, else what its one ColumnTransformer says."""
+    from sklearn.pipeline import Pipeline
+
+    steps = []
+    if isinstance(model, Pipeline):
+        steps = [step for _, step in model.steps[:-1] if step not in (None, "passthrough")]
+    if not steps:
+        return InputMap.identity(names)
+    if len(steps) > 1 or type(steps[0]).__name__ != "ColumnTransformer":
+        found = " → ".join(type(s).__name__ for s in steps)
+        raise InputError(f"teacher: data-free distillation reads a Pipeline whose encoder is one "
+                         f"ColumnTransformer (one-hot or ordinal encoders, passthrough); this one has {found}; "
+                         f"give real rows (DATA)")
+    return _column_transformer_map(steps[0], names, n_inputs)
 
 
 def _hist_trees(estimator: Any) -> list[TreeNodes]:
