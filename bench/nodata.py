@@ -188,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-class", type=lambda s: [int(x) for x in items(s)], default=[1, 5, 10])
     p.add_argument("--fewshot-students", type=items, default=["tree4", "tree8"])
     p.add_argument("--datafree-students", type=items, default=["tree4", "tree8", "mlp64x64"])
+    p.add_argument("--set", type=run.parse_setting, action="append", default=[], metavar="SETTING=VALUE",
+                   help="a tabcompress setting for every method, e.g. --set forest_trees=64 (repeatable)")
     p.add_argument("--out", type=Path, default=run.ROOT / "bench" / "results" / "nodata.json")
     a = p.parse_args(argv)
+    RUN_ARGS.set = dict(a.set)
     datasets = [run.resolve_dataset(d, a.data_dir) for d in a.datasets]
     import torch
 
@@ -200,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "load_average_at_start": list(os.getloadavg())},
         "settings": {"datasets": [n for n, _ in datasets], "seeds": a.seeds, "teachers": a.teachers,
-                     "parts": a.parts, "per_class": a.per_class, "fewshot_students": a.fewshot_students},
+                     "parts": a.parts, "per_class": a.per_class, "fewshot_students": a.fewshot_students,
+                     "set": dict(a.set)},
         "datasets": {}, "teachers": [], "generators": [], "runs": [],
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)

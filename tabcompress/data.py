@@ -231,7 +231,8 @@ def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,
                          f"scoring accuracy")
     if y is None and target is None:
         notes.append("no target column: accuracy against the true target is not scored")
-    schema = Schema.infer(X, categorical=set(categorical))
+    # Columns the teacher splits on as categories are categorical even when they hold numbers.
+    schema = Schema.infer(X, categorical=set(categorical) | set(teacher.categorical_features))
     return Dataset(X=X, y=y, schema=schema, target=target, ignored_columns=ignored, notes=notes)
 
 
