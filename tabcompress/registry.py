@@ -69,6 +69,7 @@ GENERATORS = Registry("generator", {
 TEACHERS = Registry("teacher", {
     "sklearn": "tabcompress.teachers.sklearn:SklearnTeacher",
     "xgboost": "tabcompress.teachers.xgboost:XGBoostTeacher",
+    "catboost": "tabcompress.teachers.catboost:CatBoostTeacher",
 })
 #: ``--generator none``: the student learns from the real rows only
 NO_GENERATOR = "none"
