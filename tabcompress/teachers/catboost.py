@@ -220,8 +220,9 @@ class CatBoostTeacher(Teacher):
     @property
     def accepts_text(self) -> bool:
         # A Pipeline's own steps take the raw rows; a bare model takes text in its categorical columns
-        # only (categorical_features).
-        return self._pipeline
+        # only (categorical_features), named as the data names them; a model fitted without names
+        # cannot name them, so it takes text in any column and CatBoost refuses what it cannot read.
+        return self._pipeline or (self.feature_names is None and bool(self._text_inputs))
 
     @property
     def categorical_features(self) -> list[str]:
