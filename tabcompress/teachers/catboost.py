@@ -41,7 +41,7 @@ from tabcompress.teachers.base import (
 _BINARY_LOSSES = ("Logloss", "CrossEntropy")
 _MULTICLASS_LOSSES = ("MultiClass", "MultiClassOneVsAll")
 _REGRESSION_LOSSES = ("RMSE", "MAE", "Quantile", "Expectile", "LogLinQuantile", "MAPE", "Poisson", "Tweedie",
-                      "Huber", "Lq", "LogCosh", "FairLoss", "RMSPE")
+                      "Huber", "Lq", "LogCosh", "RMSPE")
 # Regression losses whose model answers exp(raw sum), as CatBoostRegressor.predict itself gives them.
 _EXPONENT_LOSSES = ("Poisson", "Tweedie")
 #: How a missing cell of a categorical column is given to CatBoost (see :func:`category_text`).
