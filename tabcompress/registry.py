@@ -70,6 +70,7 @@ TEACHERS = Registry("teacher", {
     "sklearn": "tabcompress.teachers.sklearn:SklearnTeacher",
     "xgboost": "tabcompress.teachers.xgboost:XGBoostTeacher",
     "lightgbm": "tabcompress.teachers.lightgbm:LightGBMTeacher",
+    "catboost": "tabcompress.teachers.catboost:CatBoostTeacher",
 })
 #: ``--generator none``: the student learns from the real rows only
 NO_GENERATOR = "none"
