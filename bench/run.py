@@ -251,9 +251,15 @@ def build_teacher(kind: str, classify: bool, text_columns: list[str], seed: int,
 
 
 def fit_teacher(model: Any, X: pd.DataFrame, y: pd.Series) -> Any:
-    """Fit a teacher of :func:`build_teacher`; LightGBM gets the text columns as pandas categoricals."""
-    if type(model).__module__.split(".")[0] == "lightgbm":
-        X = X.assign(**{c: X[c].astype("category") for c in X.columns if X[c].dtype == object})
+    """Fit a teacher of :func:`build_teacher`: LightGBM gets the text columns as pandas categoricals;
+    CatBoost, which refuses a missing categorical cell, gets them as text with "nan" there (what
+    ``astype(str)`` writes, the usual way users make such columns acceptable to it)."""
+    library = type(model).__module__.split(".")[0]
+    text = [c for c in X.columns if X[c].dtype == object]
+    if library == "lightgbm":
+        X = X.assign(**{c: X[c].astype("category") for c in text})
+    elif library == "catboost":
+        X = X.assign(**{c: X[c].astype(str) for c in text})
     return model.fit(X, y)
 
 

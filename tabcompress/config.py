@@ -453,8 +453,9 @@ class Settings:
     device: str = setting(
         "auto", OneOf(("auto", "cpu", "cuda")), "Where torch trains (generator, MLP).", panel=PANEL_TRAINING)
     safe: bool = setting(
-        False, Flag(), "Refuse pickle/joblib teachers (loading one runs its code); read .skops and XGBoost "
-        ".json/.ubj only; save the student as .skops.")
+        False, Flag(), "Refuse pickle/joblib teachers (loading one runs its code); read .skops and the libraries' "
+        "own model files only (XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm/.json, ONNX .onnx); save the "
+        "student as .skops.")
     data: DataSettings = field(default_factory=DataSettings)
     generator: GeneratorSettings = field(default_factory=GeneratorSettings)
     selection: SelectionSettings = field(default_factory=SelectionSettings)

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-PACKAGES = ("tabcompress", "numpy", "pandas", "scikit-learn", "xgboost", "torch", "ctgan", "joblib")
+PACKAGES = ("tabcompress", "numpy", "pandas", "scikit-learn", "xgboost", "lightgbm", "catboost", "torch", "ctgan",
+            "joblib")
 
 
 def versions() -> dict[str, str | None]:

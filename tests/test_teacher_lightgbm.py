@@ -214,3 +214,29 @@ class _Categorised:
 
 def _text(X: pd.DataFrame) -> list[str]:
     return [c for c in X.columns if X[c].dtype == object]
+
+
+def test_integer_coded_categories_and_a_pipeline_ending_in_lightgbm(bank):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = bank.drop(columns="target").iloc[:600], bank["target"].iloc[:600]
+    # categorical_feature on integer codes: the columns stay numbers, to LightGBM and to tabcompress
+    coded = X.select_dtypes("number").assign(job=pd.Categorical(X["job"]).codes)
+    model = lgb.LGBMClassifier(n_estimators=10, verbose=-1).fit(coded, y, categorical_feature=["job"])
+    teacher = Teacher.from_model(model)
+    assert teacher.categorical_features == [] and not teacher.accepts_text
+    np.testing.assert_allclose(teacher.predict_proba(coded), model.predict_proba(coded), rtol=0, atol=0)
+
+    text = [c for c in X.columns if X[c].dtype == object]
+    pipe = Pipeline([("encode", ColumnTransformer([("text", OneHotEncoder(handle_unknown="ignore"), text)],
+                                                  remainder="passthrough", sparse_threshold=0.0)),
+                     ("lgbm", lgb.LGBMClassifier(n_estimators=10, verbose=-1))]).fit(X, y)
+    teacher = Teacher.from_model(pipe)
+    assert teacher.accepts_text and teacher.kind == "Pipeline(ColumnTransformer → LGBMClassifier)"
+    np.testing.assert_allclose(teacher.predict_proba(X), pipe.predict_proba(X), rtol=0, atol=0)
+    # data-free reads the encoder: each one-hot input of the booster maps back to its raw column
+    inputs = teacher.input_map()
+    assert inputs.n_inputs == pipe[-1].n_features_in_ and [c.name for c in inputs.columns] == list(X.columns)
+    assert len(teacher.trees()) == 10

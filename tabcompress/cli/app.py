@@ -26,7 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
-    help="Distil big tabular models (random forests, XGBoost) into small, fast students.",
+    help="Distil big tabular models (random forests, XGBoost, LightGBM, CatBoost) into small, fast students.",
 )
 
 
@@ -41,7 +41,7 @@ def _show_version(value: bool) -> None:
 @app.callback()
 def _root(version: Annotated[Optional[bool], typer.Option(
         "--version", help="Print the version and exit.", callback=_show_version, is_eager=True)] = None) -> None:
-    """Distil big tabular models (random forests, XGBoost) into small, fast students."""
+    """Distil big tabular models (random forests, XGBoost, LightGBM, CatBoost) into small, fast students."""
 
 
 def console() -> Any:

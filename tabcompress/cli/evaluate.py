@@ -33,8 +33,8 @@ def evaluate(
     json_output: Annotated[bool, json_option()] = False,
     chunk_rows: Annotated[int, chunk_rows_option()] = DEFAULT_CHUNK_ROWS,
     safe: Annotated[bool, typer.Option("--safe", envvar="TABCOMPRESS_SAFE", help="Refuse pickle/joblib files "
-                                       "(loading one runs its code): read a .skops student and a .skops or "
-                                       "XGBoost .json/.ubj teacher only.")] = False,
+                                       "(loading one runs its code): read a .skops student, and a .skops "
+                                       "teacher or one in its library's own format, only.")] = False,
     quiet: Annotated[bool, quiet_option()] = False,
     verbose: Annotated[bool, verbose_option()] = False,
 ) -> None:

@@ -102,7 +102,8 @@ def with_settings(first: Sequence[str]) -> Callable[[Callable[..., Any]], Callab
 
 # -- options several commands take -----------------------------------------------------------------
 def teacher_argument() -> Any:
-    return typer.Argument(help="Fitted teacher: .pkl/.pickle/.joblib, .skops, or XGBoost .json/.ubj.",
+    return typer.Argument(help="Fitted teacher: .pkl/.pickle/.joblib, .skops, or a library's own model "
+                          "file: XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm/.json, ONNX .onnx.",
                           show_default=False)
 
 
