@@ -301,8 +301,10 @@ class GeneratorSettings:
         20_000, Whole(0), "Fit the generator on a random subsample of at most this many training rows; "
         "0 = all rows.", panel=PANEL_GENERATOR)
     forest_trees: int = setting(
-        16, Whole(1), "Rows from the teacher's trees (data-free, or --generator forest): trees each row "
-        "descends; more trees, rows closer to where the training data lay.", panel=PANEL_GENERATOR)
+        0, Whole(0), "Rows from the teacher's trees (data-free, or --generator forest): trees each row "
+        "descends; more trees, rows closer to where the training data lay. 0 = as many as cut each row "
+        "about 480 times (some 32 of a forest's deep trees, 80-100 of a boosted model's shallow ones).",
+        panel=PANEL_GENERATOR)
     cache: bool = setting(
         True, Flag(), "Read and write the generator cache (--no-cache: neither).", panel=PANEL_TRAINING)
     cache_dir: str | None = setting(

@@ -10,7 +10,10 @@ fidelity on MAGIC against 0.91 with real rows. :class:`ForestSampler` combines s
    its box, with probability proportional to the training weight that reached the child (the tree's
    own count of training rows, or XGBoost's cover), and its box shrinks to that child's region;
 3. step 2 repeats with ``trees_per_row`` random trees, each cutting the box further, so the box ends in
-   a region where several trees put training rows — a product of the trees' densities, read from them;
+   a region where several trees put training rows — a product of the trees' densities, read from them.
+   By default a row descends as many trees as cut its box about :data:`SPLITS_PER_ROW` times: some 32
+   of a random forest's deep trees, three times as many of a boosted model's shallow ones
+   (:func:`trees_per_row_for`);
 4. values are drawn uniformly inside the final box (whole numbers for integer columns; one of the
    categories left allowed for categorical ones).
 
@@ -42,6 +45,18 @@ from tabcompress.teachers.space import CODE, INDICATOR, NUMERIC, FeatureSpace
 
 #: rows sampled per vectorised block (bounds memory: two float arrays of block × inputs)
 BLOCK_ROWS = 50_000
+#: Splits that cut each row's box, by default: about 32 trees of a random forest, whose leaves lie some
+#: 15 splits deep, or 80–100 of a boosted model's trees, 4–6 splits deep. A fixed 16 trees per row left
+#: a boosted model's rows far from its training data (docs/measurements.md, "Trees per row").
+SPLITS_PER_ROW = 480
+#: the most trees one row descends by default (trees of one or two splits would ask for more)
+MAX_TREES_PER_ROW = 128
+
+
+def trees_per_row_for(space: FeatureSpace) -> int:
+    """Trees per row that cut each row's box about :data:`SPLITS_PER_ROW` times, for this ensemble."""
+    depth = space.forest.mean_leaf_depth()
+    return int(min(MAX_TREES_PER_ROW, max(1, np.ceil(SPLITS_PER_ROW / max(depth, 1.0)))))
 
 
 class ForestSampler:
@@ -53,10 +68,11 @@ class ForestSampler:
 
     name = "forest"
 
-    def __init__(self, space: FeatureSpace, trees_per_row: int = 8):
-        check("trees_per_row", trees_per_row, Whole(1))
+    def __init__(self, space: FeatureSpace, trees_per_row: int = 0):
+        check("trees_per_row", trees_per_row, Whole(0))
         self.space = space
-        self.trees_per_row = trees_per_row
+        # 0: as many as the ensemble's depth asks for
+        self.trees_per_row = trees_per_row or trees_per_row_for(space)
         self.schema_ = space.schema
         self.n_fit_rows_ = 0
         kind = space.input_kind
@@ -186,13 +202,14 @@ class TeacherTreesGenerator(Generator):
     Parameters
     ----------
     teacher : the :class:`~tabcompress.teachers.Teacher` whose trees are sampled.
-    trees_per_row : trees each row descends (``--forest-trees``).
+    trees_per_row : trees each row descends (``--forest-trees``); 0, as many as cut each row's box
+        about :data:`SPLITS_PER_ROW` times.
     """
 
     name = "forest"
     needs_teacher = True
     teacher: Any = None
-    trees_per_row: int = parameter(16, Whole(1))
+    trees_per_row: int = parameter(0, Whole(0))
 
     @classmethod
     def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "TeacherTreesGenerator":

@@ -260,7 +260,7 @@ def train_data_free(teacher: Teacher, settings: Settings, *, space: FeatureSpace
         label=lambda rows: label_rows(teacher, rows, chunk_rows=settings.budget.label_chunk_rows), generator=sampler,
         X_real=empty, T_real=no_targets, n_synthetic=n, seed=settings.seed, stage=stages.run,
         student_name=settings.student_name, settings=SelectionRule.from_settings(settings))
-    info = {"name": "forest", "trees_per_row": settings.generator.forest_trees, "teacher_space": space.describe()}
+    info = {"name": "forest", "trees_per_row": sampler.trees_per_row, "teacher_space": space.describe()}
     return TrainedStudent(student=result.student, baseline=None, generator=sampler, generator_info=info,
                           n_synthetic=int(len(result.X_synth)), timings_s=stages.seconds, selection=result.info,
                           X_synth=result.X_synth, T_synth=result.T_synth)

@@ -47,6 +47,22 @@ class Forest:
     def n_trees(self) -> int:
         return len(self.roots)
 
+    def mean_leaf_depth(self) -> float:
+        """How many splits a training row passes on its way to a leaf, on average over the trees: each
+        tree's leaf depths weighted by the training weight that reached them."""
+        depth = np.zeros(len(self.feature))
+        level = self.roots.copy()
+        while level.size:
+            inner = level[self.feature[level] >= 0]
+            depth[self.left[inner]] = depth[self.right[inner]] = depth[inner] + 1
+            level = np.concatenate([self.left[inner], self.right[inner]])
+        tree = np.repeat(np.arange(self.n_trees), np.diff(np.r_[self.roots, len(self.feature)]))
+        leaf = self.feature < 0
+        weighted = np.bincount(tree[leaf], weights=self.weight[leaf] * depth[leaf], minlength=self.n_trees)
+        total = np.bincount(tree[leaf], weights=self.weight[leaf], minlength=self.n_trees)
+        per_tree = np.where(total > 0, weighted / np.maximum(total, 1e-300), 0.0)
+        return float(per_tree.mean()) if self.n_trees else 0.0
+
 
 @dataclass
 class FeatureSpace:
