@@ -69,6 +69,7 @@ GENERATORS = Registry("generator", {
 TEACHERS = Registry("teacher", {
     "sklearn": "tabcompress.teachers.sklearn:SklearnTeacher",
     "xgboost": "tabcompress.teachers.xgboost:XGBoostTeacher",
+    "onnx": "tabcompress.teachers.onnx:OnnxTeacher",
     "model": "tabcompress.teachers.model:AnyModelTeacher",
 })
 #: ``--generator none``: the student learns from the real rows only

@@ -129,9 +129,9 @@ def test_unsupported_and_unfitted(magic, tmp_path):
 
 
 def test_unknown_extension(tmp_path):
-    path = tmp_path / "model.onnx"
+    path = tmp_path / "model.h5"
     path.write_bytes(b"x")
-    with pytest.raises(InputError, match="unknown extension '.onnx'"):
+    with pytest.raises(InputError, match="unknown extension '.h5'"):
         load_teacher(path)
 
 
