@@ -331,12 +331,15 @@ def test_onnx_graphs_of_other_shapes():
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_any_model_facts_and_refusals(magic):
+    from sklearn.cluster import KMeans
     from sklearn.linear_model import RidgeClassifier
     from sklearn.neural_network import MLPClassifier
 
     X, y = magic.drop(columns="target"), magic["target"]
     with pytest.raises(InputError, match="unsupported model type builtins.dict"):
         Teacher.from_model({"predict": None})
+    with pytest.raises(InputError, match="the KMeans is a scikit-learn clusterer, not a classifier or a regressor"):
+        Teacher.from_model(KMeans(2, n_init=1, random_state=0).fit(X))
     teacher = Teacher.from_model(RidgeClassifier().fit(X, y))
     assert teacher.kind == "RidgeClassifier (labels only: no predict_proba)" and not teacher.accepts_text
     unnamed = Teacher.from_model(MLPClassifier((4,), max_iter=20, random_state=0).fit(X.to_numpy(), y))

@@ -55,7 +55,7 @@ class AnyModelTeacher(Teacher):
         _check_fitted(model, kind, where)
 
         self._labels_only = False
-        if _is_classifier(model):
+        if _is_classifier(model, kind, where):
             classes = getattr(model, "classes_", None)
             if classes is None:
                 raise InputError(f"{where}: the {kind} is a classifier without classes_, so the order of its "
@@ -77,9 +77,9 @@ class AnyModelTeacher(Teacher):
         if n_features is None and names is not None:
             n_features = len(names)
         if n_features is None:
-            raise InputError(f"{where}: the {kind} says neither feature_names_in_ nor n_features_in_, so the "
-                             f"columns it takes are unknown; give a model that sets one of them when fitted "
-                             f"(scikit-learn estimators do)")
+            raise InputError(f"{where}: the {self._model_kind} says neither feature_names_in_ nor n_features_in_, "
+                             f"so the columns it takes are unknown; give a model that sets one of them when "
+                             f"fitted (scikit-learn estimators do)")
         super().__init__(model, task=task, classes=classes, feature_names=names, n_features=int(n_features),
                          kind=kind, source=source)
 
@@ -163,16 +163,20 @@ class AnyModelTeacher(Teacher):
         return {"n_trees": trees, "n_nodes": nodes, "n_leaves": leaves}
 
 
-def _is_classifier(model: Any) -> bool:
+def _is_classifier(model: Any, kind: str, where: str) -> bool:
     """A classifier by scikit-learn's tags, or, for an object of another library, by answering
-    ``predict_proba`` or calling itself one (``_estimator_type``, scikit-learn's former mark)."""
+    ``predict_proba`` or calling itself one (``_estimator_type``, scikit-learn's former mark). A
+    scikit-learn clusterer, outlier detector or density estimator also answers ``predict`` (a cluster,
+    -1 or 1) or ``predict_proba`` (a mixture's components), but not about a target: refused."""
     if _is_sklearn(model):
-        from sklearn.base import is_classifier, is_regressor
+        from sklearn.utils import get_tags
 
-        if is_classifier(model):
-            return True
-        if is_regressor(model):
-            return False
+        estimator_type = get_tags(model).estimator_type
+        if estimator_type in ("classifier", "regressor"):
+            return estimator_type == "classifier"
+        if estimator_type is not None:
+            raise InputError(f"{where}: the {kind} is a scikit-learn {estimator_type.replace('_', ' ')}, not a "
+                             f"classifier or a regressor: it predicts no target to distil")
     elif getattr(model, "_estimator_type", None) == "classifier":
         return True
     return hasattr(model, "predict_proba")
