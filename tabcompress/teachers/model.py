@@ -133,9 +133,10 @@ class AnyModelTeacher(Teacher):
         trees' votes in whatever order its threads finish; inside the block it runs single-threaded, as
         :meth:`tabcompress.teachers.sklearn.SklearnTeacher.reproducible` does for a bare one. Other models
         (a KNN with ``n_jobs``, say) split the rows, not the sums, between threads, and answer the same."""
-        from sklearn.ensemble._forest import BaseForest
+        from tabcompress.teachers.sklearn import _FOREST_TYPES, _sklearn_classes
 
-        forests = [m for m in _members(self.model) if isinstance(m, BaseForest) and m.n_jobs not in (None, 1)]
+        types = _sklearn_classes(_FOREST_TYPES)
+        forests = [m for m in _members(self.model) if isinstance(m, types) and m.n_jobs not in (None, 1)]
         saved = [forest.n_jobs for forest in forests]
         for forest in forests:
             forest.n_jobs = 1
