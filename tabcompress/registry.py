@@ -71,6 +71,8 @@ TEACHERS = Registry("teacher", {
     "xgboost": "tabcompress.teachers.xgboost:XGBoostTeacher",
     "lightgbm": "tabcompress.teachers.lightgbm:LightGBMTeacher",
     "catboost": "tabcompress.teachers.catboost:CatBoostTeacher",
+    "onnx": "tabcompress.teachers.onnx:OnnxTeacher",
+    "model": "tabcompress.teachers.model:AnyModelTeacher",
 })
 #: ``--generator none``: the student learns from the real rows only
 NO_GENERATOR = "none"

@@ -68,13 +68,14 @@ def test_pickle_that_is_not_a_model(tmp_path):
 
 
 def test_unsupported_model_type(tmp_path, magic):
-    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.preprocessing import StandardScaler
 
-    teacher = tmp_path / "knn.joblib"
-    joblib.dump(KNeighborsClassifier().fit(magic.drop(columns="target"), magic["target"]), teacher)
+    # A fitted transformer: neither predict_proba nor predict (any model with one of them is a teacher)
+    teacher = tmp_path / "scaler.joblib"
+    joblib.dump(StandardScaler().fit(magic.drop(columns="target")), teacher)
     out = tmp_path / "out"
     done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
-    assert_bad_input(done, "KNeighborsClassifier", "RandomForestClassifier", out=out)
+    assert_bad_input(done, "StandardScaler", "RandomForestClassifier", out=out)
 
 
 def test_csv_holding_only_the_target(teachers, tmp_path, magic, magic_csv):

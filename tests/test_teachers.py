@@ -116,16 +116,22 @@ def test_unsupported_and_unfitted(magic, tmp_path):
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.svm import SVC
 
-    with pytest.raises(InputError, match="unsupported model type sklearn.svm._classes.SVC; supported: Random"):
+    # An SVC is a teacher (the "model" family, which takes anything with predict_proba or predict);
+    # an object with neither is refused.
+    X, y = _xy(magic)
+    assert type(Teacher.from_model(SVC().fit(X.iloc[:200], y.iloc[:200]))).__name__ == "AnyModelTeacher"
+    with pytest.raises(InputError, match="unsupported model type builtins.dict; supported: Random"):
+        Teacher.from_model({"weights": [1, 2, 3]})
+    with pytest.raises(InputError, match="not fitted"):
         Teacher.from_model(SVC())
     with pytest.raises(InputError, match="not fitted"):
         Teacher.from_model(RandomForestClassifier())
 
 
 def test_unknown_extension(tmp_path):
-    path = tmp_path / "model.onnx"
+    path = tmp_path / "model.h5"
     path.write_bytes(b"x")
-    with pytest.raises(InputError, match="unknown extension '.onnx'"):
+    with pytest.raises(InputError, match="unknown extension '.h5'"):
         load_teacher(path)
 
 
