@@ -288,11 +288,13 @@ def render_summary(report: dict[str, Any], console) -> None:
             metric(label, key, fmt.format(teacher_metrics[key]), fmt)
     t, s = report["teacher"], report["student"]
     add("size, pickled", _fmt_bytes(t["serialized_bytes"]), _fmt_bytes(s["serialized_bytes"]))
+    # a teacher that is no tree ensemble (any model, ONNX) counts no trees: "-"
+    teacher_trees = f"{t['n_trees']:,}" if t.get("n_trees") else "-"
     if "n_leaves" in s:
-        add("trees", f"{t['n_trees']:,}", f"{s.get('n_trees', 1):,}")
-        add("leaves", f"{t['n_leaves']:,}", f"{s['n_leaves']:,}")
+        add("trees", teacher_trees, f"{s.get('n_trees', 1):,}")
+        add("leaves", f"{t['n_leaves']:,}" if t.get("n_trees") else "-", f"{s['n_leaves']:,}")
     else:
-        add("trees / weights", f"{t['n_trees']:,} trees", f"{s['n_parameters']:,} weights")
+        add("trees / weights", f"{teacher_trees} trees" if t.get("n_trees") else "-", f"{s['n_parameters']:,} weights")
     add(f"latency, {t['latency']['batch_rows']:,} rows", f"{t['latency']['batch_ms']:.1f} ms",
         f"{s['latency']['batch_ms']:.1f} ms")
     add("latency, 1 row", f"{t['latency']['single_row_ms']:.2f} ms", f"{s['latency']['single_row_ms']:.2f} ms")

@@ -330,5 +330,5 @@ class Teacher(ABC):
         return InputMap.identity(self._column_names())
 
     def _unreadable(self) -> InputError:
-        return InputError(f"teacher: data-free distillation reads the trees of a tree ensemble, which a "
-                          f"{self.kind} does not offer; give real rows (DATA)")
+        return InputError(f"teacher: data-free distillation reads the trees of a tree ensemble, which this "
+                          f"teacher ({self.kind}) does not offer; give real rows (DATA)")

@@ -189,10 +189,6 @@ class OnnxTeacher(Teacher):
         table reads ``n_trees`` and ``n_leaves`` of every teacher."""
         return dict(self._trees)
 
-    def _unreadable(self) -> InputError:
-        return InputError(f"teacher: data-free distillation reads the trees of a tree ensemble, which an "
-                          f"{self.kind} does not offer; give real rows (DATA)")
-
 
 # -- reading the model ----------------------------------------------------------------------------------
 def _session_bytes(session: Any, where: str) -> bytes:
