@@ -18,7 +18,8 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, heldout_rows, run_cli
+from conftest import DATA, heldout_rows, predict_in_fresh_process, run_cli
+from test_cli_bad_input import assert_bad_input
 
 from tabcompress.errors import InputError
 from tabcompress.teachers import Teacher, label_rows, load_teacher
@@ -105,18 +106,6 @@ def onnx_house(root, house):
 
 
 # -- end to end -------------------------------------------------------------------------------------------
-def _predict_in_fresh_process(student_path, rows: pd.DataFrame, tmp_path) -> np.ndarray:
-    rows_path, out_path = tmp_path / "rows.pkl", tmp_path / "pred.npy"
-    rows.to_pickle(rows_path)
-    code = ("import sys, numpy as np, pandas as pd, tabcompress\n"
-            "student = tabcompress.load_student(sys.argv[1])\n"
-            "np.save(sys.argv[3], np.asarray(student.predict(pd.read_pickle(sys.argv[2]))))\n")
-    done = subprocess.run([sys.executable, "-c", code, str(student_path), str(rows_path), str(out_path)],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return np.load(out_path, allow_pickle=True)
-
-
 def _check_run(done, data, teacher: Teacher, tmp_path) -> dict:
     """The run succeeded, and the fidelity its report gives is the one recomputed here: the student
     (in a fresh process) against the teacher, on the rows tabcompress holds out."""
@@ -126,7 +115,7 @@ def _check_run(done, data, teacher: Teacher, tmp_path) -> dict:
     held = heldout_rows(df, teacher, classifier=teacher.is_classifier)
     assert report["data"]["test_rows"] == len(held)
     X_held = held.drop(columns="target")
-    student_pred = _predict_in_fresh_process(report["outputs"]["student"], X_held, tmp_path)
+    student_pred = predict_in_fresh_process(report["outputs"]["student"], X_held, tmp_path)
     teacher_pred = teacher.predict(X_held)
     if teacher.is_classifier:
         assert set(np.unique(student_pred)) <= set(teacher.classes_)
@@ -379,16 +368,7 @@ def test_any_model_facts_and_refusals(magic):
 
 
 # -- refusals through the command line ----------------------------------------------------------------------
-def _assert_one_line(done, *needles, out=None):
-    assert done.returncode == 2, (done.returncode, done.stderr)
-    lines = done.stderr.strip().splitlines()
-    errors = [line for line in lines if line.startswith("tabcompress: error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], done.stderr
-    for needle in needles:
-        assert needle in errors[0], (needle, errors[0])
-    assert "Traceback" not in done.stderr and done.stdout == ""
-    if out is not None:
-        assert not out.exists() or not any(out.iterdir())
+
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
@@ -397,7 +377,7 @@ def test_a_damaged_onnx_file(onnx_magic, damage, tmp_path):
     path.write_bytes(b"not a model at all" if damage == "garbage" else onnx_magic.read_bytes()[:400])
     out = tmp_path / "out"
     done = run_cli("distill", path, DATA / "magic_1200.csv", "--out", out)
-    _assert_one_line(done, f"teacher file {path}: not a readable ONNX model", out=out)
+    assert_bad_input(done, f"teacher file {path}: not a readable ONNX model", out=out)
 
 
 def test_without_onnxruntime_the_message_names_the_extra(onnx_magic, tmp_path):
@@ -408,7 +388,7 @@ def test_without_onnxruntime_the_message_names_the_extra(onnx_magic, tmp_path):
             f"'--out', {str(out)!r}]\n"
             "main()\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    _assert_one_line(done, "needs onnxruntime, which is not installed", "pip install 'tabcompress[export]'",
+    assert_bad_input(done, "needs onnxruntime, which is not installed", "pip install 'tabcompress[export]'",
                      out=out)
 
 
@@ -426,7 +406,7 @@ def test_a_model_that_fails_on_the_rows(root, magic, tmp_path):
     magic.assign(FSize=magic["FSize"].astype(object).where(magic.index != 5, "big")).to_csv(data, index=False)
     out = tmp_path / "out"
     done = run_cli("distill", teacher, data, "--out", out)
-    _assert_one_line(done, f"data file {data}", f"teacher file {teacher}: Pipeline.predict_proba failed on the "
+    assert_bad_input(done, f"data file {data}", f"teacher file {teacher}: Pipeline.predict_proba failed on the "
                      f"rows (ValueError: could not convert string to float", out=out)
 
 
@@ -435,5 +415,5 @@ def test_data_free_refuses_in_one_line(request, which, tmp_path):
     out = tmp_path / "out"
     safe = ["--safe"] if which == "onnx_magic" else []  # an ONNX file passes --safe, and is refused after
     done = run_cli("distill", request.getfixturevalue(which), "--out", out, *safe)
-    _assert_one_line(done, "data-free distillation reads the trees of a tree ensemble", "give real rows (DATA)",
+    assert_bad_input(done, "data-free distillation reads the trees of a tree ensemble", "give real rows (DATA)",
                      out=out)

@@ -13,9 +13,8 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, heldout_rows, run_cli
+from conftest import DATA, heldout_rows, predict_in_fresh_process, run_cli
 from test_cli_bad_input import assert_bad_input
-from test_cli_end_to_end import predict_in_fresh_process
 
 from tabcompress import InputError
 from tabcompress.teachers import Teacher, load_teacher

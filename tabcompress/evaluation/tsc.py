@@ -355,8 +355,8 @@ def _cap_rows(X: pd.DataFrame, cap: int | None, seed: int) -> pd.DataFrame:
 def _label(teacher: Teacher, X: pd.DataFrame, where: str, chunk_rows: int) -> np.ndarray:
     try:
         return label_rows(teacher, X, chunk_rows=chunk_rows)
-    except InputError:  # the teacher said what went wrong, naming itself
-        raise
+    except InputError as exc:  # the teacher said what went wrong, naming itself: add the rows' file
+        raise InputError(f"{where}: {exc}") from exc
     except (ValueError, TypeError, KeyError) as exc:  # the teacher rejects the rows: say so on one line
         first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise InputError(f"{where}: the teacher cannot predict on it ({type(exc).__name__}: {first})") from exc

@@ -57,8 +57,8 @@ class Run:
         with self.stages.run(key, f"labelling the {what} with the teacher", f"{len(X):,} rows"):
             try:
                 return label_rows(teacher, X, chunk_rows=self.settings.budget.label_chunk_rows)
-            except InputError:  # the teacher said what went wrong, naming itself
-                raise
+            except InputError as exc:  # the teacher said what went wrong, naming itself: add the rows' file
+                raise InputError(f"data file {source}: {exc}") from exc
             except (ValueError, TypeError, KeyError) as exc:  # the teacher rejects the data: say so on one line
                 first = (str(exc).strip().splitlines() or [""])[0][:200]
                 raise InputError(f"data file {source}: the teacher cannot predict on it "
