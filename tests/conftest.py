@@ -151,13 +151,14 @@ def heldout_rows(df: pd.DataFrame, model, *, test_size: float = 0.2, seed: int =
 
 
 def predict_in_fresh_process(student_path, rows: pd.DataFrame, tmp_path) -> np.ndarray:
-    """What a saved student predicts for ``rows`` when a new Python process loads it with joblib."""
+    """What a saved student (.joblib or .skops) predicts for ``rows`` when a new Python process loads it
+    with ``tabcompress.load_student``."""
     rows_path = tmp_path / "rows.pkl"
     out_path = tmp_path / "pred.npy"
     rows.to_pickle(rows_path)
     code = (
-        "import sys, joblib, numpy as np, pandas as pd\n"
-        "student = joblib.load(sys.argv[1])\n"
+        "import sys, numpy as np, pandas as pd, tabcompress\n"
+        "student = tabcompress.load_student(sys.argv[1])\n"
         "rows = pd.read_pickle(sys.argv[2])\n"
         "np.save(sys.argv[3], np.asarray(student.predict(rows)))\n"
     )

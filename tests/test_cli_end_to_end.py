@@ -1,6 +1,6 @@
 """End to end through the installed console script, one run per teacher kind.
 
-Each run saves a student; a fresh Python process loads it with joblib and predicts on the held-out
+Each run saves a student; a fresh Python process loads it and predicts on the held-out
 rows; the test recomputes fidelity itself and checks it against the report.
 """
 
