@@ -29,9 +29,11 @@ test: install
 docs: install
 	$(PY) -m tabcompress.cli.reference > docs/options.md
 
-# The full matrix (8 datasets × 2 teachers × 3 students × 8 methods × 3 seeds, about 1–2 hours on
-# 2 cores; B4 and B5 add seconds), the no-data methods on the same splits and teachers (data-free, few-shot, adversarial MLP;
-# about 1.5 hours more), then BENCHMARKS.md and its plots. BENCH_ARGS narrows it, e.g. BENCH_ARGS="--datasets magic".
+# The full matrix (8 datasets × 4 teachers (forest, XGBoost, LightGBM, CatBoost) × 3 students × 8 methods
+# × 3 seeds; 1–2 hours on 2 cores for the first two teachers, about as long again for the other two; B4 and B5
+# add seconds), the no-data methods on the same splits and teachers (data-free, few-shot, adversarial MLP;
+# about 1.5 hours more for two teachers), then BENCHMARKS.md and its plots. BENCH_ARGS narrows it, e.g.
+# BENCH_ARGS="--datasets magic --teachers lgbm,catboost".
 BENCH_ARGS ?=
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)

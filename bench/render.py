@@ -177,8 +177,11 @@ def render_markdown(results: dict[str, Any], plots: dict[str, str], md_dir: Path
         "## What is compared",
         "",
         rows_sentence(s)
-        + "Teachers: `rf` = RandomForest, 300 trees; `xgb` = XGBoost, 400 trees of depth 6; on data with text "
-        "columns each is a Pipeline with a one-hot encoder in front. Students: " + students_sentence(s) + ".",
+        + "Teachers: `rf` = RandomForest, 300 trees; `xgb` = XGBoost, 400 trees of depth 6 (on data with text "
+        "columns each is a Pipeline with a one-hot encoder in front); `lgbm` = LightGBM, 400 rounds of its "
+        "default 31-leaf trees, and `catboost` = CatBoost, 400 rounds of depth 6 (each takes text columns "
+        "natively: LightGBM as pandas categoricals, CatBoost as categorical features). Students: "
+        + students_sentence(s) + ".",
         "",
         "| method | what the student is trained on |",
         "|---|---|",
