@@ -79,6 +79,7 @@ def merge(parts: list[tuple[dict, list[str]]], name: str) -> dict:
             entry.update({k: v for k, v in g.items() if k in methods})
     settings = {**first["settings"],
                 "datasets": list(dict.fromkeys(d for p, _ in parts for d in p["settings"]["datasets"])),
+                "teachers": list(dict.fromkeys(t for p, _ in parts for t in p["settings"]["teachers"])),
                 "students": {k: v for p, _ in parts for k, v in p["settings"]["students"].items()},
                 "seeds": sorted({s for p, _ in parts for s in p["settings"]["seeds"]}),
                 "methods": [m for m in METHOD_ORDER if any(m in methods for _, methods in parts)]}
