@@ -78,6 +78,26 @@ def test_unsupported_model_type(tmp_path, magic):
     assert_bad_input(done, "StandardScaler", "RandomForestClassifier", out=out)
 
 
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_teacher_answering_nan_is_one_line_with_the_rows_counted(tmp_path, magic, task):
+    """A teacher whose answers hold NaN (here a fitted dummy model given NaN to answer) stops the run with
+    one line naming the teacher and counting the rows, not with the student library's error."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    X = magic.drop(columns="target")
+    if task == "classification":
+        model = DummyClassifier(strategy="prior").fit(X, magic["target"])
+        model.class_prior_ = np.full_like(model.class_prior_, np.nan)
+    else:
+        model = DummyRegressor().fit(X, X["FLength"])
+        model.constant_ = np.array([[np.nan]])
+    teacher = tmp_path / "nan.joblib"
+    joblib.dump(model, teacher)
+    out = tmp_path / "out"
+    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out, "--seed", "0")
+    assert_bad_input(done, f"teacher file {teacher}", "answered NaN or infinity for 1,200 of 1,200 rows", out=out)
+
+
 def test_csv_holding_only_the_target(teachers, tmp_path, magic, magic_csv):
     data = magic_csv(magic[["target"]])
     out = tmp_path / "out"

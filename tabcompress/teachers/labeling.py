@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
-from tabcompress.teachers.base import Teacher
+from tabcompress.errors import InputError
+from tabcompress.teachers.base import Teacher, describe_source
 
 DEFAULT_CHUNK_ROWS = 50_000
 
@@ -48,4 +49,11 @@ def label_rows(teacher: Teacher, X: pd.DataFrame, *, chunk_rows: int = DEFAULT_C
             # Tree ensembles release the GIL while they predict: threads share the cores.
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 list(pool.map(label, starts))
+    # A student cannot learn from NaN or infinity (a model with NaN leaves, a broken custom model); said
+    # here, once for all the rows, rather than as whatever the student's library raises.
+    finite = np.isfinite(out) if out.ndim == 1 else np.isfinite(out).all(axis=1)
+    if not finite.all():
+        answers = "probabilities" if teacher.is_classifier else "values"
+        raise InputError(f"{describe_source(teacher.source)}: the teacher answered NaN or infinity for "
+                         f"{int((~finite).sum()):,} of {n:,} rows; a student needs finite {answers}")
     return out
