@@ -22,6 +22,13 @@ class TabcompressError(Exception):
         super().__init__(one_line(str(message)), *args)
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, at most ``limit`` characters ("" when it has none):
+    what a one-line error quotes of another library's error."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else ""
+
+
 def one_line(text: str) -> str:
     """``text`` with line breaks, tabs and other control characters written as escapes."""
     if text.isprintable():

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
-from tabcompress.errors import SettingError, TabcompressError
+from tabcompress.errors import SettingError, TabcompressError, first_line
 
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
@@ -91,7 +91,7 @@ def errors(ctx: typer.Context | None, verbose: bool) -> Iterator[None]:
     except Exception as exc:  # unexpected: one line unless --verbose
         if verbose:
             traceback.print_exc(file=sys.stderr)
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        first = first_line(exc, 300)
         _error(f"unexpected {type(exc).__name__}: {first}" + ("" if verbose else " (run with --verbose for details)"))
         raise SystemExit(1) from None
 

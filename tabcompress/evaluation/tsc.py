@@ -44,7 +44,7 @@ import pandas as pd
 
 from tabcompress import data as data_mod
 from tabcompress.config import Number, Whole, check
-from tabcompress.errors import InputError
+from tabcompress.errors import InputError, first_line
 from tabcompress.evaluation import against_target, align_target, fidelity
 from tabcompress.report import jsonable
 from tabcompress.schema import Schema
@@ -358,7 +358,7 @@ def _label(teacher: Teacher, X: pd.DataFrame, where: str, chunk_rows: int) -> np
     except InputError as exc:  # the teacher said what went wrong, naming itself: add the rows' file
         raise InputError(f"{where}: {exc}") from exc
     except (ValueError, TypeError, KeyError) as exc:  # the teacher rejects the rows: say so on one line
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        first = first_line(exc)
         raise InputError(f"{where}: the teacher cannot predict on it ({type(exc).__name__}: {first})") from exc
 
 

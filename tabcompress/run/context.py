@@ -13,7 +13,7 @@ import pandas as pd
 
 from tabcompress import data as data_mod
 from tabcompress.config import Settings
-from tabcompress.errors import InputError
+from tabcompress.errors import InputError, first_line
 from tabcompress.progress import Progress, Stages
 from tabcompress.schema import Schema
 from tabcompress.teachers import Teacher, label_rows
@@ -60,7 +60,7 @@ class Run:
             except InputError as exc:  # the teacher said what went wrong, naming itself: add the rows' file
                 raise InputError(f"data file {source}: {exc}") from exc
             except (ValueError, TypeError, KeyError) as exc:  # the teacher rejects the data: say so on one line
-                first = (str(exc).strip().splitlines() or [""])[0][:200]
+                first = first_line(exc)
                 raise InputError(f"data file {source}: the teacher cannot predict on it "
                                  f"({type(exc).__name__}: {first})") from exc
 

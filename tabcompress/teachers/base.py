@@ -66,6 +66,17 @@ def is_catboost_json(path: Path) -> bool:
     return bool(keys) and keys[0] in ("features_info", "model_info", "oblivious_trees", "scale_and_bias")
 
 
+def describe_model(model: Any, bare: str) -> str:
+    """How messages and reports name a model: "Pipeline(ColumnTransformer → RandomForestClassifier)"
+    for a scikit-learn Pipeline (its steps that are estimators), else ``bare``."""
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(model, Pipeline):
+        return bare
+    steps = (type(step).__name__ for _, step in model.steps if not isinstance(step, str) and step is not None)
+    return f"Pipeline({' → '.join(steps)})"
+
+
 def describe_source(source: Path | None) -> str:
     """How messages name the teacher: its file, when it came from one."""
     return f"teacher file {source}" if source else "teacher"
@@ -234,8 +245,11 @@ class Teacher(ABC):
 
     @property
     def accepts_text(self) -> bool:
-        """Whether the model may take text columns (a Pipeline can encode them; a bare forest cannot)."""
-        return False
+        """Whether the model may take text columns: a Pipeline may hold an encoder for them; a bare
+        model takes numbers only (and text in its :attr:`categorical_features`)."""
+        from sklearn.pipeline import Pipeline
+
+        return isinstance(self.model, Pipeline)
 
     @property
     def categorical_features(self) -> list[str]:

@@ -31,6 +31,7 @@ from tabcompress.teachers.base import (
     InputMap,
     Teacher,
     TreeNodes,
+    describe_model,
     describe_source,
     final_step,
     is_catboost_json,
@@ -206,8 +207,7 @@ class CatBoostTeacher(Teacher):
             n_features = getattr(model, "n_features_in_", None)
             if n_features is None:
                 n_features = len(names) if names is not None else self._n_inputs
-            steps = (type(step).__name__ for _, step in model.steps if not isinstance(step, str))
-            kind = f"Pipeline({' → '.join(steps)})"
+            kind = describe_model(model, type(model).__name__)
         else:
             # A model fitted on a bare array calls its features "0", "1", ...: it has no names.
             names = None if inputs == [str(i) for i in range(len(inputs))] else inputs

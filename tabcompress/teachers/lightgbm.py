@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabcompress.errors import InputError
-from tabcompress.teachers.base import InputMap, Teacher, TreeNodes, describe_source, final_step
+from tabcompress.errors import InputError, first_line
+from tabcompress.teachers.base import InputMap, Teacher, TreeNodes, describe_model, describe_source, final_step
 
 # Objectives by the task they imply, under every alias LightGBM accepts (its docs, "objective").
 _BINARY = {"binary"}
@@ -67,8 +67,8 @@ class LightGBMTeacher(Teacher):
         try:
             return lightgbm.Booster(model_str=text)
         except Exception as exc:  # LightGBMError for a damaged file; a text file of anything else too
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{where}: not a readable LightGBM model ({reason[:200]})") from None
+            raise InputError(f"{where}: not a readable LightGBM model ({first_line(exc) or type(exc).__name__})") \
+                from None
 
     def __init__(self, model: Any, source: Path | None = None):
         import lightgbm
@@ -123,19 +123,10 @@ class LightGBMTeacher(Teacher):
             self._categories = {}
         self._booster = booster
         self._estimator = estimator
-        kind = type(model).__name__ if booster is not model else "lightgbm.Booster"
-        if isinstance(model, Pipeline):
-            steps = (type(step).__name__ for _, step in model.steps if not isinstance(step, str))
-            kind = f"Pipeline({' → '.join(steps)})"
+        kind = describe_model(model, type(model).__name__ if booster is not model else "lightgbm.Booster")
         super().__init__(model, task=task, classes=classes, feature_names=names,
                          n_features=getattr(model, "n_features_in_", None) or booster.num_feature(), kind=kind,
                          source=source)
-
-    @property
-    def accepts_text(self) -> bool:
-        from sklearn.pipeline import Pipeline
-
-        return isinstance(self.model, Pipeline)
 
     @property
     def categorical_features(self) -> list[str]:

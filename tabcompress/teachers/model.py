@@ -16,8 +16,8 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from tabcompress.errors import InputError
-from tabcompress.teachers.base import Teacher, describe_source
+from tabcompress.errors import InputError, first_line
+from tabcompress.teachers.base import Teacher, describe_model, describe_source
 
 # Members of a model that complexity() and reproducible() look inside, at most: a meta-estimator of
 # forests holds thousands of trees, each a handful of attributes.
@@ -44,13 +44,9 @@ class AnyModelTeacher(Teacher):
         return hasattr(model, "predict_proba") or hasattr(model, "predict")
 
     def __init__(self, model: Any, source: Path | None = None):
-        from sklearn.pipeline import Pipeline
 
         where = describe_source(source)
-        kind = type(model).__name__
-        if isinstance(model, Pipeline):
-            steps = (type(step).__name__ for _, step in model.steps if not isinstance(step, str) and step is not None)
-            kind = f"Pipeline({' → '.join(steps)})"
+        kind = describe_model(model, type(model).__name__)
         self._where, self._model_kind = where, kind
         _check_fitted(model, kind, where)
 
@@ -83,13 +79,6 @@ class AnyModelTeacher(Teacher):
         super().__init__(model, task=task, classes=classes, feature_names=names, n_features=int(n_features),
                          kind=kind, source=source)
 
-    @property
-    def accepts_text(self) -> bool:
-        """A Pipeline may hold an encoder for text columns; a bare model takes numbers only."""
-        from sklearn.pipeline import Pipeline
-
-        return isinstance(self.model, Pipeline)
-
     # -- prediction ------------------------------------------------------------------------------
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         if self._labels_only:
@@ -121,11 +110,8 @@ class AnyModelTeacher(Teacher):
         except InputError:
             raise
         except Exception as exc:
-            first = (str(exc).strip().splitlines() or [""])[0][:200]
-            # Short, the model's own words last: a caller that names the data too (Run.label) cuts the
-            # line at 200 characters.
             raise InputError(f"{self._where}: {type(self.model).__name__}.{method} failed on the rows "
-                             f"({type(exc).__name__}: {first})") from exc
+                             f"({type(exc).__name__}: {first_line(exc)})") from exc
 
     @contextlib.contextmanager
     def reproducible(self) -> Iterator[None]:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabcompress.errors import InputError
+from tabcompress.errors import InputError, first_line
 from tabcompress.students.portable import category_text, is_missing
 from tabcompress.teachers.base import Teacher, describe_source, missing_library
 
@@ -79,8 +79,7 @@ def _open_session(content: bytes, where: str) -> Any:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {text[:200]}"
+    return f"{type(exc).__name__}: {first_line(exc)}"
 
 
 def _is_session(model: Any) -> bool:

@@ -23,6 +23,7 @@ from tabcompress.teachers.base import (
     RawColumn,
     Teacher,
     TreeNodes,
+    describe_model,
     describe_source,
     final_step,
 )
@@ -70,7 +71,6 @@ class SklearnTeacher(Teacher):
     def __init__(self, model: Any, source: Path | None = None):
         from sklearn.base import is_classifier
         from sklearn.exceptions import NotFittedError
-        from sklearn.pipeline import Pipeline
         from sklearn.utils.validation import check_is_fitted
 
         estimator = final_step(model)
@@ -89,19 +89,10 @@ class SklearnTeacher(Teacher):
         n_features = getattr(model, "n_features_in_", None)
         if n_features is None:
             n_features = len(names) if names is not None else estimator.get_booster().num_features()
-        kind = type(model).__name__
-        if isinstance(model, Pipeline):
-            steps = (type(step).__name__ for _, step in model.steps if not isinstance(step, str))
-            kind = f"Pipeline({' → '.join(steps)})"
+        kind = describe_model(model, type(model).__name__)
         self._estimator = estimator
         super().__init__(model, task=task, classes=classes, feature_names=names, n_features=n_features, kind=kind,
                          source=source)
-
-    @property
-    def accepts_text(self) -> bool:
-        from sklearn.pipeline import Pipeline
-
-        return isinstance(self.model, Pipeline)
 
     # -- prediction ------------------------------------------------------------------------------
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -42,6 +42,7 @@ class Forest:
     weight: np.ndarray
     roots: np.ndarray
     max_depth: int
+    depth: np.ndarray  # each node's distance from its tree's root
 
     @property
     def n_trees(self) -> int:
@@ -50,15 +51,9 @@ class Forest:
     def mean_leaf_depth(self) -> float:
         """How many splits a training row passes on its way to a leaf, on average over the trees: each
         tree's leaf depths weighted by the training weight that reached them."""
-        depth = np.zeros(len(self.feature))
-        level = self.roots.copy()
-        while level.size:
-            inner = level[self.feature[level] >= 0]
-            depth[self.left[inner]] = depth[self.right[inner]] = depth[inner] + 1
-            level = np.concatenate([self.left[inner], self.right[inner]])
         tree = np.repeat(np.arange(self.n_trees), np.diff(np.r_[self.roots, len(self.feature)]))
         leaf = self.feature < 0
-        weighted = np.bincount(tree[leaf], weights=self.weight[leaf] * depth[leaf], minlength=self.n_trees)
+        weighted = np.bincount(tree[leaf], weights=self.weight[leaf] * self.depth[leaf], minlength=self.n_trees)
         total = np.bincount(tree[leaf], weights=self.weight[leaf], minlength=self.n_trees)
         per_tree = np.where(total > 0, weighted / np.maximum(total, 1e-300), 0.0)
         return float(per_tree.mean()) if self.n_trees else 0.0
@@ -111,14 +106,18 @@ def _flatten(trees: list[TreeNodes]) -> Forest:
     left = np.concatenate([np.where(t.left >= 0, t.left + r, -1) for t, r in zip(trees, roots)])
     right = np.concatenate([np.where(t.right >= 0, t.right + r, -1) for t, r in zip(trees, roots)])
     weight = np.concatenate([t.weight for t in trees])
-    # the most decisions on one path bounds the descent loop; counted level by level, all trees at once
-    level, max_depth = roots.copy(), 0
+    # each node's depth, level by level, all trees at once; the most decisions on one path (the deepest
+    # split, plus one) bounds the descent loop
+    depth = np.zeros(len(feature), dtype=np.int64)
+    level = roots.copy()
     while level.size:
         inner = level[feature[level] >= 0]
-        max_depth += 1 if inner.size else 0
+        depth[left[inner]] = depth[right[inner]] = depth[inner] + 1
         level = np.concatenate([left[inner], right[inner]])
+    splits = feature >= 0
+    max_depth = int(depth[splits].max()) + 1 if splits.any() else 0
     return Forest(feature=feature, threshold=threshold, left=left, right=right,
-                  weight=np.maximum(weight, 0.0), roots=roots, max_depth=int(max_depth))
+                  weight=np.maximum(weight, 0.0), roots=roots, max_depth=max_depth, depth=depth)
 
 
 # -- the whole space ------------------------------------------------------------------------------

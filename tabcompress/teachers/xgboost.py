@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabcompress.errors import InputError
+from tabcompress.errors import InputError, first_line
 from tabcompress.teachers.base import InputMap, Teacher, TreeNodes, describe_source, final_step, is_catboost_json
 
 # Objectives of a bare Booster, by the task they imply.
@@ -50,8 +50,8 @@ class XGBoostTeacher(Teacher):
         try:
             booster.load_model(str(path))
         except xgb.core.XGBoostError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise InputError(f"{where}: not a readable XGBoost model ({first[:200]})") from None
+            raise InputError(f"{where}: not a readable XGBoost model ({first_line(exc) or type(exc).__name__})") \
+                from None
         return booster
 
     @classmethod
