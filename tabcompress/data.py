@@ -3,7 +3,6 @@ out test rows."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -17,30 +16,55 @@ from tabcompress.schema import Schema
 from tabcompress.teachers import Teacher
 
 MIN_ROWS = 10
+#: rows parsed at a time by :func:`read_csv`
+READ_CHUNK_ROWS = 200_000
 
 
 # -- reading ----------------------------------------------------------------------------------
 def read_csv(path: str | Path) -> pd.DataFrame:
-    """Read a CSV with a header row; every problem is an :class:`InputError` naming the file."""
+    """Read a CSV with a header row; every problem is an :class:`InputError` naming the file.
+
+    The file is parsed :data:`READ_CHUNK_ROWS` rows at a time and each column joined once at the end, so
+    memory peaks near the frame itself: pandas parsing a whole file at once holds its text buffers and
+    the frame together, about twice the frame. Columns are typed as a whole-file read types them
+    (:func:`_join_column`)."""
     path = Path(path)
     where = f"data file {path}"
-    require_file(path, where, "a CSV file")
+    header = read_header(path)
+    pieces: dict[str, list[np.ndarray]] = {}
     try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), [])
         # utf-8-sig drops a byte-order mark, which Excel likes to write.
-        df = pd.read_csv(path, encoding="utf-8-sig", low_memory=False)
+        with pd.read_csv(path, encoding="utf-8-sig", chunksize=READ_CHUNK_ROWS, low_memory=False) as reader:
+            for chunk in reader:
+                for name in chunk.columns:
+                    pieces.setdefault(name, []).append(chunk[name].to_numpy())
     except (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise _unreadable(where, exc) from None
-    duplicates = sorted({name for name in header if header.count(name) > 1})
-    if duplicates:
-        raise InputError(f"{where}: duplicate column names: {', '.join(duplicates)}")
+    except (OSError, EOFError) as exc:  # a damaged .gz, say
+        raise InputError(f"{where}: cannot be read ({exc})") from None
+    if not pieces or not len(next(iter(pieces.values()))):
+        raise InputError(f"{where}: has a header but no rows")
+    columns = {}
+    for name in list(pieces):
+        columns[name] = _join_column(path, name, pieces.pop(name))  # each column's pieces freed once joined
+    df = pd.DataFrame(columns, copy=False)
     if len(df) == 0:
         raise InputError(f"{where}: has a header but no rows")
-    if df.shape[1] == 1 and ";" in str(df.columns[0]):
+    if len(header) == 1 and ";" in header[0]:
         raise InputError(f"{where}: has one column whose name contains ';' — the file looks "
                          "semicolon-delimited; tabcompress reads comma-separated files")
     return df
+
+
+def _join_column(path: Path, name: Any, pieces: list[np.ndarray]) -> np.ndarray:
+    """One column from its chunks, typed as pandas types it reading the whole file: chunks of one type
+    are joined; whole numbers and decimals become decimals, as they would; any other mix (text in one
+    chunk, numbers or True/False in another) is read again as a whole, which is rare and costs time."""
+    kinds = {piece.dtype for piece in pieces}
+    if len(kinds) == 1 or kinds == {np.dtype(np.int64), np.dtype(np.float64)}:
+        return np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+    pieces.clear()
+    return pd.read_csv(path, usecols=[name], encoding="utf-8-sig", low_memory=False)[name].to_numpy()
 
 
 def _unreadable(where: str, exc: Exception) -> InputError:
@@ -170,6 +194,7 @@ class Dataset:
     target: str | None
     ignored_columns: list[str]
     notes: list[str]
+    n_rows: int = 0  # rows read: ``X`` is emptied once a run has split it into its parts
 
 
 def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,
@@ -180,8 +205,8 @@ def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,
     """
     where = f"data file {source}"
     notes: list[str] = []
-    df = df.copy()
-    df.columns = [str(c) for c in df.columns]
+    # A frame of the same columns under text names: no cell is copied (the rows can be millions).
+    df = pd.DataFrame({str(name): df.iloc[:, i] for i, name in enumerate(df.columns)}, copy=False)
     if target is not None and target not in df.columns:
         raise SettingError("target", f"{target}: no such column in {source}")
     if target is None and "target" in df.columns and (teacher.feature_names is None
@@ -214,13 +239,14 @@ def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,
     if unknown:
         raise SettingError("categorical", f"names no feature column: {', '.join(map(repr, unknown))}")
 
-    X = numbers_for_teacher(df[features].reset_index(drop=True), teacher, where)
+    X = numbers_for_teacher(fresh_index(pd.DataFrame({name: df[name] for name in features}, copy=False)),
+                            teacher, where)
     for name in X.columns:
         col = X[name]
         if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
             if np.isinf(col.to_numpy(dtype=np.float64, na_value=np.nan)).any():
                 raise InputError(f"{where}: column {name!r} holds infinite values")
-    y = df[target].reset_index(drop=True) if target is not None else None
+    y = fresh_index(df[target]) if target is not None else None
     if y is not None and y.isna().all():
         notes.append(f"target column {target!r} is empty: accuracy is not scored")
         y = None
@@ -233,7 +259,8 @@ def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,
         notes.append("no target column: accuracy against the true target is not scored")
     # Columns the teacher splits on as categories are categorical even when they hold numbers.
     schema = Schema.infer(X, categorical=set(categorical) | set(teacher.categorical_features))
-    return Dataset(X=X, y=y, schema=schema, target=target, ignored_columns=ignored, notes=notes)
+    return Dataset(X=X, y=y, schema=schema, target=target, ignored_columns=ignored, notes=notes,
+                   n_rows=len(X))
 
 
 def numbers_for_teacher(X: pd.DataFrame, teacher: Teacher, where: str) -> pd.DataFrame:
@@ -258,6 +285,32 @@ def numbers_for_teacher(X: pd.DataFrame, teacher: Teacher, where: str) -> pd.Dat
                              f"teacher ({teacher.kind}) takes numbers only")
         converted[name] = numbers
     return X if converted is None else converted
+
+
+def fresh_index(frame: Any) -> Any:
+    """``frame`` (or a Series) indexed 0, 1, ...: as ``reset_index(drop=True)``, without copying cells."""
+    if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1):
+        frame = frame.copy(deep=False)
+        frame.index = pd.RangeIndex(len(frame))
+    return frame
+
+
+def take_rows(X: pd.DataFrame, parts: Sequence[np.ndarray | slice], *, consume: bool = False) -> list[pd.DataFrame]:
+    """Frames of the rows ``parts`` (index arrays or slices) of ``X``, each indexed from 0, built column by
+    column. A slice gives views of ``X``'s cells; an index array copies them. With ``consume``, each of
+    ``X``'s columns is dropped from it once taken, so splitting a large frame needs memory for the parts
+    and one column, not for two frames (``X`` is left without columns)."""
+    n_rows = len(X)
+    indexes = [pd.RangeIndex(len(range(n_rows)[rows]) if isinstance(rows, slice) else len(rows)) for rows in parts]
+    columns: list[dict[str, pd.Series]] = [{} for _ in parts]
+    for name in list(X.columns):
+        column = X.pop(name) if consume else X[name]
+        for part, rows, index in zip(columns, parts, indexes):
+            taken = column.iloc[rows]  # keeps the column's type, categories included
+            taken.index = index
+            part[name] = taken
+        del column
+    return [pd.DataFrame(part, index=index, copy=False) for part, index in zip(columns, indexes)]
 
 
 # -- hold-out ---------------------------------------------------------------------------------

@@ -70,7 +70,7 @@ def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, sco
         "student": student_section,
         "data": {
             "path": rows.source,
-            "rows": int(len(dataset.X)) if dataset is not None else 0,
+            "rows": int(dataset.n_rows) if dataset is not None else 0,
             "features": int(len(rows.schema.columns)),
             "target": dataset.target if dataset is not None else None,
             "ignored_columns": dataset.ignored_columns if dataset is not None else [],

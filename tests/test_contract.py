@@ -70,6 +70,12 @@ def test_student_contract(name, rows, tmp_path):
     np.testing.assert_array_equal(both[0], labels)
     np.testing.assert_array_equal(both[1], proba)
     np.testing.assert_array_equal(trained().predict_proba(X), proba)  # same seed, same student
+    # rows given in parts (real and synthetic, say) train the same student as the parts joined
+    from tabcompress.students.encoding import StackedFrames
+
+    parts = StackedFrames([X.iloc[:100], X.iloc[100:250], X.iloc[250:]])
+    stacked = cls.from_settings(QUICK).fit(parts, rows["probabilities"], **fit)
+    np.testing.assert_array_equal(stacked.predict_proba(X), proba)
     assert set(student.complexity()) and isinstance(student.fitted_settings(), dict)
     # columns are read by name, in any order, extra columns ignored
     shuffled = X[list(reversed(X.columns))].assign(extra=1)

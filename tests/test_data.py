@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabcompress.data import align, holdout_split, read_csv
+from tabcompress import data as data_mod
+from tabcompress.data import align, holdout_split, read_csv, take_rows
 from tabcompress.errors import InputError
 from tabcompress.schema import Schema
 from tabcompress.teachers import load_teacher
@@ -16,6 +17,41 @@ def test_read_csv_with_bom_and_missing_cells(tmp_path):
     df = read_csv(path)
     assert list(df.columns) == ["a", "b"]
     assert df["a"].isna().sum() == 1
+
+
+def test_read_csv_in_chunks_types_columns_as_a_whole_file_read(tmp_path, monkeypatch):
+    # Chunks of 3 rows: each column below changes what its cells look like from one chunk to the next.
+    path = tmp_path / "mixed.csv"
+    path.write_text("whole,text_late,flags,empty_early,decimal_late,number_then_text\n"
+                    "1,x,True,,1,7\n2,y,False,,2.5,8\n3,z,True,,3,q\n4,5,,1,4,9\n5,6,True,2,5,10\n"
+                    "6,w,False,,6,11\n7,,True,,7,12\n")
+    monkeypatch.setattr(data_mod, "READ_CHUNK_ROWS", 3)
+    pd.testing.assert_frame_equal(read_csv(path), pd.read_csv(path, low_memory=False))
+
+
+def test_take_rows_keeps_types_and_gives_up_the_columns_it_consumes():
+    X = pd.DataFrame({"kind": pd.Categorical(list("abcab")), "value": np.arange(5.0), "text": list("vwxyz")})
+    original = X.copy()
+    picked, sliced = take_rows(X, [np.array([4, 0, 2]), slice(1, 3)])
+    pd.testing.assert_frame_equal(picked, original.iloc[[4, 0, 2]].reset_index(drop=True))
+    pd.testing.assert_frame_equal(sliced, original.iloc[1:3].reset_index(drop=True))
+    assert np.shares_memory(sliced["value"].to_numpy(), X["value"].to_numpy())  # a slice is a view
+    pd.testing.assert_frame_equal(X, original)  # not consumed: left as it was
+    parts = take_rows(X, [np.array([0, 1]), np.array([2, 3, 4])], consume=True)
+    assert X.shape == (5, 0) and [len(p) for p in parts] == [2, 3]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), original)
+
+
+def test_align_does_not_copy_the_rows_nor_change_the_callers_frame(teachers, magic):
+    teacher = load_teacher(teachers["rf_magic"])
+    frame = magic.copy()
+    frame.index = frame.index + 1000  # an index that is not 0, 1, ...
+    before = frame.copy()
+    ds = align(frame, teacher, source="x.csv")
+    assert list(ds.X.index) == list(range(len(frame))) and ds.n_rows == len(frame)
+    name = teacher.feature_names[0]
+    assert np.shares_memory(ds.X[name].to_numpy(), frame[name].to_numpy())
+    pd.testing.assert_frame_equal(frame, before)
 
 
 def test_align_orders_columns_and_notes_extras(teachers, magic):

@@ -45,6 +45,12 @@ def test_align_target_matches_labels_through_text():
 def test_latency_reports_medians(magic):
     out = evaluation.latency(lambda frame: frame.sum(), magic, batch_repeats=3, single_repeats=3)
     assert out["batch_rows"] == len(magic) and out["batch_ms"] > 0 and out["single_row_ms"] > 0
+    many = pd.concat([magic] * (evaluation.metrics.LATENCY_BATCH_ROWS // len(magic) + 1), ignore_index=True)
+    timed = []
+    out = evaluation.latency(lambda frame: timed.append(len(frame)), many, batch_repeats=2, single_repeats=1)
+    # a large held-out set is timed on its first rows only
+    assert out["batch_rows"] == evaluation.metrics.LATENCY_BATCH_ROWS
+    assert set(timed) == {evaluation.metrics.LATENCY_BATCH_ROWS, 1}
 
 
 def test_write_outputs_is_complete_and_leaves_no_temporaries(tmp_path):

@@ -146,3 +146,19 @@ def _roundtrip(obj) -> io.BytesIO:
     joblib.dump(obj, buffer)
     buffer.seek(0)
     return buffer
+
+
+def test_a_tree_grown_on_float32_rows_is_the_tree_grown_on_float64_ones(california):
+    # scikit-learn grows on float32 copies; the student encodes straight to float32 to skip the copy
+    from sklearn.tree import DecisionTreeRegressor
+
+    from tabcompress.students.tree import TreeStudent
+
+    X = california.drop(columns="target").reset_index(drop=True)
+    values = california["target"].to_numpy()
+    student = TreeStudent(max_depth=6, random_state=0).fit(X, values, categorical=["ocean_proximity"])
+    Z = student.encoder_.transform(X)
+    assert Z.dtype == np.float64
+    reference = DecisionTreeRegressor(max_depth=6, random_state=0).fit(Z, values)
+    np.testing.assert_array_equal(student.threshold_, reference.tree_.threshold)
+    np.testing.assert_array_equal(student.predict(X), reference.predict(Z))

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tabcompress.config import check_parameters
+from tabcompress.data import fresh_index
 from tabcompress.schema import Schema
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ class Generator(ABC):
             raise ValueError("cannot fit a generator on zero rows")
         self.schema_ = schema
         # A generator with a ``max_rows`` parameter learns from a random subsample of at most that many rows.
-        X = self._subsample(X.reset_index(drop=True), getattr(self, "max_rows", None), random_state)
+        X = fresh_index(self._subsample(X, getattr(self, "max_rows", None), random_state))
         self.n_fit_rows_ = len(X)  # ``_fit`` may say otherwise: the teacher's trees learn from no row
         self._fit(X, random_state, progress)
         return self

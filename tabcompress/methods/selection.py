@@ -28,6 +28,7 @@ import pandas as pd
 
 from tabcompress.generators.base import Generator
 from tabcompress.students.base import Student
+from tabcompress.students.encoding import StackedFrames
 
 
 @dataclass
@@ -160,7 +161,7 @@ def train_with_selection(*, make: StudentFactory, fit_kwargs: dict[str, Any], la
         T_parts = [label(X_parts[0])]
     with stage("student_fit", f"training the {student_name} student",
                f"{len(X_real):,} real + {n_plain:,} synthetic rows"):
-        student = make().fit(pd.concat([X_real, X_parts[0]], ignore_index=True),
+        student = make().fit(StackedFrames.of([X_real, X_parts[0]]),
                              np.concatenate([T_real, T_parts[0]]), **fit_kwargs)
     # regression differences are in units of the teacher's spread (of the real rows; of the first
     # synthetic rows when there are none, as in a data-free run)
@@ -188,7 +189,7 @@ def train_with_selection(*, make: StudentFactory, fit_kwargs: dict[str, Any], la
             history.append({"round": r + 1, "candidates": int(len(pool)), "kept": int(len(keep)),
                             "mean_disagreement_pool": round(float(diff.mean()), 4),
                             "mean_disagreement_kept": round(float(diff[keep].mean()), 4)})
-            student = make().fit(pd.concat([X_real, *X_parts], ignore_index=True),
+            student = make().fit(StackedFrames.of([X_real, *X_parts]),
                                  np.concatenate([T_real, *T_parts]), **fit_kwargs)
     X_synth = pd.concat(X_parts, ignore_index=True)
     info = {"rounds": len(history), "plain_rows": int(n_plain), "selected_rows": int(len(X_synth) - n_plain),

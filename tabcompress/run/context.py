@@ -86,6 +86,7 @@ class Rows:
     eval_source: str | None = None
     stratified: bool | None = None
     space: Any = None  # the teacher's FeatureSpace, where the run read it
+    validation: tuple[Any, Any] | None = None  # the fit and validation rows of X_train, when laid out so
 
 
 @dataclass

@@ -34,6 +34,7 @@ from tabcompress.methods.selection import SelectionRule, train_with_selection
 from tabcompress.progress import Progress, Stages
 from tabcompress.run.context import Rows, Run, TrainedStudent
 from tabcompress.schema import Schema
+from tabcompress.students.encoding import StackedFrames
 from tabcompress.students.registry import student_class
 from tabcompress.teachers import Teacher, label_rows
 from tabcompress.teachers.space import FeatureSpace, feature_space
@@ -155,16 +156,27 @@ class WithData(Mode):
         targets = run.label(teacher, X, "label_real", "real rows", source)
         rows = Rows(schema=dataset.schema, X_train=X, T_train=targets, dataset=dataset, source=source,
                     held_out=held_out, eval_source=eval_source)
-        if held_out is not None:
-            return rows
         labels = teacher.classes_[np.argmax(targets, axis=1)] if teacher.is_classifier else None
-        train_idx, test_idx, rows.stratified = data_mod.holdout_split(len(X), settings.data.test_size,
-                                                                      settings.seed, stratify=labels)
-        if teacher.is_classifier and not rows.stratified:
-            run.note("a teacher class has a single row: the hold-out split is not stratified")
-        rows.X_train, rows.X_test = (X.iloc[idx].reset_index(drop=True) for idx in (train_idx, test_idx))
-        rows.T_train, rows.T_test = targets[train_idx], targets[test_idx]
-        rows.y_test = dataset.y.iloc[test_idx].reset_index(drop=True) if dataset.y is not None else None
+        test_idx = None
+        train_idx = np.arange(len(X))
+        if held_out is None:
+            train_idx, test_idx, rows.stratified = data_mod.holdout_split(len(X), settings.data.test_size,
+                                                                          settings.seed, stratify=labels)
+            if teacher.is_classifier and not rows.stratified:
+                run.note("a teacher class has a single row: the hold-out split is not stratified")
+        # The training rows are laid out as [fit rows | validation rows], the split train_student would
+        # make, so that it takes both as views instead of copies; the rows read are split column by
+        # column and given up, so the run holds its real rows once however many there are.
+        split = search_mod.validation_split(len(train_idx), settings,
+                                            labels[train_idx] if labels is not None else None)
+        if split is not None:
+            train_idx = np.concatenate([train_idx[split[0]], train_idx[split[1]]])
+            rows.validation = (slice(0, len(split[0])), slice(len(split[0]), len(train_idx)))
+        parts = data_mod.take_rows(X, [train_idx] if test_idx is None else [train_idx, test_idx], consume=True)
+        rows.X_train, rows.T_train = parts[0], targets[train_idx]
+        if test_idx is not None:
+            rows.X_test, rows.T_test = parts[1], targets[test_idx]
+            rows.y_test = dataset.y.iloc[test_idx].reset_index(drop=True) if dataset.y is not None else None
         return rows
 
     def train(self, run: Run, teacher: Teacher, rows: Rows, device: str) -> TrainedStudent:
@@ -173,9 +185,10 @@ class WithData(Mode):
             # scoring takes a few teacher and student calls on the held-out rows: keep its share back
             n_test = len(rows.held_out.X) if rows.held_out is not None else len(rows.X_test)
             time_left = (run.settings.budget.time_budget - run.elapsed()
-                         - _scoring_allowance(run.stages.seconds, len(rows.dataset.X), n_test))
+                         - _scoring_allowance(run.stages.seconds, rows.dataset.n_rows, n_test))
         trained = train_student(teacher, rows.X_train, rows.T_train, rows.schema, run.settings,
-                                progress=run.progress, device=device, time_left=time_left)
+                                progress=run.progress, device=device, time_left=time_left,
+                                validation=rows.validation)
         run.notes.extend(trained.notes)
         return trained
 
@@ -300,7 +313,8 @@ def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.
 
 def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, schema: Schema,
                   settings: Settings, *, generator: Any = None, progress: Progress | None = None,
-                  device: str | None = None, time_left: float | None = None) -> TrainedStudent:
+                  device: str | None = None, time_left: float | None = None,
+                  validation: tuple[Any, Any] | None = None) -> TrainedStudent:
     """The training half of a run with real rows: validation rows, synthetic rows, teacher labels, the
     search for the student (:mod:`tabcompress.methods.search`), the chosen student trained on every
     training row, and the baseline.
@@ -313,6 +327,10 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
 
     ``time_left`` (default: ``budget.time_budget``) is the seconds this call may take; the run is then
     planned to fit (see :mod:`tabcompress.methods.budget`).
+
+    ``validation`` gives the fit rows and the validation rows of ``X_train`` (index arrays or slices) as
+    :func:`tabcompress.methods.search.validation_split` would choose them; slices are taken as views, not
+    copied (a run with real rows lays its training rows out so).
     """
     check_settings(settings)
     started = time.perf_counter()
@@ -333,8 +351,10 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     deadline = started + time_left if time_left is not None else None
 
     # -- the validation rows ------------------------------------------------------------------------
-    labels = teacher.classes_[np.argmax(T_train, axis=1)] if teacher.is_classifier else None
-    split = search_mod.validation_split(len(X_train), settings, labels)
+    if validation is None:
+        labels = teacher.classes_[np.argmax(T_train, axis=1)] if teacher.is_classifier else None
+        validation = search_mod.validation_split(len(X_train), settings, labels)
+    split = validation
     families = search_mod.families(settings)
     if split is None:
         X_fit, T_fit = X_train, T_train
@@ -344,8 +364,8 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
             note(f"{why}: the student is trained as set{', a tree' if len(families) > 1 else ''}, without a search")
             families = ["tree"] if len(families) > 1 else families
     else:
-        X_fit, T_fit = X_train.iloc[split[0]].reset_index(drop=True), T_train[split[0]]
-        X_val, T_val = X_train.iloc[split[1]].reset_index(drop=True), T_train[split[1]]
+        X_fit, X_val = data_mod.take_rows(X_train, split)
+        T_fit, T_val = T_train[split[0]], T_train[split[1]]
     reference = student_class(families[0]).size_of(settings.replace(student=families[0]))
 
     fits_left = [1]  # student fits still to come; set from the plan
@@ -491,8 +511,9 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
 
 
 def _with_synthetic(X: pd.DataFrame, T: np.ndarray, X_synth: pd.DataFrame, T_synth: np.ndarray,
-                    n: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Real rows plus the first ``n`` synthetic rows."""
+                    n: int) -> tuple[Any, np.ndarray]:
+    """Real rows plus the first ``n`` synthetic rows, stacked for a student's fit (not copied into one
+    frame)."""
     if not n:
         return X, T
-    return pd.concat([X, X_synth.iloc[:n]], ignore_index=True), np.concatenate([T, T_synth[:n]])
+    return StackedFrames.of([X, X_synth.iloc[:n]]), np.concatenate([T, T_synth[:n]])

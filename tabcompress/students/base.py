@@ -79,7 +79,8 @@ class Student(Estimator, ABC):
 
     def fit(self, X: pd.DataFrame, targets: np.ndarray, *, classes: Sequence[Any] | None = None,
             categorical: Sequence[str] = (), sample_weight: np.ndarray | None = None) -> "Student":
-        """Fit on rows ``X`` and the teacher's soft targets.
+        """Fit on rows ``X`` (a DataFrame, or :class:`~tabcompress.students.encoding.StackedFrames` of
+        several) and the teacher's soft targets.
 
         ``classes`` given: classification, ``targets`` has shape ``(n, len(classes))``.
         ``classes`` None: regression, ``targets`` has shape ``(n,)``.
@@ -87,8 +88,10 @@ class Student(Estimator, ABC):
         ``sample_weight``: one non-negative weight per row (to weigh real rows against synthetic ones,
         say); None weighs every row alike.
         """
+        from tabcompress.students.encoding import StackedFrames
+
         self.check_parameters()
-        if not is_frame(X):
+        if not is_frame(X) and not isinstance(X, StackedFrames):
             raise TypeError("X must be a pandas DataFrame")
         targets = np.asarray(targets, dtype=np.float64)
         if len(X) != len(targets):

@@ -9,7 +9,7 @@ imported it already.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -20,6 +20,40 @@ if TYPE_CHECKING:
 
 # Below this many rows a dict lookup per value beats building a pandas Categorical.
 _SMALL_BATCH = 256
+
+
+class StackedFrames:
+    """The rows of several DataFrames with the same columns, one after another, as a student's ``fit``
+    takes them: real rows and synthetic ones together without a frame that copies both, which on
+    millions of rows would be the largest allocation of a run. Fitting reads a column at a time, so a
+    column is joined only while it is encoded."""
+
+    def __init__(self, frames: Sequence[pd.DataFrame]):
+        frames = [frame for frame in frames if len(frame)] or list(frames[:1])
+        if not frames:
+            raise ValueError("StackedFrames needs at least one DataFrame")
+        columns = list(frames[0].columns)
+        if any(list(frame.columns) != columns for frame in frames[1:]):
+            raise ValueError("the stacked DataFrames must have the same columns, in the same order")
+        self.frames = frames
+        self.columns = frames[0].columns
+
+    def __len__(self) -> int:
+        return sum(len(frame) for frame in self.frames)
+
+    def __getitem__(self, key: Any) -> Any:
+        """A column (a list of names: a DataFrame) over every frame's rows, indexed from 0."""
+        import pandas as pd
+
+        if len(self.frames) == 1:
+            return self.frames[0][key]
+        return pd.concat([frame[key] for frame in self.frames], ignore_index=True)
+
+    @classmethod
+    def of(cls, frames: Sequence[pd.DataFrame]) -> Any:
+        """One frame as it is; several stacked."""
+        frames = [frame for frame in frames if len(frame)] or list(frames[:1])
+        return frames[0] if len(frames) == 1 else cls(frames)
 
 
 class TabularEncoder(Estimator):
@@ -92,26 +126,44 @@ class TabularEncoder(Estimator):
 
         return pd.Categorical(values, categories=self.categories_[position]).codes.astype(np.int64)
 
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        blocks = [self._numbers(X)]
+    def transform(self, X: pd.DataFrame, dtype: Any = np.float64) -> np.ndarray:
+        """The encoded rows as one ``dtype`` matrix, filled in place column by column: building it from
+        blocks would hold it twice, which on millions of rows is the largest allocation of a fit."""
+        n = len(X)
+        width = len(self.get_feature_names_out())
         if self.numeric == "standardize":
-            blocks[0] = (self._standardize_input(blocks[0]) - self.means_) / self.scales_
+            numbers = (self._standardize_input(self._numbers(X)) - self.means_) / self.scales_
+        else:
+            numbers = None
+        out = np.empty((n, width), dtype=dtype)
+        at = 0
+        if numbers is not None:
+            out[:, :numbers.shape[1]] = numbers
+            at = numbers.shape[1]
+            del numbers
+        else:
+            for name in self.numeric_columns_:
+                out[:, at] = X[name].to_numpy(dtype=np.float64, na_value=np.nan)
+                at += 1
         for position, name in enumerate(self.categorical_columns_):
             values = X[name].to_numpy()
             codes = self._codes(position, values)
             if self.categories == "ordinal":
-                blocks.append(np.where(codes < 0, np.nan, codes).astype(np.float64)[:, None])
+                out[:, at] = codes
+                out[codes < 0, at] = np.nan
+                at += 1
                 continue
             cats = self.categories_[position]
-            block = np.zeros((len(codes), len(cats) + int(self.has_missing_[position])), dtype=np.float64)
+            block = out[:, at:at + len(cats) + int(self.has_missing_[position])]
+            block[:] = 0.0
             rows = np.flatnonzero(codes >= 0)
             block[rows, codes[rows]] = 1.0
             if self.has_missing_[position]:
                 import pandas as pd
 
                 block[pd.isna(values), len(cats)] = 1.0
-            blocks.append(block)
-        return np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+            at += block.shape[1]
+        return out
 
     def fit_transform(self, X: pd.DataFrame, y=None) -> np.ndarray:
         return self.fit(X, y).transform(X)

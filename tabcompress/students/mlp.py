@@ -97,7 +97,7 @@ class MLPStudent(Student):
 
         self._check_adversarial()
         self.encoder_ = TabularEncoder(self.categorical_, numeric="standardize", categories="onehot")
-        Z = self.encoder_.fit(X).transform(X).astype(np.float32)
+        Z = self.encoder_.fit(X).transform(X, dtype=np.float32)
         if self.task_ == "regression":
             self.target_mean_ = float(np.mean(targets))
             self.target_scale_ = float(np.std(targets)) or 1.0

@@ -99,7 +99,11 @@ class TreeStudent(Student):
 
     def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
         self.encoder_ = TabularEncoder(self.categorical_, numeric="raw", categories="ordinal")
-        Z = self.encoder_.fit(X, targets).transform(X)
+        # scikit-learn grows its trees on float32 copies of the rows: encoding straight to float32 grows
+        # the same tree without the float64 matrix and its copy. Refinement works on the float64 values
+        # that prediction compares.
+        refines = bool(self.refine_passes) or (self.refine and self.refine_passes is None)
+        Z = self.encoder_.fit(X, targets).transform(X, dtype=np.float64 if refines else np.float32)
         self._compile(self._fit_tree(Z, targets, sample_weight))
 
     def _fit_tree(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None
