@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DEMO   := demo-out
 
-.PHONY: install demo test docs bench bench-quick bench-frontier bench-latency clean
+.PHONY: install demo test docs bench bench-quick bench-frontier bench-latency bench-memory clean
 
 install: $(VENV)/.installed
 
@@ -62,6 +62,10 @@ bench-frontier: install
 LATENCY_ARGS ?=
 bench-latency: install
 	$(PY) bench/latency.py $(LATENCY_ARGS)
+
+# `distill` with default settings on a 5M-row CSV: wall time and peak memory (/usr/bin/time -v).
+bench-memory: install
+	$(PY) bench/big_csv.py --rows 5000000
 
 bench-quick: install
 	$(PY) bench/run.py --quick --datasets sample_data/bank_marketing_4k.csv --out bench/results/quick

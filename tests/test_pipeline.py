@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import text_pipeline
 
@@ -13,7 +14,9 @@ from tabcompress.schema import Schema
 @pytest.mark.parametrize("student", ["tree", "mlp"])
 def test_same_seed_same_student(teachers, magic, student):
     config = Settings.from_options(epochs=2, synthetic_ratio=1.0, student=student, hidden=(16,), device="cpu", seed=7)
+    given = magic.copy()
     first = distill(teachers["rf_magic"], magic, config)
+    pd.testing.assert_frame_equal(magic, given)  # the run splits its own frame of the rows, not the caller's
     second = distill(teachers["rf_magic"], magic, config)
     np.testing.assert_array_equal(first.student.predict_proba(first.X_test),
                                   second.student.predict_proba(second.X_test))
