@@ -214,8 +214,9 @@ def condense_file(data: str | Path, out: str | Path, *, per_class: int, target: 
     (atomically). ``task`` None guesses it from the target: text, or at most 50 distinct whole numbers, is
     a classification target. Returns the rows written, the task and the number of classes or bins."""
     from tabcompress.data import read_csv
-    from tabcompress.export import write_file_atomic
+    from tabcompress.export import check_out_file, write_file_atomic
 
+    check_out_file(out, "out")  # before the work: a bad --out fails at once
     frame = read_csv(data)
     if target not in frame.columns:
         raise SettingError("target", f"{target}: no such column in {data}")

@@ -99,9 +99,11 @@ def predict_csv(student: Any, data: str | Path, out: str | Path | None = None, *
 
     Returns ``{"rows", "columns", "out", "seconds"}``.
     """
-    from tabcompress.export.files import load_student, write_file_atomic
+    from tabcompress.export.files import check_out_file, load_student, write_file_atomic
 
     start = time.perf_counter()
+    if out is not None:
+        check_out_file(out, "out")  # before any row is read: a bad --out fails at once
     if isinstance(student, (str, Path)):
         student = load_student(student, safe=safe)
     if proba and student.task_ == "regression":
