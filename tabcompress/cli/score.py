@@ -37,12 +37,15 @@ def score(
     with errors(ctx, verbose):
         from tabcompress.config import Names
         from tabcompress.evaluation.tsc import score_files
+        from tabcompress.progress import Progress, RichProgress
 
+        stderr = console()
         report = score_files(synthetic, teacher, data, target=target, categorical=Names.parse(categorical),
                              test_size=test_size, seed=seed, safe=safe, student_options={"max_depth": max_depth},
-                             max_synthetic_rows=max_synthetic_rows)
+                             max_synthetic_rows=max_synthetic_rows,
+                             progress=Progress() if quiet else RichProgress(stderr))
         if not quiet:
-            s, stderr = report["score"], console()
+            s = report["score"]
             ratio = "-" if s["fidelity_ratio"] is None else f"{s['fidelity_ratio']:.3f}"
             stderr.print(f"TSC score (fidelity) {ratio}: {report['synthetic']['fidelity']:.4f} trained on "
                          f"{report['synthetic']['train_rows']:,} synthetic rows vs "

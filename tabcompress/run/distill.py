@@ -75,7 +75,8 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     device = run_device(settings)
 
     with run.stages.run("load_teacher", "loading the teacher"):
-        teacher = teacher if isinstance(teacher, Teacher) else load_teacher(teacher, safe=settings.safe)
+        if not isinstance(teacher, Teacher):
+            teacher = load_teacher(teacher, safe=settings.safe, progress=run.progress)
     rows = mode.rows(run, teacher, data, eval_data)
     trained = mode.train(run, teacher, rows, device)
     run.stages.seconds.update(trained.timings_s)

@@ -96,7 +96,7 @@ def evaluate_files(student: Any, teacher: Any, data: str | Path, *, target: str 
         if student_path is not None:
             student = load_student(student_path, safe=safe)
         if isinstance(teacher, (str, Path)):
-            teacher = load_teacher(teacher_path, safe=safe)
+            teacher = load_teacher(teacher_path, safe=safe, progress=progress)
         elif not isinstance(teacher, Teacher):  # a fitted model itself
             teacher = Teacher.from_model(teacher)
     student_where = f"student file {student_path}" if student_path else "the student"
