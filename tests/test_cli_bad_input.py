@@ -280,3 +280,34 @@ def test_missing_cells_the_teacher_cannot_take(tmp_path, magic, magic_csv):
     out = tmp_path / "out"
     done = run_cli("distill", teacher, data, "--out", out)
     assert_bad_input(done, str(data), "the teacher cannot predict on it", "NaN", out=out)
+
+
+def test_columns_taken_by_position_are_said_in_the_summary_and_the_json(tmp_path, magic):
+    """A teacher fitted without feature names is matched to a CSV by position, which no check can verify:
+    distill's closing summary and its JSON say so, and evaluate's summary and notes do too."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = magic.drop(columns="target"), magic["target"]
+    teacher = tmp_path / "nameless.joblib"
+    joblib.dump(RandomForestClassifier(n_estimators=5, random_state=0).fit(X.to_numpy(), y), teacher)
+    out = tmp_path / "out"
+    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out, "--generator", "none", "--json")
+    assert done.returncode == 0, done.stderr
+    summary = done.stderr[done.stderr.index("wall time"):]  # what follows the table, after the progress
+    assert "columns matched by position" in " ".join(summary.split())
+    report = json.loads(done.stdout)
+    assert report["data"]["columns_by_position"] is True
+    assert any("file order" in note for note in report["notes"])
+
+    scored = run_cli("evaluate", out / "student.joblib", teacher, DATA / "magic_1200.csv", "--json")
+    assert scored.returncode == 0, scored.stderr
+    assert any("columns matched by position" in note for note in json.loads(scored.stdout)["notes"])
+    assert "columns matched by position" in " ".join(scored.stderr.split())
+
+
+def test_named_columns_are_not_said_to_be_taken_by_position(teachers, tmp_path):
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", tmp_path / "out",
+                   "--generator", "none", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["data"]["columns_by_position"] is False
+    assert "by position" not in done.stderr

@@ -22,6 +22,7 @@ from tabcompress.data import missing_columns, numbers_for_teacher, read_csv_chun
 from tabcompress.errors import FidelityGateError, InputError, SettingError
 from tabcompress.evaluation.metrics import against_target, align_target, fidelity
 from tabcompress.progress import Progress
+from tabcompress.report import COLUMNS_BY_POSITION
 
 
 def check_match(student: Any, teacher: Any, student_where: str, teacher_where: str) -> None:
@@ -148,7 +149,7 @@ def evaluate_files(student: Any, teacher: Any, data: str | Path, *, target: str 
     teacher_pred, student_pred = np.concatenate(teacher_parts), np.concatenate(student_parts)
     task = teacher.task
     metrics: dict[str, Any] = {"student": fidelity(task, teacher_pred, student_pred)}
-    notes = []
+    notes = [] if teacher.feature_names is not None else [COLUMNS_BY_POSITION]
     if target is None:
         notes.append("no target column: accuracy against the true target is not scored")
     elif target_note is not None:
