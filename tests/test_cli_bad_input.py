@@ -311,3 +311,79 @@ def test_named_columns_are_not_said_to_be_taken_by_position(teachers, tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["data"]["columns_by_position"] is False
     assert "by position" not in done.stderr
+
+
+# -- compressed CSV files ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def slice_files(tmp_path_factory, magic):
+    """A 600-row slice of magic as a plain CSV and compressed as pandas writes it, by suffix."""
+    root = tmp_path_factory.mktemp("compressed")
+    paths = {}
+    suffixes = [".csv", ".csv.gz", ".csv.bz2", ".csv.xz"]
+    try:
+        import zstandard  # noqa: F401
+
+        suffixes.append(".csv.zst")
+    except ImportError:  # pandas needs it for .zst; test_a_zstandard_csv_without_the_module_names_it
+        pass
+    for suffix in suffixes:
+        paths[suffix] = root / f"slice{suffix}"
+        magic.iloc[:600].to_csv(paths[suffix], index=False)
+    return paths
+
+
+def test_compressed_csvs_give_the_student_the_plain_csv_gives(teachers, tmp_path, slice_files):
+    metrics = {}
+    for suffix, data in slice_files.items():
+        done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / suffix, "--generator", "none",
+                       "--seed", "0", "--json", "-q")
+        assert done.returncode == 0, (suffix, done.stderr)
+        report = json.loads(done.stdout)
+        metrics[suffix] = (report["metrics"], report["data"]["rows"], report["student"]["n_leaves"])
+    assert metrics[".csv"][1] == 600
+    for suffix in slice_files:
+        assert metrics[suffix] == metrics[".csv"], suffix
+
+
+def test_condense_and_score_read_compressed_csvs(teachers, tmp_path, slice_files):
+    plain = tmp_path / "plain.csv"
+    done = run_cli("condense", slice_files[".csv"], "--out", plain, "--per-class", "3")
+    assert done.returncode == 0, done.stderr
+    packed = tmp_path / "packed.csv"
+    done = run_cli("condense", slice_files[".csv.gz"], "--out", packed, "--per-class", "3")
+    assert done.returncode == 0, done.stderr
+    assert packed.read_text() == plain.read_text()
+    done = run_cli("score", slice_files[".csv.bz2"], teachers["rf_magic"], slice_files[".csv.gz"], "--json", "-q")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["data"]["real_rows"] == 600
+
+
+def _cut(raw: bytes) -> bytes:
+    return raw[: len(raw) * 2 // 3]  # the header survives, the rows end mid-stream
+
+
+def _scrambled(raw: bytes) -> bytes:
+    middle = len(raw) // 2
+    return raw[:middle] + bytes(b ^ 0xFF for b in raw[middle:middle + 200]) + raw[middle + 200:]
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz"])
+@pytest.mark.parametrize("damage", [_cut, _scrambled, lambda raw: bytes(range(256)) * 8])
+def test_a_damaged_compressed_csv_is_one_line(teachers, tmp_path, slice_files, suffix, damage):
+    data = tmp_path / f"damaged{suffix}"
+    data.write_bytes(damage(slice_files[suffix].read_bytes()))
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", out, "--generator", "none")
+    assert_bad_input(done, f"data file {data}", "cannot be read", out=out)
+
+
+def test_a_zstandard_csv_without_the_module_names_it(teachers, tmp_path):
+    try:
+        import zstandard  # noqa: F401
+        pytest.skip("zstandard is installed here")
+    except ImportError:
+        pass
+    data = tmp_path / "rows.csv.zst"
+    data.write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00" * 64)
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    assert_bad_input(done, f"data file {data}: cannot be read", "'zstandard'")  # the module, quoted

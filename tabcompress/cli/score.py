@@ -16,10 +16,11 @@ from tabcompress.config import default
 def score(
     ctx: typer.Context,
     synthetic: Annotated[Path, typer.Argument(help="CSV of candidate synthetic rows with the teacher's feature "
-                                              "columns (a target column is ignored).", show_default=False)],
+                                              "columns (a target column is ignored; .csv.gz too).",
+                                              show_default=False)],
     teacher: Annotated[Path, teacher_argument()],
-    data: Annotated[Path, typer.Argument(help="CSV of real rows; split into training and held-out rows as "
-                                         "distill splits them.", show_default=False)],
+    data: Annotated[Path, typer.Argument(help="CSV of real rows (.csv.gz too); split into training and "
+                                         "held-out rows as distill splits them.", show_default=False)],
     target: Annotated[Optional[str], setting("target", panel=None)] = None,
     categorical: Annotated[Optional[str], setting("categorical", panel=None, show_default=False)] = None,
     test_size: Annotated[float, setting("test_size", panel=None)] = default("test_size"),
