@@ -387,3 +387,68 @@ def test_a_zstandard_csv_without_the_module_names_it(teachers, tmp_path):
     data.write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00" * 64)
     done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
     assert_bad_input(done, f"data file {data}: cannot be read", "'zstandard'")  # the module, quoted
+
+
+# -- every numeric option of every command ----------------------------------------------------
+def _numeric_options():
+    """(command, flag, values out of every range) for each numeric option of each command, found by
+    walking the app: an option added later is covered without editing this list."""
+    import typer.main
+
+    from tabcompress.cli import app
+    from tabcompress.config import OPTIONS, Size, option_field
+
+    cases = []
+    for name, command in sorted(typer.main.get_command(app).commands.items()):
+        for param in command.params:
+            if param.param_type_name != "option" or param.is_flag:
+                continue
+            kind = param.type_descriptor.annotation
+            if kind is int:  # below every lower bound; past a C int; past a 64-bit int
+                values = ["-1", "4294967296", "100000000000000000000"]
+            elif kind is float:
+                values = ["-1", "nan", "inf", "-inf"]
+            elif param.name in OPTIONS and isinstance(option_field(param.name).metadata["constraint"], Size):
+                values = ["-1", "nan", "1e400"]
+            else:
+                continue
+            cases += [(name, param.opts[0], value) for value in values]
+    return cases
+
+
+def test_every_numeric_option_refuses_values_out_of_range_in_one_line(tmp_path, capsys):
+    """Each numeric option of each command, given a value no run can take, is refused by the option
+    checks before any file is read: the inputs named here do not even exist, so an option that is not
+    checked up front shows up as an error about them (or as an unexpected error, exit 1)."""
+    import signal
+
+    from tabcompress.cli import main
+
+    missing = {"teacher": tmp_path / "teacher.joblib", "student": tmp_path / "student.joblib",
+               "data": tmp_path / "rows.csv"}
+    arguments = {
+        "condense": [missing["data"], "--out", tmp_path / "p.csv"],
+        "distill": [missing["teacher"], missing["data"], "--out", tmp_path / "out"],
+        "evaluate": [missing["student"], missing["teacher"], missing["data"]],
+        "predict": [missing["student"], missing["data"]],
+        "score": [missing["data"], missing["teacher"], missing["data"]],
+    }
+    cases = _numeric_options()
+    assert {command for command, _, _ in cases} == set(arguments)  # a new command with numbers: add it above
+    assert len(cases) > 100
+    wrong = []
+    sigterm = signal.getsignal(signal.SIGTERM)
+    try:
+        for command, flag, value in cases:
+            with pytest.raises(SystemExit) as exited:
+                main([command, *map(str, arguments[command]), flag, value])
+            out, err = capsys.readouterr()
+            lines = err.strip().splitlines()
+            ok = (exited.value.code == 2 and len(lines) == 1 and lines[0].startswith("tabcompress: error: ")
+                  and flag in lines[0] and "unexpected" not in lines[0] and out == "")
+            if not ok:
+                wrong.append(f"{command} {flag} {value}: exit {exited.value.code}: {err.strip()[:200]}")
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    assert not wrong, "\n".join(wrong)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "p.csv").exists()

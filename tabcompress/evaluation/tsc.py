@@ -303,7 +303,8 @@ def _check_settings(student: str, student_options: dict[str, Any] | None, seed: 
                          f"got {type(student_options).__name__}")
     check("seed", seed, Whole(0, 2**32 - 1))
     check("max_synthetic_rows", max_synthetic_rows, Whole(1, none=True))
-    _build_student(student, reference_student_options(student, student_options, int(seed)))
+    # its parameters checked now, so that a bad --max-depth is refused before the files are read
+    _build_student(student, reference_student_options(student, student_options, int(seed))).check_parameters()
 
 
 def _build_student(student: str, options: dict[str, Any]) -> Any:

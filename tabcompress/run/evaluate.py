@@ -80,7 +80,7 @@ def evaluate_files(student: Any, teacher: Any, data: str | Path, *, target: str 
     scores), ``gate`` (``min_fidelity``, ``passed``; None without ``min_fidelity``), ``notes`` and
     ``seconds``. Below ``min_fidelity`` a :class:`FidelityGateError` carrying the report is raised.
     """
-    from tabcompress.config import check
+    from tabcompress.config import Whole, check
     from tabcompress.export.files import load_student
     from tabcompress.run.predict import category_lookup, student_columns, student_frame
     from tabcompress.students.portable import plain
@@ -91,6 +91,8 @@ def evaluate_files(student: Any, teacher: Any, data: str | Path, *, target: str 
     start = time.perf_counter()
     progress = progress or Progress()
     check("min_fidelity", min_fidelity, option_field("min_fidelity").metadata["constraint"])
+    check("chunk_rows", chunk_rows, Whole(1))  # before any file is read
+    check("label_chunk_rows", label_chunk_rows, option_field("label_chunk_rows").metadata["constraint"])
     student_path = Path(student) if isinstance(student, (str, Path)) else None
     teacher_path = Path(teacher) if isinstance(teacher, (str, Path)) else getattr(teacher, "source", None)
     with progress.stage("loading the student and the teacher"):
