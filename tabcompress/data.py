@@ -114,7 +114,29 @@ def read_header(path: str | Path) -> list[str]:
     if len(header) == 1 and ";" in header[0]:
         raise InputError(f"{where}: has one column whose name contains ';' — the file looks "
                          "semicolon-delimited; tabcompress reads comma-separated files")
+    _check_last_line(path, len(header), where)
     return header
+
+
+def _check_last_line(path: Path, n_columns: int, where: str) -> None:
+    """Refuse a plain CSV file cut short (a copy or a download that stopped): its last line has no line
+    end and fewer cells than the header, which pandas would read as empty cells. A compressed file
+    needs no such check: its decompressor notices the cut. A last line with a quote is not judged (a
+    quoted cell may hold commas and line breaks)."""
+    from pandas.io.common import infer_compression
+
+    if infer_compression(str(path), "infer") is not None:
+        return
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 65536))
+        tail = handle.read()
+    if tail.endswith((b"\n", b"\r")) or b"\n" not in tail:
+        return
+    last = tail.rsplit(b"\n", 1)[1]
+    cells = last.count(b",") + 1
+    if b'"' not in last and cells < n_columns:
+        raise InputError(f"{where}: its last line has {cells} of the {n_columns} columns and no line end: the "
+                         f"file looks cut short")
 
 
 def missing_columns(header: Sequence[str], needed: Sequence[str], path: str | Path, who: str) -> None:

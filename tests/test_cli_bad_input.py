@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -109,14 +110,6 @@ def test_missing_teacher_file(tmp_path):
     out = tmp_path / "out"
     done = run_cli("distill", tmp_path / "nope.pkl", DATA / "magic_1200.csv", "--out", out)
     assert_bad_input(done, "nope.pkl", "no such file", out=out)
-
-
-def test_truncated_pickle(teachers, tmp_path):
-    teacher = tmp_path / "cut.joblib"
-    teacher.write_bytes(teachers["rf_magic"].read_bytes()[:5000])
-    out = tmp_path / "out"
-    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
-    assert_bad_input(done, str(teacher), "cannot be unpickled", out=out)
 
 
 def test_json_that_is_not_an_xgboost_model(tmp_path):
@@ -452,3 +445,144 @@ def test_every_numeric_option_refuses_values_out_of_range_in_one_line(tmp_path, 
         signal.signal(signal.SIGTERM, sigterm)
     assert not wrong, "\n".join(wrong)
     assert not (tmp_path / "out").exists() and not (tmp_path / "p.csv").exists()
+
+
+# -- damaged or wrong-format files, for every loader ------------------------------------------
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory, magic):
+    """One valid teacher file for each kind of file the loaders read, fitted on magic, by name."""
+    import catboost
+    import lightgbm
+    import skops.io
+    import xgboost
+    from skl2onnx import to_onnx
+    from sklearn.ensemble import RandomForestClassifier
+
+    root = tmp_path_factory.mktemp("model-files")
+    X, y = magic.drop(columns="target"), magic["target"]
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    files = {}
+    for suffix in (".pkl", ".pickle", ".joblib"):
+        files[f"forest{suffix}"] = root / f"forest{suffix}"
+        joblib.dump(forest, files[f"forest{suffix}"])
+    files["forest.skops"] = root / "forest.skops"
+    skops.io.dump(forest, files["forest.skops"])
+    files["forest.onnx"] = root / "forest.onnx"
+    files["forest.onnx"].write_bytes(to_onnx(forest, X.to_numpy(np.float32)[:1]).SerializeToString())
+    booster = xgboost.XGBClassifier(n_estimators=5, max_depth=3).fit(X, y)
+    for suffix in (".json", ".ubj"):
+        files[f"xgboost{suffix}"] = root / f"xgboost{suffix}"
+        booster.save_model(files[f"xgboost{suffix}"])
+    files["lightgbm.txt"] = root / "lightgbm.txt"
+    lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y).booster_.save_model(files["lightgbm.txt"])
+    cat = catboost.CatBoostClassifier(iterations=5, verbose=False, allow_writing_files=False).fit(X, y)
+    files["catboost.cbm"] = root / "catboost.cbm"
+    cat.save_model(str(files["catboost.cbm"]))
+    files["catboost.json"] = root / "catboost.json"
+    cat.save_model(str(files["catboost.json"]), format="json")
+    return files
+
+
+@pytest.fixture(scope="module")
+def student_files(tmp_path_factory, model_files):
+    root = tmp_path_factory.mktemp("student-files")
+    files = {}
+    for fmt in ("joblib", "skops"):
+        done = run_cli("distill", model_files["forest.pkl"], DATA / "magic_1200.csv", "--out", root / fmt,
+                       "--generator", "none", "--student-format", fmt, "-q")
+        assert done.returncode == 0, done.stderr
+        files[f"student.{fmt}"] = root / fmt / f"student.{fmt}"
+    return files
+
+
+def _damaged(path, damage, valid):
+    """``path`` written as ``damage`` of the bytes of ``valid``: random bytes, the file cut in the middle of
+    a line, an empty file, or a directory by that name."""
+    raw = valid.read_bytes()
+    if damage == "random bytes":  # binary from the first byte on, which is no text in any encoding
+        path.write_bytes(b"\x93" + np.random.default_rng(0).bytes(4095))
+    elif damage == "truncated":
+        cut = len(raw) // 2
+        while raw[cut - 1:cut + 1].count(b"\n"):  # not at a line end: a CSV cut there is merely shorter
+            cut += 1
+        path.write_bytes(raw[:cut])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        path.mkdir()
+    return path
+
+
+DAMAGES = ["random bytes", "truncated", "empty", "directory"]
+
+
+@pytest.fixture()
+def cli(capfd):
+    """Run the command line in this process (the loaders fail before any work, so this is quick):
+    returns what ``run_cli`` returns."""
+    import signal
+    import types
+
+    from tabcompress.cli import main
+
+    sigterm = signal.getsignal(signal.SIGTERM)
+
+    def run(*args):
+        capfd.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        out, err = capfd.readouterr()
+        return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+    yield run
+    signal.signal(signal.SIGTERM, sigterm)
+
+
+def test_every_kind_of_teacher_file_is_covered(model_files):
+    from tabcompress.teachers.load import PICKLE_SUFFIXES, SKOPS_SUFFIXES, native_suffixes
+
+    read = set(PICKLE_SUFFIXES + SKOPS_SUFFIXES + native_suffixes())
+    assert {Path(name).suffix for name in model_files} == read  # a new kind of file: add a valid one above
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("name", ["forest.pkl", "forest.pickle", "forest.joblib", "forest.skops", "forest.onnx",
+                                  "xgboost.json", "xgboost.ubj", "lightgbm.txt", "catboost.cbm", "catboost.json"])
+def test_a_damaged_teacher_file_is_one_line(model_files, cli, tmp_path, name, damage):
+    teacher = _damaged(tmp_path / f"damaged-{name}", damage, model_files[name])
+    out = tmp_path / "out"
+    done = cli("distill", teacher, DATA / "magic_1200.csv", "--out", out, "--generator", "none")
+    assert_bad_input(done, f"tabcompress: error: teacher file {teacher}: ", out=out)  # the file, not the rows
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("command", ["predict", "inspect"])
+@pytest.mark.parametrize("name", ["student.joblib", "student.skops"])
+def test_a_damaged_student_file_is_one_line(student_files, cli, tmp_path, name, command, damage):
+    student = _damaged(tmp_path / name, damage, student_files[name])
+    rows = [DATA / "magic_1200.csv", "--out", tmp_path / "p.csv"] if command == "predict" else []
+    done = cli(command, student, *rows)
+    assert_bad_input(done, f"tabcompress: error: student file {student}: ")
+    assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+@pytest.mark.parametrize("command", ["distill", "distill --eval-data", "predict", "evaluate", "condense",
+                                     "score synthetic", "score real"])
+def test_a_damaged_csv_is_one_line(model_files, student_files, cli, tmp_path, command, damage):
+    rows = _damaged(tmp_path / "rows.csv", damage, DATA / "magic_1200.csv")
+    good, teacher, student = DATA / "magic_1200.csv", model_files["forest.pkl"], student_files["student.joblib"]
+    out = tmp_path / "out"
+    args = {"distill": ["distill", teacher, rows, "--out", out, "--generator", "none"],
+            "distill --eval-data": ["distill", teacher, good, "--eval-data", rows, "--out", out, "--generator", "none"],
+            "predict": ["predict", student, rows, "--out", tmp_path / "p.csv"],
+            "evaluate": ["evaluate", student, teacher, rows],
+            "condense": ["condense", rows, "--out", tmp_path / "p.csv"],
+            "score synthetic": ["score", rows, teacher, good],
+            "score real": ["score", good, teacher, rows]}[command]
+    done = cli(*args)
+    assert_bad_input(done, f"tabcompress: error: data file {rows}: ", out=out)
+    assert not (tmp_path / "p.csv").exists()
