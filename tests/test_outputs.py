@@ -70,6 +70,27 @@ def test_a_killed_runs_temporary_files_are_removed_by_the_next_run(teachers, tmp
     assert {"student.joblib", "report.json"} <= left
 
 
+def test_the_temporary_file_of_a_process_killed_while_writing_is_removed(teachers, tmp_path):
+    """A process killed with SIGKILL while it holds its temporary report (as a run does while writing)
+    leaves the file behind; its lock dies with it, so the next run removes the file."""
+    out = tmp_path / "out"
+    out.mkdir()
+    code = ("import os, signal, sys\n"
+            "from pathlib import Path\n"
+            "from tabcompress.export.files import _locked_temp\n"
+            "with _locked_temp(Path(sys.argv[1]), 'report.json') as tmp:\n"
+            "    Path(tmp).write_text('{\"half\": ')\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n")
+    killed = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    (left,) = out.iterdir()
+    assert left.name.startswith(".report.json.") and left.name.endswith(".tmp")
+    time.sleep(0.05)  # the next run starts after the file was last written
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "-q", *FAST)
+    assert done.returncode == 0, done.stderr
+    assert not left.exists() and (out / "report.json").exists()
+
+
 def test_a_killed_runs_temporary_file_beside_an_out_file_is_removed(tmp_path):
     out_dir = tmp_path / "protos"
     _plant(out_dir, [".p.csv.abcd1234.tmp", ".other.csv.abcd1234.tmp"])
