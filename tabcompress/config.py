@@ -8,8 +8,9 @@ which concern the whole run. Each setting has an *option name*, the keyword of
 
 The library and the command line share this one model: the same defaults, the same checks, the same
 wording. A bad value raises :class:`~tabcompress.errors.SettingError` naming the setting (``max_depth
-must be a whole number >= 1, got 0``); the command line shows the flag instead. Students, generators
-and the other components check their own parameters with the same constraint types (:func:`check`).
+must be a whole number from 1 to 2147483647, got 0``); the command line shows the flag instead.
+Students, generators and the other components check their own parameters with the same constraint
+types (:func:`check`).
 
 Settings also come from a TOML file (:func:`read_settings_file`, ``tabcompress distill --config
 run.toml``): keys are option names, at the top level or in a table named after their section.
@@ -44,21 +45,25 @@ class Constraint:
         raise NotImplementedError
 
 
+#: The most a whole-number setting or parameter takes unless it says otherwise: the largest count the
+#: libraries underneath take (a C int). Beyond it scikit-learn, numpy and torch fail in their own ways
+#: (an overflow, an allocation of terabytes, a loop without end), so the value is refused here instead.
+MAX_WHOLE = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Whole(Constraint):
-    """A whole number (not a bool) from ``low`` to ``high``."""
+    """A whole number (not a bool) from ``low`` to ``high`` (:data:`MAX_WHOLE` unless given)."""
 
     low: int = 0
-    high: int | None = None
+    high: int = MAX_WHOLE
     none: bool = False
 
     def _accepts(self, value: Any) -> bool:
-        return (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= self.low
-                and (self.high is None or value <= self.high))
+        return (isinstance(value, numbers.Integral) and not isinstance(value, bool)
+                and self.low <= value <= self.high)
 
     def describe(self) -> str:
-        if self.high is None:
-            return f"a whole number >= {self.low}"
         return f"a whole number from {self.low} to {self.high}"
 
 

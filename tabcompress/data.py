@@ -3,6 +3,9 @@ out test rows."""
 
 from __future__ import annotations
 
+import lzma
+import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -11,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tabcompress.config import DEFAULT_CHUNK_ROWS, Number, Whole, check
-from tabcompress.errors import InputError, SettingError, require_file
+from tabcompress.errors import InputError, SettingError, first_line, require_file
 from tabcompress.schema import Schema
 from tabcompress.teachers import Teacher
 
@@ -22,7 +25,8 @@ READ_CHUNK_ROWS = 200_000
 
 # -- reading ----------------------------------------------------------------------------------
 def read_csv(path: str | Path) -> pd.DataFrame:
-    """Read a CSV with a header row; every problem is an :class:`InputError` naming the file.
+    """Read a CSV with a header row, plain or compressed as pandas infers from the name (``.csv.gz``,
+    ``.bz2``, ``.xz``, ``.zst``); every problem is an :class:`InputError` naming the file.
 
     The file is parsed :data:`READ_CHUNK_ROWS` rows at a time and each column joined once at the end, so
     memory peaks near the frame itself: pandas parsing a whole file at once holds its text buffers and
@@ -40,8 +44,8 @@ def read_csv(path: str | Path) -> pd.DataFrame:
                     pieces.setdefault(name, []).append(chunk[name].to_numpy())
     except (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise _unreadable(where, exc) from None
-    except (OSError, EOFError) as exc:  # a damaged .gz, say
-        raise InputError(f"{where}: cannot be read ({exc})") from None
+    except _damaged() as exc:  # a compressed file cut short or corrupted past its header
+        raise InputError(f"{where}: cannot be read ({_why(exc)})") from None
     if not pieces or not len(next(iter(pieces.values()))):
         raise InputError(f"{where}: has a header but no rows")
     columns = {}
@@ -67,6 +71,18 @@ def _join_column(path: Path, name: Any, pieces: list[np.ndarray]) -> np.ndarray:
     return pd.read_csv(path, usecols=[name], encoding="utf-8-sig", low_memory=False)[name].to_numpy()
 
 
+def _damaged() -> tuple[type[BaseException], ...]:
+    """What reading a damaged or unreadable compressed file raises: gzip, bz2 and reading errors, zlib's
+    and lzma's own, zstandard's once pandas has imported it, and pandas' ImportError naming a missing
+    decompression module (zstandard)."""
+    zstd = sys.modules.get("zstandard")
+    return (OSError, EOFError, ImportError, zlib.error, lzma.LZMAError) + ((zstd.ZstdError,) if zstd else ())
+
+
+def _why(exc: BaseException) -> str:
+    return " ".join(first_line(exc).split()) or type(exc).__name__
+
+
 def _unreadable(where: str, exc: Exception) -> InputError:
     """The one line for a CSV that pandas cannot read: not UTF-8, empty, or not CSV."""
     if isinstance(exc, UnicodeDecodeError):
@@ -89,8 +105,8 @@ def read_header(path: str | Path) -> list[str]:
         first = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         raise _unreadable(where, exc) from None
-    except (OSError, EOFError) as exc:  # a damaged .gz, say
-        raise InputError(f"{where}: cannot be read ({exc})") from None
+    except _damaged() as exc:  # a damaged .gz, say
+        raise InputError(f"{where}: cannot be read ({_why(exc)})") from None
     header = [str(name) for name in first.iloc[0].tolist()] if len(first) else []
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
@@ -98,7 +114,29 @@ def read_header(path: str | Path) -> list[str]:
     if len(header) == 1 and ";" in header[0]:
         raise InputError(f"{where}: has one column whose name contains ';' — the file looks "
                          "semicolon-delimited; tabcompress reads comma-separated files")
+    _check_last_line(path, len(header), where)
     return header
+
+
+def _check_last_line(path: Path, n_columns: int, where: str) -> None:
+    """Refuse a plain CSV file cut short (a copy or a download that stopped): its last line has no line
+    end and fewer cells than the header, which pandas would read as empty cells. A compressed file
+    needs no such check: its decompressor notices the cut. A last line with a quote is not judged (a
+    quoted cell may hold commas and line breaks)."""
+    from pandas.io.common import infer_compression
+
+    if infer_compression(str(path), "infer") is not None:
+        return
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 65536))
+        tail = handle.read()
+    if tail.endswith((b"\n", b"\r")) or b"\n" not in tail:
+        return
+    last = tail.rsplit(b"\n", 1)[1]
+    cells = last.count(b",") + 1
+    if b'"' not in last and cells < n_columns:
+        raise InputError(f"{where}: its last line has {cells} of the {n_columns} columns and no line end: the "
+                         f"file looks cut short")
 
 
 def missing_columns(header: Sequence[str], needed: Sequence[str], path: str | Path, who: str) -> None:
@@ -151,8 +189,8 @@ def _chunks(path: Path, columns: list[str], numbers: list[str], text: list[str],
             raise
         # The parser names the value but not the column: find it (this pass runs only on failure).
         raise _text_in_numbers(path, numbers, chunk_rows, numbers_for, str(exc)) from None
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{where}: cannot be read after row {done:,} ({exc})") from None
+    except _damaged() as exc:
+        raise InputError(f"{where}: cannot be read after row {done:,} ({_why(exc)})") from None
     if done == 0:
         raise InputError(f"{where}: has a header but no rows")
 

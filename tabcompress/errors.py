@@ -46,7 +46,7 @@ class SettingError(InputError):
     """A setting (or a component's parameter) with a value it cannot take. Exit code 2.
 
     ``setting`` is its option name (``max_depth``) and ``problem`` the rest of the sentence (``must be a
-    whole number >= 1, got 0``). The message joins them; the command line puts the flag
+    whole number from 1 to 2147483647, got 0``). The message joins them; the command line puts the flag
     (``--max-depth``) where a setting has one. Other settings the problem names are written
     ``{eval_data}`` in it and listed in ``mentions``, so that they too become flags there.
     """

@@ -42,6 +42,12 @@ def environment(device: str) -> dict[str, Any]:
     return info
 
 
+#: said in the summary, and in ``evaluate``'s notes, whenever a file's columns were matched to a teacher
+#: that has no feature names: by position, which no check can tell from a right match
+COLUMNS_BY_POSITION = ("columns matched by position: the teacher has no feature names, so a file whose columns "
+                       "are in another order than the teacher was fitted on gives wrong labels, undetected")
+
+
 def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, scores: dict[str, Any],
                  device: str) -> dict[str, Any]:
     """The report of a finished run (what ``report.json`` holds; docs/report.md describes each field)."""
@@ -74,6 +80,8 @@ def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, sco
             "features": int(len(rows.schema.columns)),
             "target": dataset.target if dataset is not None else None,
             "ignored_columns": dataset.ignored_columns if dataset is not None else [],
+            "columns_by_position": bool(teacher.feature_names is None
+                                        and (dataset is not None or rows.held_out is not None)),
             "train_rows": int(len(rows.X_train)),
             "test_rows": int(len(rows.X_test)),
             "scored_on": rows.scored_on,
@@ -303,6 +311,8 @@ def render_summary(report: dict[str, Any], console) -> None:
     spent = ", ".join(f"{k} {v:.1f}" for k, v in timings.items() if k != "total")
     console.print(f"wall time {timings['total']:.1f} s ({spent})", highlight=False)
     console.print(generator_line(report), highlight=False)
+    if report["data"].get("columns_by_position"):
+        console.print(COLUMNS_BY_POSITION, highlight=False)
     refinement = report["student"].get("refinement")
     if refinement:
         what = "disagreement with the teacher" if refinement["loss"] == "disagreement" else "squared error"

@@ -21,6 +21,12 @@ from tabcompress import InputError, Settings, load_student, load_teacher
 FAST = ["--epochs", "1", "--synthetic-ratio", "1"]
 
 
+def pickle_warnings(stderr: str) -> list[str]:
+    """The lines of ``stderr`` that say a pickle teacher runs its code and that --safe avoids it."""
+    return [line for line in stderr.splitlines() if "is a pickle: loading it runs its code" in line
+            and "--safe" in line]
+
+
 class NotAModel:
     """A type no one has told tabcompress to trust."""
 
@@ -54,9 +60,11 @@ def test_safe_run_from_a_skops_pipeline_writes_a_skops_student(skops_teacher, te
     report = json.loads(done.stdout)
     assert report["outputs"]["student"].endswith("student.skops")
     assert sorted(os.listdir(tmp_path / "safe")) == ["frontier.png", "report.json", "student.skops"]
+    assert pickle_warnings(done.stderr) == []
     # The same run from the pickled teacher, student saved with joblib: the same student.
     done = run_cli("distill", teachers["pipe_bank"], data, "--out", tmp_path / "pickled", *FAST)
     assert done.returncode == 0, done.stderr
+    assert len(pickle_warnings(done.stderr)) == 1
     X = bank.drop(columns="target")
     from_skops = load_student(tmp_path / "safe" / "student.skops")
     from_joblib = load_student(tmp_path / "pickled" / "student.joblib")
@@ -77,6 +85,25 @@ def test_xgboost_json_teacher_under_safe(teachers, tmp_path):
     done = run_cli("distill", path, DATA / "magic_1200.csv", "--out", tmp_path / "o", "--safe", *FAST)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "o" / "student.skops").exists()
+    assert pickle_warnings(done.stderr) == []
+
+
+def test_loading_a_pickle_teacher_says_so_once_as_it_happens(teachers, tmp_path):
+    """distill, score and evaluate each print one line when they unpickle the teacher; -q silences it."""
+    teacher, data, out = teachers["rf_magic"], DATA / "magic_1200.csv", tmp_path / "o"
+    runs = {"distill": ["distill", teacher, data, "--out", out, "--generator", "none"],
+            "score": ["score", data, teacher, data],
+            "evaluate": ["evaluate", out / "student.joblib", teacher, data]}
+    for name, args in runs.items():
+        done = run_cli(*args)
+        assert done.returncode == 0, done.stderr
+        assert len(pickle_warnings(done.stderr)) == 1, (name, done.stderr)
+        quiet = run_cli(*args, "-q")
+        assert quiet.returncode == 0 and pickle_warnings(quiet.stderr) == [], (name, quiet.stderr)
+        if name == "distill":  # said while the teacher loads, not after the run
+            lines = done.stderr.splitlines()
+            at = lines.index(pickle_warnings(done.stderr)[0])
+            assert lines[at - 1] == "→ loading the teacher" and lines[at + 1].startswith("  done in"), lines[:4]
 
 
 def test_skops_file_with_an_untrusted_type_is_refused(tmp_path):

@@ -35,14 +35,14 @@ def test_every_setting_is_a_distill_option_with_the_library_default():
 
 
 def test_bad_values_name_the_setting_in_the_library_and_the_flag_on_the_command_line(teachers, tmp_path):
-    with pytest.raises(SettingError, match=r"^max_depth must be a whole number >= 1, got 0$"):
+    with pytest.raises(SettingError, match=r"^max_depth must be a whole number from 1 to 2147483647, got 0$"):
         Settings.from_options(max_depth=0).validate()
     with pytest.raises(SettingError, match="not a setting"):
         Settings.from_options(maxdepth=3)
     data = DATA / "magic_1200.csv"
     done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "o", "--max-depth", "0")
     assert done.returncode == 2
-    assert done.stderr.strip() == "tabcompress: error: --max-depth must be a whole number >= 1, got 0"
+    assert done.stderr.strip() == "tabcompress: error: --max-depth must be a whole number from 1 to 2147483647, got 0"
     done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "o", "--seed", "-5")
     assert done.returncode == 2 and "--seed must be a whole number from 0 to 4294967295, got -5" in done.stderr
     assert not (tmp_path / "o").exists()

@@ -15,7 +15,7 @@ from tabcompress.config import default
 @app.command()
 def condense(
     ctx: typer.Context,
-    data: Annotated[Path, typer.Argument(help="CSV of real rows with the feature columns and the target.",
+    data: Annotated[Path, typer.Argument(help="CSV of real rows with the feature columns and the target (.csv.gz too).",
                                          show_default=False)],
     per_class: Annotated[int, typer.Option(help="Prototypes per class (per target bin for regression).")] = 10,
     out: Annotated[Path, typer.Option(help="CSV the prototypes are written to (target column included).")]

@@ -24,8 +24,8 @@ def distill(
     ctx: typer.Context,
     teacher: Annotated[Path, teacher_argument()],
     data: Annotated[Optional[Path], typer.Argument(
-        help="CSV of real rows with a header (the target column optional). Leave it out to distil data-free, "
-        "from the teacher's trees alone.", show_default=False)] = None,
+        help="CSV of real rows with a header (the target column optional; .csv.gz, .bz2, .xz, .zst too). Leave "
+        "it out to distil data-free, from the teacher's trees alone.", show_default=False)] = None,
     *,
     out_dir: Annotated[Path, typer.Option("--out", help="Directory that receives the student and report.json.",
                                           rich_help_panel=PANEL_MAIN)] = Path("tabcompress-out"),

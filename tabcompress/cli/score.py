@@ -16,10 +16,11 @@ from tabcompress.config import default
 def score(
     ctx: typer.Context,
     synthetic: Annotated[Path, typer.Argument(help="CSV of candidate synthetic rows with the teacher's feature "
-                                              "columns (a target column is ignored).", show_default=False)],
+                                              "columns (a target column is ignored; .csv.gz too).",
+                                              show_default=False)],
     teacher: Annotated[Path, teacher_argument()],
-    data: Annotated[Path, typer.Argument(help="CSV of real rows; split into training and held-out rows as "
-                                         "distill splits them.", show_default=False)],
+    data: Annotated[Path, typer.Argument(help="CSV of real rows (.csv.gz too); split into training and "
+                                         "held-out rows as distill splits them.", show_default=False)],
     target: Annotated[Optional[str], setting("target", panel=None)] = None,
     categorical: Annotated[Optional[str], setting("categorical", panel=None, show_default=False)] = None,
     test_size: Annotated[float, setting("test_size", panel=None)] = default("test_size"),
@@ -37,12 +38,15 @@ def score(
     with errors(ctx, verbose):
         from tabcompress.config import Names
         from tabcompress.evaluation.tsc import score_files
+        from tabcompress.progress import Progress, RichProgress
 
+        stderr = console()
         report = score_files(synthetic, teacher, data, target=target, categorical=Names.parse(categorical),
                              test_size=test_size, seed=seed, safe=safe, student_options={"max_depth": max_depth},
-                             max_synthetic_rows=max_synthetic_rows)
+                             max_synthetic_rows=max_synthetic_rows,
+                             progress=Progress() if quiet else RichProgress(stderr))
         if not quiet:
-            s, stderr = report["score"], console()
+            s = report["score"]
             ratio = "-" if s["fidelity_ratio"] is None else f"{s['fidelity_ratio']:.3f}"
             stderr.print(f"TSC score (fidelity) {ratio}: {report['synthetic']['fidelity']:.4f} trained on "
                          f"{report['synthetic']['train_rows']:,} synthetic rows vs "

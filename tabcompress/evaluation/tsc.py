@@ -46,6 +46,7 @@ from tabcompress import data as data_mod
 from tabcompress.config import Number, Whole, check
 from tabcompress.errors import InputError, first_line
 from tabcompress.evaluation import against_target, align_target, fidelity
+from tabcompress.progress import Progress
 from tabcompress.report import jsonable
 from tabcompress.schema import Schema
 from tabcompress.students import make_student, student_class
@@ -143,9 +144,10 @@ def score_files(synthetic_csv: str | Path, teacher_path: str | Path, real_csv: s
                 target: str | None = None, categorical: Sequence[str] = (), test_size: float = 0.2,
                 seed: int = 0, safe: bool = False, student: str = "tree",
                 student_options: dict[str, Any] | None = None, max_synthetic_rows: int | None = None,
-                label_chunk_rows: int = DEFAULT_CHUNK_ROWS) -> dict[str, Any]:
+                label_chunk_rows: int = DEFAULT_CHUNK_ROWS, progress: Progress | None = None) -> dict[str, Any]:
     """The TSC score of the rows in ``synthetic_csv`` for the teacher in ``teacher_path``, against the
-    real rows in ``real_csv`` (what ``tabcompress score`` runs).
+    real rows in ``real_csv`` (what ``tabcompress score`` runs). ``progress`` hears what the user should
+    know as it happens (that a pickle teacher runs its code).
 
     Both CSVs are aligned to the teacher's features as ``distill`` aligns its data; the synthetic CSV
     may lack the target column, and its other extra columns are ignored. The real rows are split as
@@ -161,7 +163,7 @@ def score_files(synthetic_csv: str | Path, teacher_path: str | Path, real_csv: s
     _check_settings(student, student_options, seed, max_synthetic_rows)
     check("test_size", test_size, Number(0.0, 1.0, open_low=True, open_high=True))
     synthetic_csv, teacher_path, real_csv = Path(synthetic_csv), Path(teacher_path), Path(real_csv)
-    teacher = load_teacher(teacher_path, safe=safe)
+    teacher = load_teacher(teacher_path, safe=safe, progress=progress)
 
     real = data_mod.align(data_mod.read_csv(real_csv), teacher, target=target, categorical=categorical,
                           source=str(real_csv))
@@ -301,7 +303,8 @@ def _check_settings(student: str, student_options: dict[str, Any] | None, seed: 
                          f"got {type(student_options).__name__}")
     check("seed", seed, Whole(0, 2**32 - 1))
     check("max_synthetic_rows", max_synthetic_rows, Whole(1, none=True))
-    _build_student(student, reference_student_options(student, student_options, int(seed)))
+    # its parameters checked now, so that a bad --max-depth is refused before the files are read
+    _build_student(student, reference_student_options(student, student_options, int(seed))).check_parameters()
 
 
 def _build_student(student: str, options: dict[str, Any]) -> Any:

@@ -10,13 +10,15 @@ from tabcompress.export.files import (
                                       REPORT_FILE,
                                       STUDENT_FORMATS,
                                       check_out_dir,
+                                      check_out_file,
                                       load_student,
                                       output_paths,
+                                      remove_stale_temps,
                                       student_file,
                                       trusted_student_types,
                                       write_file_atomic,
                                       write_outputs,
 )
 
-__all__ = ["REPORT_FILE", "STUDENT_FORMATS", "check_out_dir", "load_student", "output_paths", "student_file",
-           "trusted_student_types", "write_file_atomic", "write_outputs"]
+__all__ = ["REPORT_FILE", "STUDENT_FORMATS", "check_out_dir", "check_out_file", "load_student", "output_paths",
+           "remove_stale_temps", "student_file", "trusted_student_types", "write_file_atomic", "write_outputs"]

@@ -33,20 +33,16 @@ def export_file(student: str | Path, to: str, out: str | Path | None = None, *, 
     """Write the student saved at ``student`` in format ``to`` (``onnx``, ``c``, ``python``) at ``out``
     (default: beside the student, named after it: ``student.onnx``). ``safe`` refuses a pickled
     student. Returns ``{"format": to, "files": [absolute paths written]}``."""
-    from tabcompress.export.files import load_student
+    from tabcompress.export.files import check_out_file, load_student
     from tabcompress.export.formats import default_path, export_student, format_module
 
     loaded = load_student(student, safe=safe)
     with _installed(to):
         format_module(to)
     path = Path(out) if out is not None else default_path(student, to)
-    directory = path.parent if str(path.parent) else Path(".")
-    # A format may write several files (C: the source and its header): check the directory once,
-    # before any of them, so a bad --out leaves none behind.
-    if path.is_dir():
-        raise SettingError("out", f"{path}: is a directory; give a file name")
-    if not directory.is_dir():
-        raise SettingError("out", f"{path}: the directory {directory} does not exist")
+    # A format may write several files (C: the source and its header), all in one directory: check it
+    # once, before rendering any of them, so a bad --out leaves none behind.
+    check_out_file(path, "out")
     with _installed(to):
         written = export_student(loaded, to, path)
     return {"format": to, "files": [str(Path(p).resolve()) for p in written]}

@@ -66,12 +66,17 @@ def encode_rows(X: pd.DataFrame, schema: Schema, *, means: np.ndarray | None = N
     return np.hstack(parts), means, scales
 
 
-def _check(X: pd.DataFrame, y: pd.Series, per_class: int, schema: Schema, task: str, method: str, seed: int,
-           n_bins: int) -> None:
-    for name, value, constraint in (("per_class", per_class, Whole(1)), ("task", task, OneOf(TASKS)),
+def _check_options(per_class: int, task: str | None, method: str, seed: int, n_bins: int) -> None:
+    for name, value, constraint in (("per_class", per_class, Whole(1)), ("task", task, OneOf(TASKS, none=True)),
                                     ("method", method, OneOf(METHODS)), ("bins", n_bins, Whole(1)),
                                     ("seed", seed, Whole(0, 2**32 - 1))):
         check(name, value, constraint)
+
+
+def _check(X: pd.DataFrame, y: pd.Series, per_class: int, schema: Schema, task: str, method: str, seed: int,
+           n_bins: int) -> None:
+    check("task", task, OneOf(TASKS))
+    _check_options(per_class, task, method, seed, n_bins)
     if len(X) != len(y):
         raise InputError(f"the features have {len(X)} rows but the target has {len(y)}")
     missing = [c for c in schema.names if c not in X.columns]
@@ -214,8 +219,10 @@ def condense_file(data: str | Path, out: str | Path, *, per_class: int, target: 
     (atomically). ``task`` None guesses it from the target: text, or at most 50 distinct whole numbers, is
     a classification target. Returns the rows written, the task and the number of classes or bins."""
     from tabcompress.data import read_csv
-    from tabcompress.export import write_file_atomic
+    from tabcompress.export import check_out_file, write_file_atomic
 
+    _check_options(per_class, task, method, seed, n_bins)  # the options, then --out, before the work
+    check_out_file(out, "out")
     frame = read_csv(data)
     if target not in frame.columns:
         raise SettingError("target", f"{target}: no such column in {data}")

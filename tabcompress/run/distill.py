@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,18 +63,20 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     ``min_fidelity`` is set and not reached, :class:`FidelityGateError` is raised after the outputs
     are written.
     """
+    started = time.time()  # temporary files older than this in out_dir are a killed run's leftovers
     settings = (settings or Settings()).replace(**options)
     check_settings(settings)
     run = Run(settings, progress)
     student = settings.student
     if student.refine_starts is not None and not student.refine and not student.refine_passes:
         run.note("--refine-starts is used only when trees are refined (--refine, or --refine-passes above 0)")
-    out = check_out_dir(out_dir) if out_dir is not None else None
+    out = check_out_dir(out_dir, settings.student_format) if out_dir is not None else None
     mode = choose_mode(data, settings)
     device = run_device(settings)
 
     with run.stages.run("load_teacher", "loading the teacher"):
-        teacher = teacher if isinstance(teacher, Teacher) else load_teacher(teacher, safe=settings.safe)
+        if not isinstance(teacher, Teacher):
+            teacher = load_teacher(teacher, safe=settings.safe, progress=run.progress)
     rows = mode.rows(run, teacher, data, eval_data)
     trained = mode.train(run, teacher, rows, device)
     run.stages.seconds.update(trained.timings_s)
@@ -91,10 +94,10 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
         elif report["search"] is not None:
             run.note(f"matplotlib is not installed: no {FRONTIER_PLOT} (pip install matplotlib)")
         with run.progress.stage("writing the outputs", str(out_dir)):
-            write_outputs(out, trained.student, report, student_format=settings.student_format)
+            write_outputs(out, trained.student, report, student_format=settings.student_format, started=started)
             if plot:
                 write_file_atomic(report["outputs"]["frontier_plot"], lambda tmp: plot_frontier(report, tmp),
-                                  "out_dir")
+                                  "out_dir", started=started)
     gate = report["gate"]
     if gate is not None and not gate["passed"]:
         raise FidelityGateError(f"student fidelity {report['metrics']['student']['fidelity']:.4f} is below "

@@ -22,6 +22,7 @@ from tabcompress.data import missing_columns, numbers_for_teacher, read_csv_chun
 from tabcompress.errors import FidelityGateError, InputError, SettingError
 from tabcompress.evaluation.metrics import against_target, align_target, fidelity
 from tabcompress.progress import Progress
+from tabcompress.report import COLUMNS_BY_POSITION
 
 
 def check_match(student: Any, teacher: Any, student_where: str, teacher_where: str) -> None:
@@ -79,7 +80,7 @@ def evaluate_files(student: Any, teacher: Any, data: str | Path, *, target: str 
     scores), ``gate`` (``min_fidelity``, ``passed``; None without ``min_fidelity``), ``notes`` and
     ``seconds``. Below ``min_fidelity`` a :class:`FidelityGateError` carrying the report is raised.
     """
-    from tabcompress.config import check
+    from tabcompress.config import Whole, check
     from tabcompress.export.files import load_student
     from tabcompress.run.predict import category_lookup, student_columns, student_frame
     from tabcompress.students.portable import plain
@@ -90,13 +91,15 @@ def evaluate_files(student: Any, teacher: Any, data: str | Path, *, target: str 
     start = time.perf_counter()
     progress = progress or Progress()
     check("min_fidelity", min_fidelity, option_field("min_fidelity").metadata["constraint"])
+    check("chunk_rows", chunk_rows, Whole(1))  # before any file is read
+    check("label_chunk_rows", label_chunk_rows, option_field("label_chunk_rows").metadata["constraint"])
     student_path = Path(student) if isinstance(student, (str, Path)) else None
     teacher_path = Path(teacher) if isinstance(teacher, (str, Path)) else getattr(teacher, "source", None)
     with progress.stage("loading the student and the teacher"):
         if student_path is not None:
             student = load_student(student_path, safe=safe)
         if isinstance(teacher, (str, Path)):
-            teacher = load_teacher(teacher_path, safe=safe)
+            teacher = load_teacher(teacher_path, safe=safe, progress=progress)
         elif not isinstance(teacher, Teacher):  # a fitted model itself
             teacher = Teacher.from_model(teacher)
     student_where = f"student file {student_path}" if student_path else "the student"
@@ -148,7 +151,7 @@ def evaluate_files(student: Any, teacher: Any, data: str | Path, *, target: str 
     teacher_pred, student_pred = np.concatenate(teacher_parts), np.concatenate(student_parts)
     task = teacher.task
     metrics: dict[str, Any] = {"student": fidelity(task, teacher_pred, student_pred)}
-    notes = []
+    notes = [] if teacher.feature_names is not None else [COLUMNS_BY_POSITION]
     if target is None:
         notes.append("no target column: accuracy against the true target is not scored")
     elif target_note is not None:

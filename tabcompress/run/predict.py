@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from tabcompress.config import DEFAULT_CHUNK_ROWS
+from tabcompress.config import DEFAULT_CHUNK_ROWS, Whole, check
 from tabcompress.data import missing_columns, read_csv_chunks, read_header
 from tabcompress.errors import SettingError
 
@@ -99,9 +99,12 @@ def predict_csv(student: Any, data: str | Path, out: str | Path | None = None, *
 
     Returns ``{"rows", "columns", "out", "seconds"}``.
     """
-    from tabcompress.export.files import load_student, write_file_atomic
+    from tabcompress.export.files import check_out_file, load_student, write_file_atomic
 
     start = time.perf_counter()
+    check("chunk_rows", chunk_rows, Whole(1))  # the options first, before any file is read
+    if out is not None:
+        check_out_file(out, "out")  # before any row is read: a bad --out fails at once
     if isinstance(student, (str, Path)):
         student = load_student(student, safe=safe)
     if proba and student.task_ == "regression":

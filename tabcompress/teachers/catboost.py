@@ -166,6 +166,10 @@ class CatBoostTeacher(Teacher):
         except Exception as exc:  # CatBoostError mostly, but a damaged JSON file can raise others
             reason = _json_fault(path) if as_json else None
             raise InputError(f"{where}: not a readable CatBoost model ({reason or _reason(exc)})") from None
+        if as_json and not _json_ends(path):
+            # CatBoost's JSON reader takes a file cut short without a word and builds a model that fails
+            # only on the rows, blaming them; a whole JSON object ends with its closing brace.
+            raise InputError(f"{where}: not a readable CatBoost model (it is cut short: the JSON does not end)")
         # The scikit-learn face of the model, so that its classes and predict_proba are at hand.
         if _task_of(_loss_of(model, where), where) == "regression":
             return catboost.to_regressor(model)
@@ -311,6 +315,13 @@ def _reason(exc: Exception) -> str:
     lines = str(exc).strip().splitlines()
     text = re.sub(r"^\S+\.(?:cpp|h):\d+: ", "", lines[-1].strip()) if lines else ""
     return (text or type(exc).__name__)[:200]
+
+
+def _json_ends(path: Path) -> bool:
+    """Whether the file's last character other than white space is the closing brace of a JSON object."""
+    with open(path, "rb") as handle:
+        handle.seek(max(0, path.stat().st_size - 256))
+        return handle.read().rstrip().endswith(b"}")
 
 
 def _json_fault(path: Path) -> str | None:

@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from tabcompress.errors import InputError, require_file
+from tabcompress.progress import Progress
 from tabcompress.teachers.base import Teacher, missing_library, model_families, supported_types
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+#: said when a pickle teacher is loaded, at that moment (short enough for one line of a narrow console)
+PICKLE_NOTE = "the teacher is a pickle: loading it runs its code (--safe avoids that)"
 SKOPS_SUFFIXES = (".skops",)
 # Beyond what skops trusts by default (scikit-learn's estimators and transformers, numpy, builtins),
 # the types a supported teacher is made of. A .skops file holding any other type is refused.
@@ -50,12 +53,13 @@ def load_skops(path: Path, trusted: tuple[str, ...], where: str) -> Any:
         raise InputError(f"{where}: cannot be loaded ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
-def load_teacher(path: str | Path, *, safe: bool = False) -> Teacher:
+def load_teacher(path: str | Path, *, safe: bool = False, progress: Progress | None = None) -> Teacher:
     """Load a teacher from a pickle/joblib file, a .skops file or a library's own model file.
 
-    Loading a pickle runs code stored in it: only load files you trust. With ``safe``, pickles are
-    refused and only formats that cannot run code are read (.skops with a list of trusted types, and
-    the libraries' own model files).
+    Loading a pickle runs code stored in it: only load files you trust; ``progress`` is told so
+    (:data:`PICKLE_NOTE`) just before it happens. With ``safe``, pickles are refused and only formats
+    that cannot run code are read (.skops with a list of trusted types, and the libraries' own model
+    files).
     """
     path = Path(path)
     where = f"teacher file {path}"
@@ -71,6 +75,8 @@ def load_teacher(path: str | Path, *, safe: bool = False) -> Teacher:
         if family.claims_file(path):
             return family(family.read_file(path, where), source=path)
     if suffix in PICKLE_SUFFIXES:
+        if progress is not None:
+            progress.note(PICKLE_NOTE)
         return Teacher.from_model(_unpickle(path, where), source=path)
     raise InputError(f"{where}: unknown extension {suffix or '(none)'!r}; "
                      f"expected one of {', '.join(PICKLE_SUFFIXES + SKOPS_SUFFIXES + native_suffixes())}")

@@ -52,6 +52,9 @@ class XGBoostTeacher(Teacher):
         except xgb.core.XGBoostError as exc:
             raise InputError(f"{where}: not a readable XGBoost model ({first_line(exc) or type(exc).__name__})") \
                 from None
+        except UnicodeDecodeError:  # XGBoost's message quotes the file's first bytes, which are not text
+            raise InputError(f"{where}: not a readable XGBoost model (neither its JSON nor its UBJSON format)") \
+                from None
         return booster
 
     @classmethod
