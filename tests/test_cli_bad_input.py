@@ -99,6 +99,29 @@ def test_a_teacher_answering_nan_is_one_line_with_the_rows_counted(tmp_path, mag
     assert_bad_input(done, f"teacher file {teacher}", "answered NaN or infinity for 1,200 of 1,200 rows", out=out)
 
 
+def test_synthetic_rows_that_cannot_fit_in_memory_are_refused_before_any_is_drawn(teachers, tmp_path):
+    # 2,000,000,000 rows of magic's 10 columns and 2 classes: 179 GiB of cells, more than any machine
+    # this runs on (the system killed such a run after 90 s, exit 137)
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out,
+                   "--synthetic-rows", "2000000000")
+    assert_bad_input(done, "--synthetic-rows asks for 2,000,000,000 synthetic rows of 10 columns", "GiB of memory",
+                     out=out)
+    assert "fitting" not in done.stderr  # refused before the generator
+
+
+def test_the_memory_check_covers_data_free_runs_and_stands_aside_when_memory_is_unknown(teachers, monkeypatch):
+    from tabcompress import Settings, distill
+    from tabcompress.errors import SettingError
+    from tabcompress.methods import budget
+
+    monkeypatch.setattr(budget, "available_memory", lambda: 1_000_000)  # 1 MB: 20,000 rows do not fit
+    with pytest.raises(SettingError, match="synthetic_rows asks for 20,000 synthetic rows"):
+        distill(teachers["rf_magic"], None, Settings.from_options(synthetic_rows=20_000))
+    monkeypatch.setattr(budget, "available_memory", lambda: None)  # unknown: nothing is refused
+    budget.check_rows_fit(10**12, 10, 2, "synthetic_rows")
+
+
 def test_csv_holding_only_the_target(teachers, tmp_path, magic, magic_csv):
     data = magic_csv(magic[["target"]])
     out = tmp_path / "out"

@@ -12,6 +12,7 @@ and the plan picks the largest run that fits:
    fewer synthetic rows, down to none (the real rows only).
 
 Every cut is written down in ``adjustments``, and the report shows the plan beside what was spent.
+Memory is checked once, up front: :func:`check_rows_fit` refuses synthetic rows that cannot fit.
 """
 
 from __future__ import annotations
@@ -115,3 +116,33 @@ def measure_rates(X: Any, T: Any, *, label: Callable[[Any], Any], fit: Callable[
         fit(probe, T[: len(probe)])
         student_rate = (time.perf_counter() - start) / len(probe)
     return Rates(label=label_rate, student=student_rate, sample=SAMPLE_SECONDS_PER_ROW)
+
+
+# -- memory -------------------------------------------------------------------------------------
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can give a process now (``MemAvailable`` of ``/proc/meminfo``); None
+    where that is not known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_rows_fit(n_rows: int, n_columns: int, n_outputs: int, setting: str) -> None:
+    """Refuse, before any work, synthetic rows whose cells alone (eight bytes each, with the teacher's
+    outputs) would not fit in the memory available: the run would otherwise be killed by the system
+    minutes later, perhaps taking another process with it. This is a floor, not an estimate of the
+    run's peak: a count that passes may still need more."""
+    from tabcompress.errors import SettingError
+
+    available = available_memory()
+    need = n_rows * (n_columns + n_outputs) * 8
+    if available is not None and need > available:
+        raise SettingError(setting, f"asks for {n_rows:,} synthetic rows of {n_columns} columns: their cells alone "
+                                    f"need {need / 2**30:,.1f} GiB, and {available / 2**30:,.1f} GiB of memory "
+                                    f"is available")

@@ -248,6 +248,12 @@ def _scoring_allowance(seconds: dict[str, float], n_rows: int, n_test: int) -> f
 
 # -- training ------------------------------------------------------------------------------------
 
+def _check_synthetic_rows_fit(n: int, teacher: Teacher, schema: Schema, settings: Settings) -> None:
+    setting = "synthetic_rows" if settings.generator.synthetic_rows is not None else "synthetic_ratio"
+    outputs = len(teacher.classes_) if teacher.is_classifier else 1
+    budget_mod.check_rows_fit(n, len(schema.names), outputs, setting)
+
+
 def _fit_kwargs(teacher: Teacher, schema: Schema) -> dict[str, Any]:
     return {"classes": teacher.classes_ if teacher.is_classifier else None, "categorical": schema.categorical}
 
@@ -264,6 +270,7 @@ def train_data_free(teacher: Teacher, settings: Settings, *, space: FeatureSpace
     n = settings.generator.synthetic_rows if settings.generator.synthetic_rows is not None else DATA_FREE_ROWS
     if n < 1:
         raise SettingError("synthetic_rows", "must be >= 1 for a data-free run: the synthetic rows are all it has")
+    _check_synthetic_rows_fit(n, teacher, schema, settings)
     student = student_class(settings.student_name)
     sampler = ForestSampler(space, trees_per_row=settings.generator.forest_trees)
     empty = schema.conform(pd.DataFrame({c: [] for c in schema.names}))
@@ -298,6 +305,7 @@ def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.
         with stages.run("baseline_fit", "training the prototypes-only baseline", f"{len(prototypes):,} rows"):
             baseline = make().fit(prototypes, T_prototypes, **fit_kwargs)
     n = settings.generator.synthetic_rows if settings.generator.synthetic_rows is not None else FEW_SHOT_ROWS
+    _check_synthetic_rows_fit(n, teacher, schema, settings)
     with stages.run("generate", "growing rows around the prototypes", f"{n:,} rows"):
         grown = synthesize_around_prototypes(teacher, prototypes, schema, n, random_state=settings.seed)
     rows = pd.concat([prototypes, grown.X], ignore_index=True)
@@ -386,6 +394,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
 
     # the ratio is per training row: the shipped student trains on all of them
     n_synthetic = 0 if name == "none" else settings.generator.n_synthetic(len(X_train))
+    _check_synthetic_rows_fit(n_synthetic, teacher, schema, settings)
     rounds = settings.selection.rounds
     search_fits = 0 if split is None else len(search_mod.data_options(name, n_synthetic)) + 1 + (
         len(search_mod.sizes(families[0], settings)) if search_mod.searches_sizes(settings) else 0)
