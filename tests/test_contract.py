@@ -136,7 +136,9 @@ def test_generator_contract(name, rows):
         assert isinstance(generator, cls) and generator.parts == [generator]
         return generator.fit(X, schema, random_state=5)
 
+    given = X.copy()
     generator = fitted()
+    pd.testing.assert_frame_equal(X, given)  # a generator reads the caller's rows (not a copy): never writes
     sample = generator.sample(250, random_state=7)
     assert len(generator.sample(0)) == 0
     assert len(sample) == 250

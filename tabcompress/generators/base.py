@@ -108,7 +108,8 @@ class Generator(ABC):
 
     @abstractmethod
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
-        """Learn from ``X`` (already validated against ``self.schema_``)."""
+        """Learn from ``X`` (already validated against ``self.schema_``). ``X`` may share its cells with
+        the caller's rows (a run does not copy millions of them): read it, never write into it."""
 
     @abstractmethod
     def _sample(self, n: int, random_state: int | None) -> pd.DataFrame:
@@ -124,7 +125,8 @@ def constant_columns(X: pd.DataFrame, schema: Schema) -> dict[str, Any]:
 
 def varying_columns(X: pd.DataFrame, schema: Schema, constants: dict[str, Any]) -> Iterator[tuple[Any, np.ndarray]]:
     """Each column of ``X`` not in ``constants``, as ``(spec, values)``: a categorical column's codes
-    (missing → one code past the last category), else its numbers (NaN where missing)."""
+    (missing → one code past the last category), else its numbers (NaN where missing). Numbers may be a
+    view of ``X``'s own cells, which are the caller's rows: never write into them."""
     for spec in schema.columns:
         if spec.name in constants:
             continue

@@ -139,7 +139,7 @@ class CopulaGenerator(Generator):
                 marginal = _CategoricalMarginal(values, np.array([*spec.categories, np.nan], dtype=object))
                 self.plans_[spec.name] = {"categorical": marginal, "dim": latent(marginal.uniforms(values, rng))}
                 continue
-            values[~np.isfinite(values)] = np.nan  # an infinity has no place in a quantile table
+            values = np.where(np.isfinite(values), values, np.nan)  # an infinity has no place in a quantile table
             missing = np.isnan(values)
             plan: dict[str, Any] = {}
             if missing.any():
