@@ -34,7 +34,7 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     (:func:`_join_column`)."""
     path = Path(path)
     where = f"data file {path}"
-    header = read_header(path)
+    read_header(path)  # the file, its header's names and its last line checked, each in one line
     pieces: dict[str, list[np.ndarray]] = {}
     try:
         # utf-8-sig drops a byte-order mark, which Excel likes to write.
@@ -46,18 +46,12 @@ def read_csv(path: str | Path) -> pd.DataFrame:
         raise _unreadable(where, exc) from None
     except _damaged() as exc:  # a compressed file cut short or corrupted past its header
         raise InputError(f"{where}: cannot be read ({_why(exc)})") from None
-    if not pieces or not len(next(iter(pieces.values()))):
+    if not pieces or not sum(map(len, next(iter(pieces.values())))):
         raise InputError(f"{where}: has a header but no rows")
     columns = {}
     for name in list(pieces):
         columns[name] = _join_column(path, name, pieces.pop(name))  # each column's pieces freed once joined
-    df = pd.DataFrame(columns, copy=False)
-    if len(df) == 0:
-        raise InputError(f"{where}: has a header but no rows")
-    if len(header) == 1 and ";" in header[0]:
-        raise InputError(f"{where}: has one column whose name contains ';' — the file looks "
-                         "semicolon-delimited; tabcompress reads comma-separated files")
-    return df
+    return pd.DataFrame(columns, copy=False)
 
 
 def _join_column(path: Path, name: Any, pieces: list[np.ndarray]) -> np.ndarray:

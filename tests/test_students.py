@@ -162,3 +162,16 @@ def test_a_tree_grown_on_float32_rows_is_the_tree_grown_on_float64_ones(californ
     reference = DecisionTreeRegressor(max_depth=6, random_state=0).fit(Z, values)
     np.testing.assert_array_equal(student.threshold_, reference.tree_.threshold)
     np.testing.assert_array_equal(student.predict(X), reference.predict(Z))
+
+
+@pytest.mark.parametrize("numeric, categories", [("raw", "ordinal"), ("standardize", "onehot")])
+def test_the_encoded_matrix_has_a_column_per_feature_name(california, numeric, categories):
+    from tabcompress.students.encoding import TabularEncoder
+
+    X = california.drop(columns="target").iloc[:300].reset_index(drop=True)
+    X.loc[::7, "total_bedrooms"] = np.nan  # a missing-cell indicator column when standardised
+    X.loc[::11, "ocean_proximity"] = None
+    encoder = TabularEncoder(["ocean_proximity"], numeric=numeric, categories=categories).fit(X)
+    Z = encoder.transform(X)
+    assert Z.shape == (len(X), len(encoder.get_feature_names_out()))
+    assert np.isnan(Z).any() == (numeric == "raw")  # raw keeps NaN; standardised fills every cell

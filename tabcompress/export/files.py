@@ -25,6 +25,11 @@ from typing import Any, Callable, Iterator
 from tabcompress.errors import InputError, SettingError, require_file
 from tabcompress.report import FRONTIER_PLOT, to_json
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows has no flock: renames stay atomic one by one, and
+    fcntl = None  # no leftover can be told from a live run's file, so none is removed
+
 REPORT_FILE = "report.json"
 STUDENT_FORMATS = ("joblib", "skops")
 STUDENT_SUFFIXES = tuple(f".{name}" for name in STUDENT_FORMATS)
@@ -156,7 +161,7 @@ def check_out_file(path: str | Path, option: str = "out") -> Path:
     nowhere), or nothing can be created there. Errors name the setting ``option``. The temporary file
     is written beside ``path`` (:func:`write_file_atomic`), so its rename never crosses filesystems."""
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = path.parent  # "." for a bare file name
     if path.is_dir():
         raise SettingError(option, f"{path}: is a directory; give a file name")
     existing = _existing_part(path, option)
@@ -177,9 +182,7 @@ def _output_lock(directory: Path) -> Iterator[None]:
     Two runs writing the same ``--out`` at once then leave one run's student and report, never one of
     each. The lock is on the directory itself, so no lock file is left behind.
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - no flock on Windows: renames stay atomic one by one
+    if fcntl is None:  # pragma: no cover
         yield
         return
     fd = os.open(directory, os.O_RDONLY)
@@ -274,11 +277,7 @@ def _locked_temp(directory: Path, final_name: str) -> Iterator[str]:
     ends (after the rename), so that :func:`remove_stale_temps` leaves it alone while this process lives."""
     fd, name = tempfile.mkstemp(prefix=f".{final_name}.", suffix=".tmp", dir=directory)
     try:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - no flock on Windows, where nothing is cleaned up either
-            pass
-        else:
+        if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
         yield name
     finally:
@@ -302,9 +301,7 @@ def remove_stale_temps(directory: str | Path, final_names: tuple[str, ...] | lis
 
     Without flock (Windows) nothing is removed: a live run's files could not be told apart.
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover
+    if fcntl is None:  # pragma: no cover
         return []
     patterns = [_temp_pattern(name) for name in final_names]
     removed: list[Path] = []
@@ -345,7 +342,7 @@ def write_file_atomic(path: str | Path, write: Callable[[str], None], option: st
     Temporary files of ``path`` that a killed run left beside it, last written before ``started`` (a
     :func:`time.time`; default now), are removed first (:func:`remove_stale_temps`)."""
     path = check_out_file(path, option)
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = path.parent  # "." for a bare file name
     tmp = None
     try:
         remove_stale_temps(directory, (path.name,), time.time() if started is None else started)

@@ -29,7 +29,7 @@ class StackedFrames:
     column is joined only while it is encoded."""
 
     def __init__(self, frames: Sequence[pd.DataFrame]):
-        frames = [frame for frame in frames if len(frame)] or list(frames[:1])
+        frames = list(frames)
         if not frames:
             raise ValueError("StackedFrames needs at least one DataFrame")
         columns = list(frames[0].columns)
@@ -51,7 +51,7 @@ class StackedFrames:
 
     @classmethod
     def of(cls, frames: Sequence[pd.DataFrame]) -> Any:
-        """One frame as it is; several stacked."""
+        """One frame as it is; several stacked (empty ones left out)."""
         frames = [frame for frame in frames if len(frame)] or list(frames[:1])
         return frames[0] if len(frames) == 1 else cls(frames)
 
@@ -130,11 +130,11 @@ class TabularEncoder(Estimator):
         """The encoded rows as one ``dtype`` matrix, filled in place column by column: building it from
         blocks would hold it twice, which on millions of rows is the largest allocation of a fit."""
         n = len(X)
-        width = len(self.get_feature_names_out())
+        width = len(self.numeric_columns_) + sum(map(self._width, range(len(self.categorical_columns_))))
+        numbers = None
         if self.numeric == "standardize":
             numbers = (self._standardize_input(self._numbers(X)) - self.means_) / self.scales_
-        else:
-            numbers = None
+            width += numbers.shape[1] - len(self.numeric_columns_)  # the missing-cell indicators
         out = np.empty((n, width), dtype=dtype)
         at = 0
         if numbers is not None:
@@ -154,7 +154,7 @@ class TabularEncoder(Estimator):
                 at += 1
                 continue
             cats = self.categories_[position]
-            block = out[:, at:at + len(cats) + int(self.has_missing_[position])]
+            block = out[:, at:at + self._width(position)]
             block[:] = 0.0
             rows = np.flatnonzero(codes >= 0)
             block[rows, codes[rows]] = 1.0
@@ -164,6 +164,12 @@ class TabularEncoder(Estimator):
                 block[pd.isna(values), len(cats)] = 1.0
             at += block.shape[1]
         return out
+
+    def _width(self, position: int) -> int:
+        """Columns the categorical column at ``position`` encodes to."""
+        if self.categories == "ordinal":
+            return 1
+        return len(self.categories_[position]) + int(self.has_missing_[position])
 
     def fit_transform(self, X: pd.DataFrame, y=None) -> np.ndarray:
         return self.fit(X, y).transform(X)
