@@ -137,6 +137,26 @@ def test_a_run_chooses_on_validation_rows_and_reports_it(tmp_path, teachers):
     assert "chosen on" in done.stderr and "frontier:" in done.stderr
 
 
+def test_max_size_fills_the_bound_with_boosted_trees(tmp_path, teachers):
+    from tabcompress.students import GBDTStudent
+    from tabcompress.students.gbdt import MAX_FILL_ROUNDS
+
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", tmp_path / "out", "--json",
+                   "--student", "gbdt", "--max-size", "30KB", "--synthetic-ratio", "4", "-q")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    candidates = report["search"]["candidates"]
+    ladder = [(size["trees"], size["max_depth"]) for size in GBDTStudent.sizes]
+    filled = [c for c in candidates if (c["params"]["trees"], c["params"]["max_depth"]) not in ladder]
+    # at each depth the most rounds that fit, unless the ladder already had nearly that many within the bound
+    assert filled and all(c["bytes"] <= 30_000 for c in filled)
+    assert all(c["bytes"] > 0.9 * 30_000 or c["params"]["trees"] == MAX_FILL_ROUNDS for c in filled)
+    chosen = next(c for c in candidates if c["chosen"])
+    inside = [c for c in candidates if c["bytes"] <= 30_000]
+    assert chosen["validation"]["fidelity"] == max(c["validation"]["fidelity"] for c in inside)
+    assert report["student"]["serialized_bytes"] <= 30_000
+
+
 @pytest.mark.parametrize("option,value", [("--target-fidelity", "0.9"), ("--student", "auto")])
 def test_targets_need_real_rows(teachers, tmp_path, option, value):
     done = run_cli("distill", teachers["rf_magic"], "--out", tmp_path / "out", option, value)

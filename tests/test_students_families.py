@@ -166,6 +166,30 @@ def test_gbdt_complexity_counts_its_arrays(magic_soft):
     assert arrays == 12 * ((2**depth - 1) * 7 + 2**depth * 4)
 
 
+def test_gbdt_sizes_within_a_bound_fill_it_without_passing_it(covertype_soft):
+    from tabcompress.evaluation.metrics import serialized_bytes
+
+    X, T, _, _, classes, categorical = covertype_soft
+    fit = {"classes": classes, "categorical": categorical}
+    small = GBDTStudent(n_trees=5, max_depth=3, random_state=0).fit(X, T, **fit)
+    fitted = [({"trees": 5, "max_depth": 3}, small, serialized_bytes(small))]
+    bound = 40_000
+    sizes = GBDTStudent.sizes_within(bound, fitted)
+    assert [s["max_depth"] for s in sizes] == sorted({s["max_depth"] for s in GBDTStudent.sizes})
+    grown = []
+    for size in sizes:
+        student = GBDTStudent(n_trees=size["trees"], max_depth=size["max_depth"], random_state=0).fit(X, T, **fit)
+        grown.append((size, student, serialized_bytes(student)))
+        # within the bound, and one more round would not have been (7 classes: a round is 7 trees)
+        assert grown[-1][2] <= bound and grown[-1][2] + student.round_bytes(size["max_depth"]) > 0.98 * bound, size
+    # a size tried within the bound near the filled one is not tried again; one past the bound is no reason
+    assert GBDTStudent.sizes_within(bound, fitted + grown[:1]) == sizes[1:]
+    big = GBDTStudent(n_trees=200, max_depth=sizes[0]["max_depth"], random_state=0).fit(X, T, **fit)
+    past = ({"trees": 200, "max_depth": sizes[0]["max_depth"]}, big, serialized_bytes(big))
+    assert past[2] > bound and GBDTStudent.sizes_within(bound, [past] + fitted + grown[1:]) == sizes[:1]
+    assert GBDTStudent.sizes_within(bound, []) == [] and TreeStudent.sizes_within(bound, fitted) == []
+
+
 # -- seeds, weights, files -----------------------------------------------------------------------
 
 def test_same_seed_same_model(covertype_soft):

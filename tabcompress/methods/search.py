@@ -287,6 +287,12 @@ class Search:
                 swept.append(done[0] if done else self.judge(family, params, best_data))
                 if not done:
                     tried.append(swept[-1])
+            if self.target.max_size is not None and swept:  # sizes that fill the bound, where the family can tell
+                fitted = [(c.params, c.student, c.bytes) for c in tried if c.data == best_data]
+                for size in student_class(family).sizes_within(self.target.max_size, fitted):
+                    if self._late(tried):
+                        break
+                    tried.append(self.judge(family, {**size, **variant}, best_data))
         chosen, rule = self.choose()
         twin = next((c for c in self.candidates if c.twin_of(chosen) and not c.data.n_synthetic), None)
         if chosen.data.n_synthetic and twin is None:

@@ -64,6 +64,14 @@ class Student(Estimator, ABC):
         return {}
 
     @classmethod
+    def sizes_within(cls, max_bytes: int, fitted: Sequence[tuple[dict[str, Any], "Student", int]]
+                     ) -> list[dict[str, Any]]:
+        """Sizes beyond :attr:`sizes` that come close to ``max_bytes`` without passing it, worked out from
+        students of this family already fitted on the same rows (their options, the student, its pickled
+        bytes). A family whose bytes cannot be told before fitting has none."""
+        return []
+
+    @classmethod
     def from_settings(cls, settings: "Settings", *, device: str | None = None,
                       time_limit: float | None = None) -> "Student":
         """A new student with a run's settings; ``device`` is the run's resolved torch device and

@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 DEFAULT_TREES = 100
 DEFAULT_LEARNING_RATE = 0.3
 DEFAULT_DEPTH = 4
+# The most boosting rounds a search fills a size bound with (sizes_within): past a few hundred rounds
+# fidelity barely moves while each round still costs a fit.
+MAX_FILL_ROUNDS = 500
+# The share of a size bound a filled size leaves free, for pickle's framing.
+_FILL_SLACK = 0.01
 # Rows × trees that one predicting step holds in memory at once (node indices and leaf values).
 _CHUNK_CELLS = 1 << 21
 # Targets are clipped this far inside (0, 1) before their logarithm is taken for the base margin.
@@ -69,6 +74,39 @@ class GBDTStudent(Student):
     def size_of(cls, settings) -> dict[str, int]:
         student = cls.from_settings(settings)
         return {"trees": student.n_trees, "max_depth": student.max_depth}
+
+    @classmethod
+    def sizes_within(cls, max_bytes: int, fitted) -> list[dict[str, int]]:
+        """At each depth of :attr:`sizes`, the most rounds (up to :data:`MAX_FILL_ROUNDS`) whose student
+        stays within ``max_bytes``, unless a student tried within the bound at that depth has nearly as
+        many (four fifths of them or more).
+        Complete trees make this arithmetic: the largest student fitted gives the bytes that do not
+        depend on the trees (encoder, base margins, pickle), and a round at depth d costs
+        :meth:`round_bytes`."""
+        fitted = [f for f in fitted if isinstance(f[1], cls)]
+        if not fitted:
+            return []
+        _, largest, size = max(fitted, key=lambda f: f[2])
+        fixed = size - largest.n_rounds_ * largest.round_bytes(largest.depth_)
+        sizes = []
+        for depth in sorted({size["max_depth"] for size in cls.sizes}):
+            rounds = min(MAX_FILL_ROUNDS, int((max_bytes * (1 - _FILL_SLACK) - fixed) // largest.round_bytes(depth)))
+            near = any(p["max_depth"] == depth and b <= max_bytes and 1.25 * p["trees"] >= rounds for p, _, b in fitted)
+            if rounds >= 1 and not near:
+                sizes.append({"trees": rounds, "max_depth": depth})
+        return sizes
+
+    @property
+    def n_rounds_(self) -> int:
+        """Boosting rounds (a tree per output each)."""
+        return len(self.leaf_) // len(self.base_margin_)
+
+    def round_bytes(self, depth: int) -> int:
+        """The bytes a round of complete trees of ``depth`` adds to this student's arrays: per output, its
+        splits (feature, float32 threshold, missing side), its float32 leaves and its output index."""
+        splits, leaves = 2**depth - 1, 2**depth
+        tree = splits * (self.feature_.itemsize + 4 + 1) + leaves * 4 + self.tree_output_.itemsize
+        return len(self.base_margin_) * tree
 
     @classmethod
     def from_settings(cls, settings, *, device=None, time_limit=None) -> GBDTStudent:
