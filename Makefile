@@ -51,7 +51,8 @@ bench: install
 FRONTIER_ARGS ?=
 bench-frontier: install
 	$(PY) bench/run.py --regime full --max-train-rows 20000 --set synthetic_max_rows=100000 \
-		--frontier-share 0.01 --methods frontier --students auto --seeds 0 --name frontier_full $(FRONTIER_ARGS)
+		--frontier-share 0.01 --methods frontier --students auto --teachers rf,xgb --seeds 0 --name frontier_full \
+		$(FRONTIER_ARGS)
 	$(PY) bench/render.py bench/results/frontier_full.json --md bench/results/frontier_full.md
 
 # Serving latency side by side: per dataset, the RF300 teacher (full regime, at most 20,000 training rows)

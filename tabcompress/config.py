@@ -377,6 +377,10 @@ class StudentSettings:
         "auto", OneOf(("auto", "probabilities", "classes")), "Tree student (classification): grow the tree on the "
         "teacher's probabilities or on its most probable classes; auto: both are tried on the validation rows.",
         panel=PANEL_STUDENT)
+    ccp_alpha: float = setting(
+        0.0, Number(0.0), "Tree student: cost-complexity pruning (scikit-learn's ccp_alpha): prune the "
+        "grown tree where a split lowers the squared error by less than this per leaf; 0 = no pruning. "
+        "A search of sizes tries pruned trees on the validation rows.", panel=PANEL_STUDENT)
     hidden: tuple[int, ...] = setting(
         (64, 64), Widths(), "MLP student: hidden layer widths, comma-separated.", panel=PANEL_STUDENT)
     trees: int = setting(

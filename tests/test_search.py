@@ -132,6 +132,12 @@ def test_a_run_chooses_on_validation_rows_and_reports_it(tmp_path, teachers):
     else:
         assert chosen[0]["validation"]["fidelity"] == max(c["validation"]["fidelity"] for c in search["candidates"])
     assert report["settings"]["student"]["max_depth"] == chosen[0]["params"]["max_depth"]
+    # the most faithful tree pruned on its cost-complexity path: smaller, and shipped with its alpha if chosen
+    pruned = [c for c in search["candidates"] if c["params"].get("ccp_alpha")]
+    assert len(pruned) >= 2 and all("pruned at" in c["name"] for c in pruned)
+    unpruned = {c["params"]["max_depth"]: c["bytes"] for c in search["candidates"] if not c["params"].get("ccp_alpha")}
+    assert all(c["bytes"] < unpruned[c["params"]["max_depth"]] for c in pruned)
+    assert report["settings"]["student"]["ccp_alpha"] == chosen[0]["params"].get("ccp_alpha", 0.0)
     assert report["data"]["synthetic_rows"] == chosen[0]["synthetic_rows"]
     assert (out / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "chosen on" in done.stderr and "frontier:" in done.stderr

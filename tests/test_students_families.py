@@ -166,28 +166,57 @@ def test_gbdt_complexity_counts_its_arrays(magic_soft):
     assert arrays == 12 * ((2**depth - 1) * 7 + 2**depth * 4)
 
 
-def test_gbdt_sizes_within_a_bound_fill_it_without_passing_it(covertype_soft):
+def test_gbdt_sizes_under_a_bound_fill_it_without_passing_it(covertype_soft):
     from tabcompress.evaluation.metrics import serialized_bytes
 
     X, T, _, _, classes, categorical = covertype_soft
     fit = {"classes": classes, "categorical": categorical}
     small = GBDTStudent(n_trees=5, max_depth=3, random_state=0).fit(X, T, **fit)
-    fitted = [({"trees": 5, "max_depth": 3}, small, serialized_bytes(small))]
+    fitted = [({"trees": 5, "max_depth": 3}, small, serialized_bytes(small), 0.9)]
     bound = 40_000
-    sizes = GBDTStudent.sizes_within(bound, fitted)
+    sizes = GBDTStudent.more_sizes(fitted, bound)
     assert [s["max_depth"] for s in sizes] == sorted({s["max_depth"] for s in GBDTStudent.sizes})
     grown = []
     for size in sizes:
         student = GBDTStudent(n_trees=size["trees"], max_depth=size["max_depth"], random_state=0).fit(X, T, **fit)
-        grown.append((size, student, serialized_bytes(student)))
+        grown.append((size, student, serialized_bytes(student), 0.9))
         # within the bound, and one more round would not have been (7 classes: a round is 7 trees)
         assert grown[-1][2] <= bound and grown[-1][2] + student.round_bytes(size["max_depth"]) > 0.98 * bound, size
     # a size tried within the bound near the filled one is not tried again; one past the bound is no reason
-    assert GBDTStudent.sizes_within(bound, fitted + grown[:1]) == sizes[1:]
+    assert GBDTStudent.more_sizes(fitted + grown[:1], bound) == sizes[1:]
     big = GBDTStudent(n_trees=200, max_depth=sizes[0]["max_depth"], random_state=0).fit(X, T, **fit)
-    past = ({"trees": 200, "max_depth": sizes[0]["max_depth"]}, big, serialized_bytes(big))
-    assert past[2] > bound and GBDTStudent.sizes_within(bound, [past] + fitted + grown[1:]) == sizes[:1]
-    assert GBDTStudent.sizes_within(bound, []) == [] and TreeStudent.sizes_within(bound, fitted) == []
+    past = ({"trees": 200, "max_depth": sizes[0]["max_depth"]}, big, serialized_bytes(big), 0.9)
+    assert past[2] > bound and GBDTStudent.more_sizes([past] + fitted + grown[1:], bound) == sizes[:1]
+    assert GBDTStudent.more_sizes([], bound) == [] == GBDTStudent.more_sizes(fitted, None)
+
+
+def test_pruning_path_is_scikit_learns_and_pruned_sizes_shrink_the_most_faithful_tree(magic_soft):
+    from sklearn.tree import DecisionTreeRegressor
+
+    from tabcompress.evaluation.metrics import serialized_bytes
+    from tabcompress.students.tree import PRUNED_SHARES, pruning_path
+
+    X, T, classes = magic_soft
+    Z = X.to_numpy(dtype=np.float32)
+    grown = DecisionTreeRegressor(max_depth=8, random_state=0).fit(Z, T)
+    alphas, leaves = pruning_path(grown.tree_)
+    reference = grown.cost_complexity_pruning_path(Z, T)
+    np.testing.assert_allclose(alphas, reference.ccp_alphas, rtol=1e-9, atol=1e-15)
+    assert leaves[0] == grown.tree_.n_leaves and leaves[-1] == 1 and np.all(np.diff(leaves) < 0)
+
+    deep, shallow = (TreeStudent(max_depth=d, random_state=0).fit(X, T, classes=classes) for d in (8, 3))
+    fitted = [({"max_depth": 8}, deep, serialized_bytes(deep), 0.95), ({"max_depth": 3}, shallow, 900, 0.90)]
+    sizes = TreeStudent.more_sizes(fitted, None)
+    assert [s["max_depth"] for s in sizes] == [8] * len(PRUNED_SHARES)
+    full = deep.complexity()["n_leaves"]
+    for share, size in zip(PRUNED_SHARES, sizes):
+        pruned = TreeStudent(max_depth=8, ccp_alpha=size["ccp_alpha"], random_state=0).fit(X, T, classes=classes)
+        # refitted with that alpha, the tree keeps the leaves its path said, about the share asked for
+        assert share * full / 2 < pruned.complexity()["n_leaves"] <= share * full
+        assert serialized_bytes(pruned) < serialized_bytes(deep)
+        assert TreeStudent.more_sizes([(size, pruned, 1, 0.99)], None) == []  # a pruned tree is not pruned again
+    # the grown tree a search prunes is not part of the student's file
+    assert "_grown" not in pickle.loads(pickle.dumps(deep)).__dict__ and hasattr(deep, "_grown")
 
 
 # -- seeds, weights, files -----------------------------------------------------------------------

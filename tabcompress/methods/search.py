@@ -111,7 +111,8 @@ class Candidate:
 
 
 #: how a candidate's name shows the options of its size
-_LABELS = {"max_depth": "depth {}", "trees": "{} trees", "hidden": "{}", "grow_on": "on {}"}
+_LABELS = {"max_depth": "depth {}", "trees": "{} trees", "hidden": "{}", "grow_on": "on {}",
+           "ccp_alpha": "pruned at {:.3g}"}
 
 
 def _clearly_better(a: Candidate, b: Candidate, classify: bool) -> bool:
@@ -287,9 +288,10 @@ class Search:
                 swept.append(done[0] if done else self.judge(family, params, best_data))
                 if not done:
                     tried.append(swept[-1])
-            if self.target.max_size is not None and swept:  # sizes that fill the bound, where the family can tell
-                fitted = [(c.params, c.student, c.bytes) for c in tried if c.data == best_data]
-                for size in student_class(family).sizes_within(self.target.max_size, fitted):
+            if swept and searches_sizes(self.settings):  # the family's sizes past its ladder: gbdt filling
+                # a bound, the most faithful tree pruned
+                fitted = [(c.params, c.student, c.bytes, c.fidelity) for c in tried if c.data == best_data]
+                for size in student_class(family).more_sizes(fitted, self.target.max_size):
                     if self._late(tried):
                         break
                     tried.append(self.judge(family, {**size, **variant}, best_data))

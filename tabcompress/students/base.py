@@ -64,11 +64,11 @@ class Student(Estimator, ABC):
         return {}
 
     @classmethod
-    def sizes_within(cls, max_bytes: int, fitted: Sequence[tuple[dict[str, Any], "Student", int]]
-                     ) -> list[dict[str, Any]]:
-        """Sizes beyond :attr:`sizes` that come close to ``max_bytes`` without passing it, worked out from
-        students of this family already fitted on the same rows (their options, the student, its pickled
-        bytes). A family whose bytes cannot be told before fitting has none."""
+    def more_sizes(cls, fitted: Sequence[tuple[dict[str, Any], "Student", int, float]],
+                   max_bytes: int | None) -> list[dict[str, Any]]:
+        """Sizes beyond :attr:`sizes` worth a search's fits, worked out from students of this family
+        already fitted on the same rows (each: its options, the student, its pickled bytes and its
+        validation fidelity) and the size bound (None: none); by default none."""
         return []
 
     @classmethod

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 DEFAULT_TREES = 100
 DEFAULT_LEARNING_RATE = 0.3
 DEFAULT_DEPTH = 4
-# The most boosting rounds a search fills a size bound with (sizes_within): past a few hundred rounds
+# The most boosting rounds a search fills a size bound with (more_sizes): past a few hundred rounds
 # fidelity barely moves while each round still costs a fit.
 MAX_FILL_ROUNDS = 500
 # The share of a size bound a filled size leaves free, for pickle's framing.
@@ -76,22 +76,23 @@ class GBDTStudent(Student):
         return {"trees": student.n_trees, "max_depth": student.max_depth}
 
     @classmethod
-    def sizes_within(cls, max_bytes: int, fitted) -> list[dict[str, int]]:
-        """At each depth of :attr:`sizes`, the most rounds (up to :data:`MAX_FILL_ROUNDS`) whose student
-        stays within ``max_bytes``, unless a student tried within the bound at that depth has nearly as
-        many (four fifths of them or more).
+    def more_sizes(cls, fitted, max_bytes: int | None) -> list[dict[str, int]]:
+        """Under a size bound, at each depth of :attr:`sizes`, the most rounds (up to
+        :data:`MAX_FILL_ROUNDS`) whose student stays within ``max_bytes``, unless a student tried within
+        the bound at that depth has nearly as many (four fifths of them or more).
         Complete trees make this arithmetic: the largest student fitted gives the bytes that do not
         depend on the trees (encoder, base margins, pickle), and a round at depth d costs
         :meth:`round_bytes`."""
         fitted = [f for f in fitted if isinstance(f[1], cls)]
-        if not fitted:
+        if max_bytes is None or not fitted:
             return []
-        _, largest, size = max(fitted, key=lambda f: f[2])
+        _, largest, size, _ = max(fitted, key=lambda f: f[2])
         fixed = size - largest.n_rounds_ * largest.round_bytes(largest.depth_)
         sizes = []
         for depth in sorted({size["max_depth"] for size in cls.sizes}):
             rounds = min(MAX_FILL_ROUNDS, int((max_bytes * (1 - _FILL_SLACK) - fixed) // largest.round_bytes(depth)))
-            near = any(p["max_depth"] == depth and b <= max_bytes and 1.25 * p["trees"] >= rounds for p, _, b in fitted)
+            near = any(p["max_depth"] == depth and b <= max_bytes and 1.25 * p["trees"] >= rounds
+                       for p, _, b, _ in fitted)
             if rounds >= 1 and not near:
                 sizes.append({"trees": rounds, "max_depth": depth})
         return sizes

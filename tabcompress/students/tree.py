@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tabcompress.config import Flag, OneOf, Whole, parameter
+from tabcompress.config import Flag, Number, OneOf, Whole, parameter
 from tabcompress.students.base import Student
 from tabcompress.students.encoding import TabularEncoder
 
@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 # The depth a tree student grows to when a run's settings leave --max-depth unset.
 DEFAULT_DEPTH = 6
+# A search of sizes tries the most faithful tree pruned to about these shares of its leaves (more_sizes).
+PRUNED_SHARES = (0.5, 0.25, 0.125)
+# Pruning paths are worked out for trees of at most this many nodes (a depth-12 tree's most): the
+# weakest-link loop costs a pass over the nodes per pruned node.
+PRUNE_MAX_NODES = 2**13 - 1
 # Refinement's defaults, each the best of a trial in docs/measurements.md ("Tree refinement"):
 # three passes do as well as eight (python bench/trials.py --variants M20,M20+R), six starting trees
 # gain most at depth 4 (--variants M20+R1,M20+R2,M20+R4,M20+R), and screening the starts on a sample of
@@ -80,6 +85,7 @@ class TreeStudent(Student):
     max_leaf_nodes: int | None = parameter(None, Whole(2, none=True))
     min_samples_leaf: int = parameter(1, Whole(1))
     grow_on: str = parameter("probabilities", OneOf(("probabilities", "classes")))
+    ccp_alpha: float = parameter(0.0, Number(0.0))
     refine: bool = parameter(False, Flag())
     refine_passes: int | None = parameter(None, Whole(0, none=True))
     refine_starts: int | None = parameter(None, Whole(1, none=True))
@@ -90,7 +96,8 @@ class TreeStudent(Student):
         s = settings.student
         grow_on = "probabilities" if s.grow_on == "auto" else s.grow_on
         return cls(max_depth=DEFAULT_DEPTH if s.max_depth is None else s.max_depth, max_leaf_nodes=s.max_leaf_nodes,
-                   grow_on=grow_on, refine=s.refine, refine_passes=s.refine_passes, refine_starts=s.refine_starts,
+                   grow_on=grow_on, ccp_alpha=s.ccp_alpha, refine=s.refine, refine_passes=s.refine_passes,
+                   refine_starts=s.refine_starts,
                    random_state=settings.seed)
 
     @classmethod
@@ -116,6 +123,7 @@ class TreeStudent(Student):
         classify = self.task_ != "regression"
         by_class = classify and self.grow_on == "classes"
         grown = self._grow(Z, _one_hot(targets) if by_class else targets, sample_weight)
+        self._grown = grown.tree_  # for a search's pruned sizes (more_sizes); not pickled
         if passes is None:
             auto = self.refine and classify and grown.tree_.n_leaves <= AUTO_REFINE_MAX_LEAVES
             passes = DEFAULT_REFINE_PASSES if auto else 0
@@ -164,7 +172,7 @@ class TreeStudent(Student):
 
         return DecisionTreeRegressor(
             max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf, random_state=self.random_state,
+            min_samples_leaf=self.min_samples_leaf, ccp_alpha=self.ccp_alpha, random_state=self.random_state,
         ).fit(Z, targets, sample_weight=sample_weight)
 
     def _start(self, start: int, grown: DecisionTreeRegressor, Z: np.ndarray, targets: np.ndarray,
@@ -198,6 +206,30 @@ class TreeStudent(Student):
         self.right_ = tree.children_right.astype(np.int32)
         self.value_ = tree.value.reshape(tree.node_count, -1).astype(np.float64)
         self.depth_ = int(tree.max_depth)
+
+    @classmethod
+    def more_sizes(cls, fitted, max_bytes: int | None) -> list[dict[str, Any]]:
+        """The most faithful unpruned, unrefined tree fitted, pruned to about a half, a quarter and an
+        eighth of its leaves: a smaller tree that may agree as well (its alphas lie between the steps of
+        its pruning path, so that a refit on more rows prunes alike)."""
+        grown = [f for f in fitted if isinstance(f[1], cls) and getattr(f[1], "_grown", None) is not None
+                 and not f[1].ccp_alpha and not f[1].refine_passes_ and f[1]._grown.node_count <= PRUNE_MAX_NODES]
+        if not grown:
+            return []
+        params, student, _, _ = max(grown, key=lambda f: (f[3], -f[2]))
+        alphas, leaves = pruning_path(student._grown)
+        sizes = []
+        for share in PRUNED_SHARES:
+            step = int(np.searchsorted(-leaves, -share * leaves[0]))  # the first step at most that many leaves
+            if 0 < step < len(alphas) and leaves[step] > 1:
+                alpha = float((alphas[step] + alphas[step + 1]) / 2 if step + 1 < len(alphas) else alphas[step])
+                sizes.append({**params, "ccp_alpha": alpha})
+        return sizes
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_grown", None)  # what a search needs of the grown tree, not part of the student
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A student pickled before trees were compiled holds a scikit-learn tree: compile it (which
@@ -252,6 +284,46 @@ class TreeStudent(Student):
 
     def _complexity(self) -> dict[str, int]:
         return {"n_nodes": len(self.left_), "n_leaves": int(np.count_nonzero(self.left_ < 0)), "depth": self.depth_}
+
+
+def pruning_path(tree: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Minimal cost-complexity pruning of a fitted scikit-learn tree (Breiman et al. 1984, ch. 3):
+    the weakest link is pruned again and again. Returns the effective alpha of each step (ascending,
+    0 first for the tree as grown) and the leaves left after it. The same weakest-link rule as
+    scikit-learn's ``ccp_alpha``, computed on the tree at hand rather than by growing it again."""
+    left, right = tree.children_left, tree.children_right
+    n = tree.node_count
+    risk = tree.impurity * tree.weighted_n_node_samples / tree.weighted_n_node_samples[0]
+    parent = np.full(n, -1)
+    internal = left >= 0
+    parent[left[internal]] = np.flatnonzero(internal)
+    parent[right[internal]] = np.flatnonzero(internal)
+    leaves, below = np.ones(n), risk.copy()  # leaves and risk of each node's subtree
+    for t in range(n - 1, -1, -1):  # children come after their parent in scikit-learn's node order
+        if internal[t]:
+            leaves[t] = leaves[left[t]] + leaves[right[t]]
+            below[t] = below[left[t]] + below[right[t]]
+    alphas, counts = [0.0], [leaves[0]]
+    alive = internal.copy()
+    while alive[0]:
+        gain = np.full(n, np.inf)
+        gain[alive] = (risk[alive] - below[alive]) / (leaves[alive] - 1)
+        t = int(np.argmin(gain))
+        stack = [t]
+        while stack:  # the pruned node's subtree is gone
+            node = stack.pop()
+            alive[node] = False
+            if left[node] >= 0:
+                stack += [left[node], right[node]]
+        lost_leaves, lost_risk = leaves[t] - 1, risk[t] - below[t]
+        node = t
+        while node >= 0:
+            leaves[node] -= lost_leaves
+            below[node] += lost_risk
+            node = parent[node]
+        alphas.append(max(float(gain[t]), alphas[-1]))
+        counts.append(leaves[0])
+    return np.array(alphas), np.array(counts)
 
 
 def _one_hot(targets: np.ndarray) -> np.ndarray:
