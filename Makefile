@@ -46,7 +46,8 @@ bench: install
 # at most 20,000 training rows, 100,000 synthetic rows), tabcompress's search (--student auto, asked for
 # the most faithful student within 1 % of the teacher's bytes) with B4 (the teacher cut to each
 # candidate's bytes) and B5 (the candidate's family and size on the true labels) at every size it tried.
-# About 25 minutes for 8 datasets, two teachers, one seed, on 2 cores (two processes side by side).
+# About 36 minutes for 8 datasets, two teachers, one seed, on 2 cores (two processes side by side; letter's
+# 26-class forest takes 22 of them).
 # FRONTIER_ARGS adds to it, e.g. FRONTIER_ARGS="--datasets magic".
 FRONTIER_ARGS ?=
 bench-frontier: install
