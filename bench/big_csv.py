@@ -7,6 +7,7 @@ executable (an older checkout's, say) runs on the same files, the two in turn, s
 side by side on one machine.
 
     python bench/big_csv.py [--rows 5000000] [--vs /path/to/other/.venv/bin/tabcompress] [--repeats 1]
+    python bench/big_csv.py --rows 20000000 --options '--max-rows 1000000' --out bench/results/big_csv_20m.json
 """
 
 from __future__ import annotations
@@ -36,17 +37,19 @@ def write_csv(source: Path, rows: int, out: Path) -> None:
         fh.writelines(body[:rest])
 
 
-def timed_run(command: str, teacher: Path, data: Path, out: Path) -> dict:
+def timed_run(command: str, teacher: Path, data: Path, out: Path, extra: list[str]) -> dict:
     proc = subprocess.run(["/usr/bin/time", "-v", command, "distill", str(teacher), str(data), "--out", str(out),
-                           "--seed", "0", "--json", "-q"], capture_output=True, text=True)
+                           "--seed", "0", "--json", "-q", *extra], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{command} failed ({proc.returncode}): {proc.stderr[-2000:]}")
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", proc.stderr).group(1)
     seconds = sum(float(part) * 60 ** i for i, part in enumerate(reversed(wall.split(":"))))
     peak_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
     report = json.loads(proc.stdout)
-    return {"command": command, "wall_s": round(seconds, 1), "peak_rss_mib": round(peak_kib / 1024, 1),
-            "fidelity": report["metrics"]["student"]["fidelity"], "stages_s": report.get("timings_s")}
+    return {"command": command, "options": extra, "wall_s": round(seconds, 1),
+            "peak_rss_mib": round(peak_kib / 1024, 1), "fidelity": report["metrics"]["student"]["fidelity"],
+            "train_rows": report["data"]["train_rows"], "test_rows": report["data"]["test_rows"],
+            "stages_s": report.get("timings_s")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--command", default=str(ROOT / ".venv" / "bin" / "tabcompress"))
     p.add_argument("--vs", help="another tabcompress executable, run in turn with --command")
     p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--options", default="", help="more distill options, e.g. '--max-rows 1000000'")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "big_csv.json")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tabcompress-big-") as tmp:
@@ -70,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         for repeat in range(args.repeats):
             for command in [args.command] + ([args.vs] if args.vs else []):
                 log(f"run {repeat + 1}: {command}")
-                result = timed_run(command, teacher, data, work / f"out-{len(runs)}")
+                result = timed_run(command, teacher, data, work / f"out-{len(runs)}", args.options.split())
                 log(f"  {result['wall_s']} s, peak {result['peak_rss_mib']} MiB, fidelity {result['fidelity']}")
                 runs.append(result)
     write_json(args.out, {"rows": args.rows, "data": args.data.name, "csv_bytes": csv_bytes, "runs": runs})

@@ -49,6 +49,8 @@ class Constraint:
 #: libraries underneath take (a C int). Beyond it scikit-learn, numpy and torch fail in their own ways
 #: (an overflow, an allocation of terabytes, a loop without end), so the value is refused here instead.
 MAX_WHOLE = 2**31 - 1
+#: the fewest rows --max-rows may ask for (a sample must leave rows to train, validate and score on)
+MIN_SAMPLE_ROWS = 100
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,10 @@ class DataSettings:
         0.2, Number(0.0, 1.0, open_high=True), "Share of the training rows kept aside to choose the synthetic "
         "rows and the student's size on (the student is then trained on all of them); 0: no choice, the "
         "student is trained as set on all the synthetic rows.", panel=PANEL_DATA)
+    max_rows: int | None = setting(
+        None, Whole(MIN_SAMPLE_ROWS, MAX_WHOLE, none=True), "Read at most this many rows of DATA, held-out "
+        "rows included: a random sample chosen by a hash of each row, the same on every run with the same "
+        "seed, so memory stays bounded however long the file is.", panel=PANEL_DATA, shown="every row")
     few_shot: bool = setting(
         False, Flag(), "DATA holds only a few prototype rows per class (see `tabcompress condense`): "
         "grow synthetic rows around them.", panel=PANEL_DATA)

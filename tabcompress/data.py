@@ -33,25 +33,171 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     the frame together, about twice the frame. Columns are typed as a whole-file read types them
     (:func:`_join_column`)."""
     path = Path(path)
-    where = f"data file {path}"
-    read_header(path)  # the file, its header's names and its last line checked, each in one line
     pieces: dict[str, list[np.ndarray]] = {}
-    try:
-        # utf-8-sig drops a byte-order mark, which Excel likes to write.
-        with pd.read_csv(path, encoding="utf-8-sig", chunksize=READ_CHUNK_ROWS, low_memory=False) as reader:
-            for chunk in reader:
-                for name in chunk.columns:
-                    pieces.setdefault(name, []).append(chunk[name].to_numpy())
-    except (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
-        raise _unreadable(where, exc) from None
-    except _damaged() as exc:  # a compressed file cut short or corrupted past its header
-        raise InputError(f"{where}: cannot be read ({_why(exc)})") from None
-    if not pieces or not sum(map(len, next(iter(pieces.values())))):
-        raise InputError(f"{where}: has a header but no rows")
+    for _, chunk in _typed_chunks(path):
+        for name in chunk.columns:
+            pieces.setdefault(name, []).append(chunk[name].to_numpy())
     columns = {}
     for name in list(pieces):
         columns[name] = _join_column(path, name, pieces.pop(name))  # each column's pieces freed once joined
     return pd.DataFrame(columns, copy=False)
+
+
+@dataclass
+class Sample:
+    """At most ``max_rows`` rows of a CSV chosen by a hash of each row (:func:`read_csv_sample`), in file
+    order: ``frame``, whether each is a held-out row (``held_out``), and the rows the file holds."""
+
+    frame: pd.DataFrame
+    held_out: np.ndarray
+    n_rows: int
+
+
+def read_csv_sample(path: str | Path, max_rows: int, held_out_share: float, seed: int) -> Sample:
+    """At most ``max_rows`` rows of a CSV (read as :func:`read_csv` reads it), with memory bounded by them
+    however long the file is.
+
+    Each row's content is hashed with a key from ``seed``. A row is held out when its hash, as a share
+    of the hash's range, is below ``held_out_share``, so a row's side does not depend on the other rows,
+    their order or how many there are: rows added to the file later leave the earlier ones where they
+    were; copies of a row are on one side. Of each side, ``max_rows`` in proportion to the share are kept,
+    ranked by the row's hash mixed with its position: a uniform random sample without replacement, the
+    same on every run with the same seed, that rows appended to the file later do not change."""
+    path = Path(path)
+    wanted = {True: int(round(max_rows * held_out_share)), False: max_rows - int(round(max_rows * held_out_share))}
+    cut = np.uint64(min(held_out_share, 1.0) * float(2**64 - 1)) if held_out_share > 0 else np.uint64(0)
+    key = f"tabcompress{seed % 10**5:05d}"  # hash_pandas_object takes a 16-character key
+    kept: dict[bool, list[tuple[np.ndarray, np.ndarray, pd.DataFrame]]] = {True: [], False: []}
+    kinds: dict[str, set[str]] = {}  # what pandas made of each column in every chunk, kept rows or not
+    n_rows = 0
+    for start, chunk in _typed_chunks(path):
+        for name in chunk.columns:
+            kinds.setdefault(name, set()).add(_kind(chunk[name]))
+        hashes = _row_hashes(chunk, key)
+        positions = np.arange(start, start + len(chunk))
+        n_rows = start + len(chunk)
+        held = hashes < cut
+        # Within a side, rows are ranked by their hash mixed with their position: copies of one row are
+        # held out together but sampled apart (by the hash alone a sample would keep all or none of them).
+        ranks = _mix(hashes ^ _mix(positions.astype(np.uint64)))
+        for side in (True, False):
+            mine = held if side else ~held
+            if wanted[side] and mine.any():
+                kept[side].append((ranks[mine], positions[mine], chunk[mine]))
+                if sum(len(h) for h, _, _ in kept[side]) > 2 * wanted[side]:  # trimmed now and then, not per chunk
+                    kept[side] = [_smallest(kept[side], wanted[side])]
+    parts = [(side, *_smallest(kept[side], wanted[side])) for side in (True, False) if kept[side]]
+    positions = np.concatenate([p for _, _, p, _ in parts])
+    held_out = np.concatenate([np.full(len(p), side) for side, _, p, _ in parts])
+    order = np.argsort(positions, kind="stable")  # file order, whatever the chunking
+    frames = [f for _, _, _, f in parts]
+    columns = {}
+    for name in frames[0].columns:
+        values = np.concatenate([f[name].to_numpy(dtype=object if len(kinds[name]) > 1 else None) for f in frames])
+        seen = kinds[name] - {"float missing"}  # a chunk of empty cells takes the other chunks' type
+        if len(kinds[name]) > 1:  # typed as a whole-file read types the column (see _kind)
+            if seen <= {"int", "float"}:
+                values = values.astype(np.float64)
+            elif len(seen) > 1 and not seen <= {"bool", "bool or missing"}:
+                values = _column_as_text(path, name, positions)
+        columns[name] = values[order]
+    return Sample(frame=pd.DataFrame(columns, copy=False), held_out=held_out[order], n_rows=n_rows)
+
+
+def _kind(column: pd.Series) -> str:
+    """What pandas made of a column in one chunk, as far as typing the whole column goes: ``int``,
+    ``float`` (``float missing`` when every cell is empty), ``bool``, ``bool or missing`` (True/False
+    and empty cells), or ``text`` (anything else). A column of one kind in every chunk keeps it; whole
+    numbers and decimals make decimals; True/False with empty cells make True/False/NaN objects; any
+    other mix makes text, as pandas reading the whole file does."""
+    if pd.api.types.is_bool_dtype(column.dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(column.dtype):
+        return "int"
+    if pd.api.types.is_float_dtype(column.dtype):
+        return "float missing" if column.isna().all() else "float"
+    if pd.api.types.infer_dtype(column, skipna=True) == "boolean":
+        return "bool or missing"
+    return "text"
+
+
+def _column_as_text(path: Path, name: Any, positions: np.ndarray) -> np.ndarray:
+    """Column ``name`` of the rows at ``positions`` of the file, as text (empty cells NaN), in that order:
+    read a chunk at a time, since the whole column may not fit in memory."""
+    order = np.argsort(positions, kind="stable")
+    out = np.empty(len(positions), dtype=object)
+    done = 0
+    with pd.read_csv(path, usecols=[name], dtype=object, encoding="utf-8-sig", chunksize=READ_CHUNK_ROWS) as reader:
+        for chunk in reader:
+            lo, hi = np.searchsorted(positions[order], [done, done + len(chunk)])
+            out[order[lo:hi]] = chunk[name].to_numpy()[positions[order[lo:hi]] - done]
+            done += len(chunk)
+    return out
+
+
+def _row_hashes(chunk: pd.DataFrame, key: str) -> np.ndarray:
+    """A 64-bit hash of each row's values, whatever type pandas gave its column in this chunk: a cell
+    that reads as a number (or is empty) is hashed as that float64, any other as its text; so a row
+    hashes alike in a chunk where its column is numbers and in one where it is text."""
+    from pandas.util import hash_array
+
+    out = np.zeros(len(chunk), dtype=np.uint64)
+    for name in chunk.columns:
+        column = chunk[name]
+        if pd.api.types.is_numeric_dtype(column.dtype):
+            hashed = hash_array(column.to_numpy(dtype=np.float64, na_value=np.nan), hash_key=key)
+        else:
+            numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            hashed = hash_array(numbers, hash_key=key)
+            text = np.isnan(numbers) & column.notna().to_numpy()
+            if text.any():
+                hashed[text] = hash_array(column.to_numpy()[text].astype(str).astype(object), hash_key=key)
+        with np.errstate(over="ignore"):
+            out = (out * np.uint64(0x100000001B3)) ^ hashed  # FNV's prime: each column's place counts
+    return out
+
+
+def _mix(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser (Steele, Lea & Flood 2014): well-spread 64-bit values from any ``values``."""
+    with np.errstate(over="ignore"):
+        z = values + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _smallest(kept: list[tuple[np.ndarray, np.ndarray, pd.DataFrame]], k: int
+              ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Of kept (ranks, file positions, rows) pieces, the ``k`` rows of smallest rank as one piece (ties
+    broken by position, so that the choice does not depend on the chunking)."""
+    hashes = np.concatenate([h for h, _, _ in kept])
+    positions = np.concatenate([p for _, p, _ in kept])
+    rows = pd.concat([f for _, _, f in kept], ignore_index=True) if len(kept) > 1 else kept[0][2].reset_index(drop=True)
+    if len(hashes) > k:
+        chosen = np.lexsort((positions, hashes))[:k]
+        hashes, positions, rows = hashes[chosen], positions[chosen], rows.iloc[chosen].reset_index(drop=True)
+    return hashes, positions, rows
+
+
+def _typed_chunks(path: Path) -> Iterator[tuple[int, pd.DataFrame]]:
+    """The file's rows :data:`READ_CHUNK_ROWS` at a time, each with the position of its first row, typed
+    by pandas chunk by chunk; the file, its header and last line are checked first
+    (:func:`read_header`), and every reading problem is an :class:`InputError` naming the file."""
+    where = f"data file {path}"
+    read_header(path)  # the file, its header's names and its last line checked, each in one line
+    done = 0
+    try:
+        # utf-8-sig drops a byte-order mark, which Excel likes to write.
+        with pd.read_csv(path, encoding="utf-8-sig", chunksize=READ_CHUNK_ROWS, low_memory=False) as reader:
+            for chunk in reader:
+                yield done, chunk
+                done += len(chunk)
+    except (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise _unreadable(where, exc) from None
+    except _damaged() as exc:  # a compressed file cut short or corrupted past its header
+        raise InputError(f"{where}: cannot be read ({_why(exc)})") from None
+    if not done:
+        raise InputError(f"{where}: has a header but no rows")
 
 
 def _join_column(path: Path, name: Any, pieces: list[np.ndarray]) -> np.ndarray:
@@ -227,6 +373,8 @@ class Dataset:
     ignored_columns: list[str]
     notes: list[str]
     n_rows: int = 0  # rows read: ``X`` is emptied once a run has split it into its parts
+    held_out: np.ndarray | None = None  # rows held out by their hash (a --max-rows sample), else None
+    sampled: bool = False  # ``X`` is a --max-rows sample of fewer rows than the file's ``n_rows``
 
 
 def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,

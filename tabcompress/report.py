@@ -87,6 +87,7 @@ def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, sco
             "scored_on": rows.scored_on,
             "eval_path": rows.eval_source,
             "stratified": rows.stratified,
+            "sampled": bool(dataset is not None and dataset.sampled),
             "synthetic_rows": int(trained.n_synthetic),
             "schema": rows.schema.to_dict(),
         },

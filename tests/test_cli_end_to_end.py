@@ -136,6 +136,25 @@ def test_generator_none_trains_on_real_rows_only(teachers, tmp_path):
     assert report["metrics"]["student"] == report["metrics"]["baseline"]
 
 
+def test_max_rows_distils_a_sample_the_same_on_every_run(teachers, tmp_path):
+    args = ["distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--max-rows", "600", "--json", "-q",
+            "--synthetic-ratio", "2", "--seed", "3"]
+    one, two = (run_cli(*args, "--out", tmp_path / name) for name in ("one", "two"))
+    assert one.returncode == two.returncode == 0, one.stderr
+    first, second = json.loads(one.stdout), json.loads(two.stdout)
+    data = first["data"]
+    assert data["rows"] == 1200 and data["sampled"] and data["train_rows"] + data["test_rows"] == 600
+    assert 80 <= data["test_rows"] <= 160 and data["stratified"] is False  # a fifth, held out by each row's hash
+    assert first["metrics"]["student"] == second["metrics"]["student"]
+    assert (tmp_path / "one" / "student.joblib").read_bytes() == (tmp_path / "two" / "student.joblib").read_bytes()
+    # a bound above the file's rows changes nothing
+    bounded, unbounded = (run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", *bound, "--json", "-q",
+                                  "--generator", "none", "--out", tmp_path / name)
+                          for name, bound in (("all", ["--max-rows", "5000"]), ("plain", [])))
+    assert bounded.returncode == 0 and not json.loads(bounded.stdout)["data"]["sampled"]
+    assert (tmp_path / "all" / "student.joblib").read_bytes() == (tmp_path / "plain" / "student.joblib").read_bytes()
+
+
 def test_help_lists_the_options():
     done = run_cli("distill", "--help")
     assert done.returncode == 0

@@ -27,6 +27,49 @@ def test_read_csv_in_chunks_types_columns_as_a_whole_file_read(tmp_path, monkeyp
                     "6,w,False,,6,11\n7,,True,,7,12\n")
     monkeypatch.setattr(data_mod, "READ_CHUNK_ROWS", 3)
     pd.testing.assert_frame_equal(read_csv(path), pd.read_csv(path, low_memory=False))
+    # a --max-rows sample that keeps every row is the same frame
+    pd.testing.assert_frame_equal(data_mod.read_csv_sample(path, 100, 0.0, seed=0).frame,
+                                  pd.read_csv(path, low_memory=False))
+
+
+def test_a_max_rows_sample_is_uniform_stable_and_typed_as_the_whole_file(tmp_path, monkeypatch):
+    from tabcompress.data import read_csv_sample
+
+    rng = np.random.default_rng(0)
+    n = 2_000
+    k = rng.integers(0, 5, n).astype(object)
+    k[1_500:] = [str(v).replace("4", "z") for v in k[1_500:]]  # text late in "k": read as text as a whole
+    frame = pd.DataFrame({"x": rng.normal(size=n).round(3), "k": k, "t": rng.choice(["a", "b", "c"], n)})
+    path = tmp_path / "rows.csv"
+    frame.to_csv(path, index=False)
+    whole = read_csv(path)
+    sample = read_csv_sample(path, 300, 0.2, seed=0)
+    assert len(sample.frame) == 300 and sample.held_out.sum() == 60 and sample.n_rows == n
+    # the rows kept are rows of the file, typed as a whole-file read types them ("k" turns to text)
+    assert (sample.frame.dtypes == whole.dtypes).all()
+    keys = whole.astype(str).agg("|".join, axis=1)
+    assert sample.frame.astype(str).agg("|".join, axis=1).isin(keys).all()
+    # the same whatever the chunking, and the same seed, the same sample
+    monkeypatch.setattr(data_mod, "READ_CHUNK_ROWS", 97)
+    again = read_csv_sample(path, 300, 0.2, seed=0)
+    pd.testing.assert_frame_equal(again.frame, sample.frame)
+    np.testing.assert_array_equal(again.held_out, sample.held_out)
+    other = read_csv_sample(path, 300, 0.2, seed=1)
+    assert not other.frame.equals(sample.frame)
+    # a row's side (held out or not) is its own: rows added to the file leave the earlier rows' sides
+    everything = read_csv_sample(path, 10 * n, 0.2, seed=0)  # a bound no side reaches: every row
+    frame.iloc[:100].assign(x=lambda f: f.x + 1000).to_csv(path, mode="a", header=False, index=False)
+    grown = read_csv_sample(path, 10 * n, 0.2, seed=0)
+    assert len(everything.frame) == n and len(grown.frame) == n + 100
+    np.testing.assert_array_equal(grown.held_out[:n], everything.held_out)
+    assert 0.15 < everything.held_out.mean() < 0.25
+    # no held-out share: every row kept is a training row
+    assert not read_csv_sample(path, 300, 0.0, seed=0).held_out.any()
+    # copies of a row are held out together, but sampled apart: a file of 20 copies of 100 rows
+    pd.concat([frame.iloc[:100]] * 20).to_csv(path, index=False)
+    copies = read_csv_sample(path, 400, 0.2, seed=0)
+    sides = copies.frame.astype(str).assign(held=copies.held_out).groupby(["x", "k", "t"])["held"].nunique()
+    assert (sides == 1).all() and len(sides) > 50
 
 
 def test_take_rows_keeps_types_and_gives_up_the_columns_it_consumes():

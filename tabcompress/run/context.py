@@ -37,16 +37,30 @@ class Run:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
-    def read(self, rows: str | Path | pd.DataFrame, teacher: Teacher, key: str,
-             what: str) -> tuple[data_mod.Dataset, str]:
+    def read(self, rows: str | Path | pd.DataFrame, teacher: Teacher, key: str, what: str,
+             held_out_share: float | None = None) -> tuple[data_mod.Dataset, str]:
         """Read a CSV (or take a DataFrame) and align it to the teacher; returns it and its absolute path
-        (for the report; messages and progress name the path as given)."""
+        (for the report; messages and progress name the path as given). ``held_out_share`` given, a CSV
+        is read as a sample of at most ``--max-rows`` rows when that is set, with that share held out
+        (:func:`~tabcompress.data.read_csv_sample`); the dataset's ``held_out`` marks them."""
         frame = rows if isinstance(rows, pd.DataFrame) else None
         given = "<DataFrame>" if frame is not None else str(rows)
+        max_rows = self.settings.data.max_rows
+        sample = None
         with self.stages.run(key, f"reading the {what}", given):
+            if frame is None and held_out_share is not None and max_rows is not None:
+                sample = data_mod.read_csv_sample(rows, max_rows, held_out_share, self.settings.seed)
+                frame = sample.frame
             frame = frame if frame is not None else data_mod.read_csv(rows)
             dataset = data_mod.align(frame, teacher, target=self.settings.data.target,
                                      categorical=self.settings.data.categorical, source=given)
+        if sample is not None:
+            # a file no longer than the bound is split as without it (stratified), so the bound changes nothing
+            dataset.n_rows, dataset.sampled = sample.n_rows, sample.n_rows > len(sample.frame)
+            dataset.held_out = sample.held_out if held_out_share and dataset.sampled else None
+            if dataset.sampled:
+                self.note(f"--max-rows: {len(sample.frame):,} of the {sample.n_rows:,} rows of {given}, "
+                          f"chosen by a hash of each row")
         for note in dataset.notes:
             self.note(note if what == "data" else f"{what}: {note}")
         return dataset, given if given == "<DataFrame>" else str(Path(given).resolve())

@@ -131,7 +131,8 @@ class Mode:
     def _read_data(run: Run, teacher: Teacher, data: Source, what: str, held_out: data_mod.Dataset | None,
                    eval_source: str | None) -> tuple[data_mod.Dataset, str]:
         """DATA as read and aligned, and its path; ``--eval-data``'s columns must line up with it."""
-        dataset, source = run.read(data, teacher, "read_data", what)
+        dataset, source = run.read(data, teacher, "read_data", what,
+                                   held_out_share=0.0 if held_out is not None else run.settings.data.test_size)
         if held_out is not None and held_out.X.columns.tolist() != dataset.X.columns.tolist():
             raise InputError(f"data file {eval_source}: its columns do not line up with {source}'s")
         return dataset, source
@@ -159,7 +160,13 @@ class WithData(Mode):
         labels = teacher.classes_[np.argmax(targets, axis=1)] if teacher.is_classifier else None
         test_idx = None
         train_idx = np.arange(len(X))
-        if held_out is None:
+        if held_out is None and dataset.held_out is not None:  # a --max-rows sample: held out by each row's hash
+            train_idx, test_idx = np.flatnonzero(~dataset.held_out), np.flatnonzero(dataset.held_out)
+            rows.stratified = False
+            if not len(train_idx) or not len(test_idx):
+                raise InputError(f"data file {source}: --max-rows kept {len(train_idx):,} training and "
+                                 f"{len(test_idx):,} held-out rows; both are needed")
+        elif held_out is None:
             train_idx, test_idx, rows.stratified = data_mod.holdout_split(len(X), settings.data.test_size,
                                                                           settings.seed, stratify=labels)
             if teacher.is_classifier and not rows.stratified:
