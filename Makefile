@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tabcompress needs Python >= 3.11"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,export,lightgbm,catboost,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,export,lightgbm,catboost,dask,bench]'
 	touch $@
 
 demo: install
