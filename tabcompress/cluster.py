@@ -8,6 +8,8 @@ a cluster: a run without ``--dask`` does not import it.
 
 from __future__ import annotations
 
+import logging
+import pickle
 import time
 from typing import Any
 
@@ -79,12 +81,20 @@ class Cluster:
             return known[1]
         # Pickled inside reproducible(): the workers' copy is single-threaded for good, so tasks that run
         # side by side on one worker never switch its threads back on under each other.
+        quiet = logging.getLogger("distributed")
+        level = quiet.level
+        # distributed logs each failed pickling with its traceback; the one line below says it instead
+        quiet.setLevel(logging.CRITICAL + 1)
         try:
             with teacher.reproducible():
                 future = self.client.scatter(teacher, broadcast=True, hash=False)
-        except (TypeError, AttributeError) as exc:  # pickle's failures (an ONNX session, a lambda)
+        except (TypeError, AttributeError, pickle.PicklingError) as exc:  # what pickle raises for an unpicklable part
+            while exc.__cause__ is not None or exc.__context__ is not None:  # the first failure says what
+                exc = exc.__cause__ or exc.__context__
             raise InputError(f"the teacher cannot be sent to the Dask workers at {self.address}: "
                              f"{first_line(exc)}") from None
+        finally:
+            quiet.setLevel(level)
         self._teachers[id(teacher)] = (teacher, future)
         return future
 

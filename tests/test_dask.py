@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -118,6 +119,29 @@ def test_a_data_free_regression_run_on_the_cluster_equals_the_local_one(cluster,
     remote = distill(teachers["rf_house"], None, out_dir=tmp_path / "dask", synthetic_rows=4000, seed=0,
                      dask=cluster.address)
     assert_same_run(tmp_path / "local", local.report, tmp_path / "dask", remote.report, house.drop(columns="target"))
+
+
+class LockedForest:
+    """A model that cannot be pickled: it holds a lock."""
+
+    def __init__(self, forest):
+        self.forest, self.lock = forest, threading.Lock()
+        self.classes_, self.feature_names_in_ = forest.classes_, forest.feature_names_in_
+
+    def predict_proba(self, X):
+        return self.forest.predict_proba(X)
+
+
+def test_a_teacher_that_cannot_be_pickled_is_one_line(cluster, teachers, tmp_path, magic):
+    from tabcompress import Teacher
+    from tabcompress.errors import InputError
+    from tabcompress.run.distill import distill
+
+    teacher = Teacher.from_model(LockedForest(joblib.load(teachers["rf_magic"])))
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="cannot be sent to the Dask workers .*: cannot pickle '_thread.lock'"):
+        distill(teacher, magic, out_dir=out, dask=cluster.address)
+    assert not out.exists()
 
 
 def test_a_worker_killed_while_rows_are_labelled_is_survived(cluster, tmp_path, magic):
