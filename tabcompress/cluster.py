@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import pickle
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -130,7 +131,13 @@ class Cluster:
         queued = iter(range(0, n, step))
         while True:
             for start in queued:
-                future = self.client.submit(_label_chunk, teacher_future, X.iloc[start:start + step], pure=False)
+                with warnings.catch_warnings():
+                    # Each chunk travels inside its task on purpose: the scheduler can then run it again when
+                    # a worker dies. dask warns about a chunk above 10 MB and advises scattering it instead,
+                    # which would lose the chunk with the worker that held it.
+                    warnings.filterwarnings("ignore", message="Sending large graph")
+                    future = self.client.submit(_label_chunk, teacher_future, X.iloc[start:start + step],
+                                                pure=False)
                 pending[future] = start
                 if len(pending) >= window:
                     break
