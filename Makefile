@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 DEMO   := demo-out
 
-.PHONY: install demo test docs bench bench-quick bench-frontier bench-latency bench-memory clean
+.PHONY: install demo test docs bench bench-quick bench-frontier bench-latency bench-memory bench-scale clean
 
 install: $(VENV)/.installed
 
@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "tabcompress needs Python >= 3.11"'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,export,lightgbm,catboost,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,export,lightgbm,catboost,dask,bench]'
 	touch $@
 
 demo: install
@@ -68,6 +68,13 @@ bench-latency: install
 # `distill` with default settings on a 5M-row CSV: wall time and peak memory (/usr/bin/time -v).
 bench-memory: install
 	$(PY) bench/big_csv.py --rows 5000000
+
+# Labelling on a two-worker local Dask cluster against one process: a 500-tree forest (fitted on
+# magic) labels SCALE_ROWS synthetic rows both ways; wall time and peak RSS per process, answers
+# checked identical (docs/scale.md). About 5 minutes for 1M rows on 2 cores.
+SCALE_ROWS ?= 1000000
+bench-scale: install
+	$(PY) bench/scale.py --rows $(SCALE_ROWS)
 
 bench-quick: install
 	$(PY) bench/run.py --quick --datasets sample_data/bank_marketing_4k.csv --out bench/results/quick

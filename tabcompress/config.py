@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -238,6 +239,10 @@ AUTO_STUDENT = "auto"
 #: rows read at once where a CSV is read in chunks (``predict``, ``evaluate``): a few tens of megabytes
 #: for a few dozen columns, and enough rows that pandas and the student work in bulk
 DEFAULT_CHUNK_ROWS = 100_000
+
+#: a Dask scheduler's address as ``--dask`` takes it: an optional protocol, a host (an IPv6 one in
+#: brackets) and a port (the client would otherwise fail only after its connection timeout)
+DASK_ADDRESS = re.compile(r"^(?:[a-z]+://)?(?:\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d{1,5}$")
 
 # Help panels of `tabcompress distill --help`, in the order they are shown.
 PANEL_MAIN = "Options most runs need"
@@ -469,6 +474,10 @@ class Settings:
         0, Whole(0, 2**32 - 1), "Seed for every random source: same inputs and seed, same student.")
     device: str = setting(
         "auto", OneOf(("auto", "cpu", "cuda")), "Where torch trains (generator, MLP).", panel=PANEL_TRAINING)
+    dask: str | None = setting(
+        None, Text(none=True), "Dask scheduler address (tcp://host:8786): the teacher labels rows on its workers "
+        "(the generator and the student are fitted here); same seed, same student. Needs tabcompress[dask].",
+        panel=PANEL_TRAINING, shown="none: all on this machine")
     safe: bool = setting(
         False, Flag(), "Refuse pickle/joblib teachers (loading one runs its code); read .skops and the libraries' "
         "own model files only (XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm/.json, ONNX .onnx); save the "
@@ -542,6 +551,9 @@ class Settings:
         if self.generator.batch_size % 10:
             raise SettingError("batch_size", f"must be a multiple of 10 (CTGAN trains on packs of 10 rows), "
                                              f"got {self.generator.batch_size}")
+        if self.dask is not None and not DASK_ADDRESS.match(self.dask):
+            raise SettingError("dask", f"must be a Dask scheduler's address with its port, such as "
+                                       f"tcp://10.0.0.5:8786 or 10.0.0.5:8786, got {self.dask!r}")
         if self.student.adversarial and self.student_name != "mlp":
             raise SettingError("adversarial", "trains MLP students only; add {student} mlp", mentions=("student",))
 

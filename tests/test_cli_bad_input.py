@@ -210,11 +210,45 @@ def test_out_is_a_file(teachers, tmp_path):
     ("--validation-size", "1", "--validation-size"),
     ("--validation-size", "-0.1", "--validation-size"),
     ("--student", "boosted", "--student"),
+    ("--dask", "scheduler-without-a-port", "--dask"),
 ])
 def test_bad_option_values(teachers, tmp_path, option, value, needle):
     out = tmp_path / "out"
     done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, option, value)
     assert_bad_input(done, needle, out=out)
+
+
+def test_an_unreachable_dask_scheduler_is_one_line_within_the_connection_timeout(teachers, tmp_path):
+    import socket
+    import time
+
+    pytest.importorskip("distributed")  # without it the run says the extra is missing (the next test)
+    # a port that was free a moment ago: nothing listens there, so every connection is refused
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    out = tmp_path / "out"
+    started = time.monotonic()
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--dask", address)
+    assert_bad_input(done, "--dask", address, "10 s", out=out)
+    # the client gives up after 10 s; the rest is the process starting and stopping on a loaded machine
+    assert time.monotonic() - started < 40
+    assert not out.exists()
+
+
+def test_dask_without_the_extra_names_it(teachers, tmp_path):
+    import subprocess
+    import sys
+
+    # distributed made unimportable in this process only (None in sys.modules makes its import fail)
+    code = ("import sys; sys.modules['distributed'] = None; from tabcompress.cli import main; "
+            "main(sys.argv[1:])")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", code, "distill", str(teachers["rf_magic"]),
+                           str(DATA / "magic_1200.csv"), "--out", str(out), "--dask", "tcp://127.0.0.1:8786"],
+                          capture_output=True, text=True, timeout=120)
+    assert_bad_input(done, "--dask", "pip install 'tabcompress[dask]'", out=out)
 
 
 def test_cuda_without_a_gpu(teachers, tmp_path):

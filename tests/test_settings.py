@@ -73,7 +73,7 @@ def test_sections_and_option_names_round_trip():
     assert settings.data.categorical == ("a", "b") and settings.selection.rounds == 2
     assert Settings.from_options(**settings.options()) == settings
     assert settings.replace(seed=9).seed == 9 and settings.seed == 0
-    assert set(settings.to_dict()) == {"seed", "device", "safe", "data", "generator", "selection", "budget",
+    assert set(settings.to_dict()) == {"seed", "device", "dask", "safe", "data", "generator", "selection", "budget",
                                        "student", "target", "output"}
 
 

@@ -49,6 +49,7 @@ _EXTRA: dict[str, dict[str, Any]] = {
     "max_size": {"metavar": "<size>"},  # the families are listed in the help text, which wraps where a metavar cannot
     "safe": {"envvar": "TABCOMPRESS_SAFE"},
     "cache_dir": {"envvar": "TABCOMPRESS_CACHE_DIR"},
+    "dask": {"envvar": "TABCOMPRESS_DASK", "metavar": "ADDRESS"},
 }
 
 

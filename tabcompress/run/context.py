@@ -13,7 +13,7 @@ import pandas as pd
 
 from tabcompress import data as data_mod
 from tabcompress.config import Settings
-from tabcompress.errors import InputError, first_line
+from tabcompress.errors import InputError, SettingError, first_line
 from tabcompress.progress import Progress, Stages
 from tabcompress.schema import Schema
 from tabcompress.teachers import Teacher, label_rows
@@ -23,8 +23,9 @@ class Run:
     """One run in progress: ``settings``, the ``stages`` timed so far, the ``notes`` for the user (each
     also shown as it is made), and the helpers the stages share."""
 
-    def __init__(self, settings: Settings, progress: Progress | None = None):
+    def __init__(self, settings: Settings, progress: Progress | None = None, cluster: Any = None):
         self.settings = settings
+        self.cluster = cluster  # a tabcompress.cluster.Cluster that labels rows (--dask), or None
         self.progress = progress or Progress()
         self.stages = Stages(self.progress)
         self.notes: list[str] = []
@@ -70,7 +71,10 @@ class Run:
         is an :class:`InputError` naming ``source``."""
         with self.stages.run(key, f"labelling the {what} with the teacher", f"{len(X):,} rows"):
             try:
-                return label_rows(teacher, X, chunk_rows=self.settings.budget.label_chunk_rows)
+                return label_rows(teacher, X, chunk_rows=self.settings.budget.label_chunk_rows,
+                                  cluster=self.cluster)
+            except SettingError:  # the cluster's own failure (--dask), not the rows'
+                raise
             except InputError as exc:  # the teacher said what went wrong, naming itself: add the rows' file
                 raise InputError(f"data file {source}: {exc}") from exc
             except (ValueError, TypeError, KeyError) as exc:  # the teacher rejects the data: say so on one line

@@ -56,6 +56,9 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     * ``data`` is None: *data-free*, rows are sampled from the teacher's own trees;
     * ``few_shot``: ``data`` holds a few prototype rows per class.
 
+    With ``dask`` (a scheduler's address) the teacher labels rows on that Dask cluster's workers
+    (:mod:`tabcompress.cluster`); the student is the same as without it.
+
     ``eval_data`` (real rows) scores the student without entering training. Without it, data-free and
     few-shot runs are scored on fresh rows sampled from the teacher's trees, which the report says.
 
@@ -66,12 +69,26 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     started = time.time()  # temporary files older than this in out_dir are a killed run's leftovers
     settings = (settings or Settings()).replace(**options)
     check_settings(settings)
-    run = Run(settings, progress)
+    out = check_out_dir(out_dir, settings.student_format) if out_dir is not None else None
+    mode = choose_mode(data, settings)
+    if settings.dask is None:
+        return _distill(teacher, data, settings, mode, out, out_dir, progress, eval_data, started, None)
+    from tabcompress.cluster import Cluster  # dask is imported only by a run that asks for a cluster
+
+    with Cluster(settings.dask) as cluster:
+        return _distill(teacher, data, settings, mode, out, out_dir, progress, eval_data, started, cluster)
+
+
+def _distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | None, settings: Settings, mode: Any,
+             out: Path | None, out_dir: str | Path | None, progress: Progress | None,
+             eval_data: str | Path | pd.DataFrame | None, started: float, cluster: Any) -> DistillResult:
+    run = Run(settings, progress, cluster)
+    if cluster is not None:
+        run.progress.note(f"labelling on the Dask cluster at {settings.dask} "
+                          f"({cluster.threads()} worker threads now)")
     student = settings.student
     if student.refine_starts is not None and not student.refine and not student.refine_passes:
         run.note("--refine-starts is used only when trees are refined (--refine, or --refine-passes above 0)")
-    out = check_out_dir(out_dir, settings.student_format) if out_dir is not None else None
-    mode = choose_mode(data, settings)
     device = run_device(settings)
 
     with run.stages.run("load_teacher", "loading the teacher"):

@@ -195,7 +195,7 @@ class WithData(Mode):
                          - _scoring_allowance(run.stages.seconds, rows.dataset.n_rows, n_test))
         trained = train_student(teacher, rows.X_train, rows.T_train, rows.schema, run.settings,
                                 progress=run.progress, device=device, time_left=time_left,
-                                validation=rows.validation)
+                                validation=rows.validation, cluster=run.cluster)
         run.notes.extend(trained.notes)
         return trained
 
@@ -244,7 +244,8 @@ class DataFree(Mode):
                     eval_source=eval_source)
 
     def train(self, run: Run, teacher: Teacher, rows: Rows, device: str) -> TrainedStudent:
-        return train_data_free(teacher, run.settings, space=rows.space, progress=run.progress, device=device)
+        return train_data_free(teacher, run.settings, space=rows.space, progress=run.progress, device=device,
+                               cluster=run.cluster)
 
 
 def _scoring_allowance(seconds: dict[str, float], n_rows: int, n_test: int) -> float:
@@ -266,10 +267,12 @@ def _fit_kwargs(teacher: Teacher, schema: Schema) -> dict[str, Any]:
 
 
 def train_data_free(teacher: Teacher, settings: Settings, *, space: FeatureSpace | None = None,
-                    progress: Progress | None = None, device: str | None = None) -> TrainedStudent:
+                    progress: Progress | None = None, device: str | None = None,
+                    cluster: Any = None) -> TrainedStudent:
     """Train a student without real rows: rows sampled from the teacher's trees
     (:class:`~tabcompress.generators.forest.ForestSampler`), labelled by the teacher, optionally through
-    ``selection.rounds`` rounds of bounded-disagreement selection."""
+    ``selection.rounds`` rounds of bounded-disagreement selection. With ``cluster``
+    (:class:`tabcompress.cluster.Cluster`) the teacher labels the rows on its workers."""
     check_settings(settings)
     stages = Stages(progress or Progress())
     space = space or feature_space(teacher)
@@ -284,7 +287,8 @@ def train_data_free(teacher: Teacher, settings: Settings, *, space: FeatureSpace
     no_targets = np.zeros((0, len(teacher.classes_))) if teacher.is_classifier else np.zeros(0)
     result = train_with_selection(
         make=lambda: student.from_settings(settings, device=device), fit_kwargs=_fit_kwargs(teacher, schema),
-        label=lambda rows: label_rows(teacher, rows, chunk_rows=settings.budget.label_chunk_rows), generator=sampler,
+        label=lambda rows: label_rows(teacher, rows, chunk_rows=settings.budget.label_chunk_rows, cluster=cluster),
+        generator=sampler,
         X_real=empty, T_real=no_targets, n_synthetic=n, seed=settings.seed, stage=stages.run,
         student_name=settings.student_name, settings=SelectionRule.from_settings(settings))
     info = {"name": "forest", "trees_per_row": sampler.trees_per_row, "teacher_space": space.describe()}
@@ -329,7 +333,7 @@ def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.
 def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, schema: Schema,
                   settings: Settings, *, generator: Any = None, progress: Progress | None = None,
                   device: str | None = None, time_left: float | None = None,
-                  validation: tuple[Any, Any] | None = None) -> TrainedStudent:
+                  validation: tuple[Any, Any] | None = None, cluster: Any = None) -> TrainedStudent:
     """The training half of a run with real rows: validation rows, synthetic rows, teacher labels, the
     search for the student (:mod:`tabcompress.methods.search`), the chosen student trained on every
     training row, and the baseline.
@@ -346,6 +350,9 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     ``validation`` gives the fit rows and the validation rows of ``X_train`` (index arrays or slices) as
     :func:`tabcompress.methods.search.validation_split` would choose them; slices are taken as views, not
     copied (a run with real rows lays its training rows out so).
+
+    With ``cluster`` (:class:`tabcompress.cluster.Cluster`, ``--dask``) the teacher labels the synthetic rows
+    on the cluster's workers; everything else runs here.
     """
     check_settings(settings)
     started = time.perf_counter()
@@ -397,7 +404,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
         return cls.from_settings(settings.replace(student=family, **params), device=device, time_limit=time_limit)
 
     def label(rows: pd.DataFrame) -> np.ndarray:
-        return label_rows(teacher, rows, chunk_rows=settings.budget.label_chunk_rows)
+        return label_rows(teacher, rows, chunk_rows=settings.budget.label_chunk_rows, cluster=cluster)
 
     # the ratio is per training row: the shipped student trains on all of them
     n_synthetic = 0 if name == "none" else settings.generator.n_synthetic(len(X_train))

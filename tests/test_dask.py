@@ -1,0 +1,213 @@
+"""``--dask ADDRESS``: the teacher labels rows on a Dask cluster's workers.
+
+The tests start their own cluster on 127.0.0.1 (``dask scheduler`` and two ``dask worker`` processes
+without nannies, so that killing one kills it for good) and check that a run on it ships the same
+student, with the same report figures, as a local run with the same seed; that a worker killed while
+the synthetic rows are labelled is survived; that a cluster left without workers is one line; and that
+a run without ``--dask`` does not import dask.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import BIN, DATA, run_cli, tabcompress_cmd
+
+pytest.importorskip("distributed")
+
+#: report sections that must be the same on the cluster as locally (timings, paths, latencies and the
+#: settings, which name the address, may differ)
+SAME = ("task", "classes", "mode", "metrics", "data", "generator", "selection", "tsc", "gate")
+
+
+class LocalDask:
+    """A scheduler and two single-threaded workers, each its own process."""
+
+    def __init__(self, root: Path):
+        self.file = root / "scheduler.json"
+        self.log = open(root / "cluster.log", "w")
+        dask = str(BIN / "dask")
+        self.scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                           "--scheduler-file", str(self.file)], stdout=self.log, stderr=self.log)
+        self.address = json.loads(self._wait_for(lambda: self.file.exists() and self.file.read_text()))["address"]
+        self.workers = [subprocess.Popen([dask, "worker", "--scheduler-file", str(self.file), "--nthreads", "1",
+                                          "--no-nanny", "--no-dashboard", "--host", "127.0.0.1"],
+                                         stdout=self.log, stderr=self.log) for _ in range(2)]
+        self._wait_for(lambda: self.n_workers() == 2)
+
+    def _wait_for(self, ready, timeout: float = 90.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = ready()
+            if found:
+                return found
+            time.sleep(0.2)
+        raise RuntimeError(f"the test cluster did not start; see {self.log.name}")
+
+    def client(self):
+        from distributed import Client
+
+        return Client(self.address, timeout=10, set_as_default=False)
+
+    def n_workers(self) -> int:
+        with self.client() as client:
+            return len(client.nthreads())
+
+    def task_prefixes(self) -> set[str]:
+        with self.client() as client:
+            return set(client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes)))
+
+    def stop(self) -> None:
+        # killed, not terminated: a worker told to stop waits on the scheduler to close it, seconds each
+        for process in (*self.workers, self.scheduler):
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    local = LocalDask(tmp_path_factory.mktemp("dask"))
+    yield local
+    local.stop()
+
+
+def distill_json(*args) -> tuple[dict, subprocess.CompletedProcess]:
+    done = run_cli("distill", *args, "--json", "--seed", "0")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), done
+
+
+def assert_same_run(local_out: Path, local: dict, cluster_out: Path, remote: dict, X: pd.DataFrame) -> None:
+    for section in SAME:
+        assert remote[section] == local[section], section
+    a, b = joblib.load(local_out / "student.joblib"), joblib.load(cluster_out / "student.joblib")
+    if a.task_ != "regression":
+        np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_a_run_on_the_cluster_ships_the_same_student_as_a_local_run(cluster, teachers, tmp_path, magic):
+    # real rows: the real (held-out among them) and the synthetic rows are labelled there; the search,
+    # the baseline and the TSC score follow from those answers
+    given = [teachers["rf_magic"], DATA / "magic_1200.csv"]
+    local, _ = distill_json(*given, "--out", tmp_path / "local")
+    remote, done = distill_json(*given, "--out", tmp_path / "dask", "--dask", cluster.address)
+    assert f"labelling on the Dask cluster at {cluster.address}" in done.stderr
+    assert "label_chunk" in cluster.task_prefixes()  # the workers did answer (dask drops the leading _)
+    assert_same_run(tmp_path / "local", local, tmp_path / "dask", remote, magic.drop(columns="target"))
+    assert remote["settings"]["dask"] == cluster.address and local["settings"]["dask"] is None
+
+
+def test_a_data_free_regression_run_on_the_cluster_equals_the_local_one(cluster, teachers, tmp_path, house):
+    from tabcompress.run.distill import distill
+
+    # in this process (the library's entry point), which spares two interpreters' start-up
+    local = distill(teachers["rf_house"], None, out_dir=tmp_path / "local", synthetic_rows=4000, seed=0)
+    remote = distill(teachers["rf_house"], None, out_dir=tmp_path / "dask", synthetic_rows=4000, seed=0,
+                     dask=cluster.address)
+    assert_same_run(tmp_path / "local", local.report, tmp_path / "dask", remote.report, house.drop(columns="target"))
+
+
+class LockedForest:
+    """A model that cannot be pickled: it holds a lock."""
+
+    def __init__(self, forest):
+        self.forest, self.lock = forest, threading.Lock()
+        self.classes_, self.feature_names_in_ = forest.classes_, forest.feature_names_in_
+
+    def predict_proba(self, X):
+        return self.forest.predict_proba(X)
+
+
+def test_a_teacher_that_cannot_be_pickled_is_one_line(cluster, teachers, tmp_path, magic):
+    from tabcompress import Teacher
+    from tabcompress.errors import InputError
+    from tabcompress.run.distill import distill
+
+    teacher = Teacher.from_model(LockedForest(joblib.load(teachers["rf_magic"])))
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="cannot be sent to the Dask workers .*: cannot pickle '_thread.lock'"):
+        distill(teacher, magic, out_dir=out, dask=cluster.address)
+    assert not out.exists()
+
+
+def test_a_worker_killed_while_rows_are_labelled_is_survived(cluster, tmp_path, magic):
+    from sklearn.ensemble import RandomForestClassifier
+
+    assert cluster.n_workers() == 2
+    X, y = magic.drop(columns="target"), magic["target"]
+    teacher = tmp_path / "forest.joblib"
+    joblib.dump(RandomForestClassifier(n_estimators=150, random_state=0).fit(X, y), teacher)
+    # lean options: the run's time goes to labelling, in chunks small enough to leave work after the kill
+    given = [teacher, DATA / "magic_1200.csv", "--synthetic-rows", "150000", "--label-chunk-rows", "5000",
+             "--validation-size", "0", "--no-baseline", "--no-tsc", "--seed", "0", "--json"]
+    local, _ = distill_json(*given[:-3], "--out", tmp_path / "local")
+
+    # the address from the environment this time
+    env = {**os.environ, "NO_COLOR": "1", "TABCOMPRESS_DASK": cluster.address}
+    command = [*tabcompress_cmd(), "distill", *map(str, given), "--out", str(tmp_path / "dask")]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen = []
+    for line in run.stderr:
+        seen.append(line)
+        if "labelling the synthetic rows" in line:
+            break
+    started = time.monotonic()
+    time.sleep(0.5)
+    assert run.poll() is None, "".join(seen)
+    cluster.workers[0].send_signal(signal.SIGKILL)
+    killed_after = time.monotonic() - started
+    stdout, stderr = run.communicate(timeout=300)
+    assert run.returncode == 0, "".join(seen) + stderr
+    remote = json.loads(stdout)
+    # the kill fell inside the labelling stage, which then finished on the worker left
+    assert remote["timings_s"]["label_synthetic"] > killed_after
+    assert cluster.n_workers() == 1
+    assert_same_run(tmp_path / "local", local, tmp_path / "dask", remote, X)
+
+
+def test_a_cluster_without_workers_is_one_setting_error_and_nothing_written(cluster, teachers, tmp_path,
+                                                                            monkeypatch):
+    from tabcompress import cluster as cluster_mod
+    from tabcompress.errors import SettingError
+    from tabcompress.run.distill import distill
+
+    for worker in cluster.workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait()
+    cluster._wait_for(lambda: cluster.n_workers() == 0)
+    monkeypatch.setattr(cluster_mod, "NO_WORKERS_TIMEOUT_S", 2.0)
+    out = tmp_path / "out"
+    with pytest.raises(SettingError, match="no workers") as caught:
+        distill(teachers["rf_magic"], DATA / "magic_1200.csv", out_dir=out, dask=cluster.address)
+    assert caught.value.setting == "dask" and "\n" not in str(caught.value)
+    assert not out.exists()
+
+
+def test_a_run_without_dask_does_not_import_it(teachers, tmp_path):
+    code = ("import sys\n"
+            "from tabcompress.cli import main\n"
+            "try:\n"
+            "    main(sys.argv[1:])\n"
+            "except SystemExit as exit:\n"
+            "    assert not exit.code, exit.code\n"
+            "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code, "distill", str(teachers["rf_magic"]),
+                           str(DATA / "magic_1200.csv"), "--out", str(tmp_path / "out"), "-q", "--generator", "none"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
