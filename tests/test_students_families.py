@@ -199,7 +199,8 @@ def test_pruning_path_is_scikit_learns_and_pruned_sizes_shrink_the_most_faithful
     X, T, classes = magic_soft
     Z = X.to_numpy(dtype=np.float32)
     grown = DecisionTreeRegressor(max_depth=8, random_state=0).fit(Z, T)
-    alphas, leaves = pruning_path(grown.tree_)
+    t = grown.tree_
+    alphas, leaves = pruning_path(t.children_left, t.children_right, t.impurity, t.weighted_n_node_samples)
     reference = grown.cost_complexity_pruning_path(Z, T)
     np.testing.assert_allclose(alphas, reference.ccp_alphas, rtol=1e-9, atol=1e-15)
     assert leaves[0] == grown.tree_.n_leaves and leaves[-1] == 1 and np.all(np.diff(leaves) < 0)

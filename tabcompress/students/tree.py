@@ -123,7 +123,10 @@ class TreeStudent(Student):
         classify = self.task_ != "regression"
         by_class = classify and self.grow_on == "classes"
         grown = self._grow(Z, _one_hot(targets) if by_class else targets, sample_weight)
-        self._grown = grown.tree_  # for a search's pruned sizes (more_sizes); not pickled
+        # what a search's pruned sizes need of the grown tree (more_sizes), as arrays; not pickled
+        tree = grown.tree_
+        self._grown = (tree.children_left.copy(), tree.children_right.copy(), tree.impurity.copy(),
+                       tree.weighted_n_node_samples.copy())
         if passes is None:
             auto = self.refine and classify and grown.tree_.n_leaves <= AUTO_REFINE_MAX_LEAVES
             passes = DEFAULT_REFINE_PASSES if auto else 0
@@ -213,11 +216,11 @@ class TreeStudent(Student):
         eighth of its leaves: a smaller tree that may agree as well (its alphas lie between the steps of
         its pruning path, so that a refit on more rows prunes alike)."""
         grown = [f for f in fitted if isinstance(f[1], cls) and getattr(f[1], "_grown", None) is not None
-                 and not f[1].ccp_alpha and not f[1].refine_passes_ and f[1]._grown.node_count <= PRUNE_MAX_NODES]
+                 and not f[1].ccp_alpha and not f[1].refine_passes_ and len(f[1]._grown[0]) <= PRUNE_MAX_NODES]
         if not grown:
             return []
         params, student, _, _ = max(grown, key=lambda f: (f[3], -f[2]))
-        alphas, leaves = pruning_path(student._grown)
+        alphas, leaves = pruning_path(*student._grown)
         sizes = []
         for share in PRUNED_SHARES:
             step = int(np.searchsorted(-leaves, -share * leaves[0]))  # the first step at most that many leaves
@@ -286,14 +289,15 @@ class TreeStudent(Student):
         return {"n_nodes": len(self.left_), "n_leaves": int(np.count_nonzero(self.left_ < 0)), "depth": self.depth_}
 
 
-def pruning_path(tree: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Minimal cost-complexity pruning of a fitted scikit-learn tree (Breiman et al. 1984, ch. 3):
-    the weakest link is pruned again and again. Returns the effective alpha of each step (ascending,
-    0 first for the tree as grown) and the leaves left after it. The same weakest-link rule as
-    scikit-learn's ``ccp_alpha``, computed on the tree at hand rather than by growing it again."""
-    left, right = tree.children_left, tree.children_right
-    n = tree.node_count
-    risk = tree.impurity * tree.weighted_n_node_samples / tree.weighted_n_node_samples[0]
+def pruning_path(left: np.ndarray, right: np.ndarray, impurity: np.ndarray,
+                 weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimal cost-complexity pruning of a fitted scikit-learn tree (Breiman et al. 1984, ch. 3), given
+    its ``children_left``, ``children_right``, ``impurity`` and ``weighted_n_node_samples``: the weakest
+    link is pruned again and again. Returns the effective alpha of each step (ascending, 0 first for the
+    tree as grown) and the leaves left after it. The same weakest-link rule as scikit-learn's
+    ``ccp_alpha``, computed on the tree at hand rather than by growing it again."""
+    n = len(left)
+    risk = impurity * weight / weight[0]
     parent = np.full(n, -1)
     internal = left >= 0
     parent[left[internal]] = np.flatnonzero(internal)
