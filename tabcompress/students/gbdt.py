@@ -135,7 +135,6 @@ class GBDTStudent(Student):
                cluster: Any = None) -> tuple[Any, np.ndarray]:
         """The trained XGBoost Booster and the base margin of each output; boosted on ``cluster``'s
         workers (``xgboost.dask``) when one is given."""
-
         weight = None if sample_weight is None else sample_weight / sample_weight.mean()
         base_margin = _base_margin(self.task_, targets, weight)
         params: dict[str, Any] = {"tree_method": "hist", "max_depth": int(self.max_depth),
