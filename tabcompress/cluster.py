@@ -1,8 +1,9 @@
 """Labelling on a Dask cluster (``--dask ADDRESS``): the teacher is sent to every worker once, and rows go
 to it in chunks as tasks; the answers come back in row order, the same as a local run's.
 
-Only the teacher's answers are computed there (synthetic rows, real and held-out rows); the generator
-and the students are fitted here. dask is imported by this module alone, and only when a run asks for
+The teacher's answers are computed there (synthetic rows, real and held-out rows), and a ``gbdt``
+student's boosting runs there through ``xgboost.dask`` (:meth:`Cluster.train_xgboost`); the generator and
+the other students are fitted here. dask is imported by this module alone, and only when a run asks for
 a cluster: a run without ``--dask`` does not import it.
 """
 
@@ -147,6 +148,38 @@ class Cluster:
                 start = pending.pop(future)
                 out[start:start + step] = future.result()
                 future.release()
+
+    def train_xgboost(self, params: dict[str, Any], X: np.ndarray, *, label: np.ndarray, weight: np.ndarray | None,
+                      base_margin: np.ndarray, num_boost_round: int, obj: Any = None) -> Any:
+        """An XGBoost Booster boosted on the workers (``xgboost.dask.train``) from rows ``X`` and their
+        ``label``, ``weight`` and ``base_margin``, split into one partition per worker thread. ``obj``, a
+        custom objective, is called on each worker with that worker's rows only."""
+        distributed = self._distributed
+        try:
+            import dask.array as da
+            from xgboost import dask as dxgb
+        except ImportError as exc:  # xgboost.dask imports dask.dataframe, which needs pyarrow
+            raise SettingError("dask", f"training on the cluster needs {exc.name or 'dask.dataframe'}, which is not "
+                                       f"installed; {EXTRA}") from None
+        threads = self._wait_for_workers()
+        step = max(1, -(-len(X) // threads))
+
+        def parts(values: np.ndarray | None) -> Any:
+            return None if values is None else da.from_array(values, chunks=(step, *values.shape[1:]))
+
+        try:
+            with self.client.as_current(), warnings.catch_warnings():
+                # the rows travel inside the graph, as labelling's chunks do (see _label)
+                warnings.filterwarnings("ignore", message="Sending large graph")
+                data = dxgb.DaskDMatrix(self.client, parts(X), label=parts(label), weight=parts(weight),
+                                        base_margin=parts(base_margin))
+                return dxgb.train(self.client, params, data, num_boost_round=num_boost_round, obj=obj)["booster"]
+        except distributed.KilledWorker as exc:
+            raise SettingError("dask", f"{self.address}: the Dask workers died while the gbdt student trained "
+                                       f"({first_line(exc)})") from None
+        except OSError as exc:
+            raise SettingError("dask", f"{self.address}: lost the Dask scheduler while the gbdt student trained "
+                                       f"({type(exc).__name__}: {first_line(exc)})") from None
 
     def _wait_for_workers(self) -> int:
         """The cluster's worker threads, waiting up to :data:`NO_WORKERS_TIMEOUT_S` for a worker."""

@@ -476,7 +476,8 @@ class Settings:
         "auto", OneOf(("auto", "cpu", "cuda")), "Where torch trains (generator, MLP).", panel=PANEL_TRAINING)
     dask: str | None = setting(
         None, Text(none=True), "Dask scheduler address (tcp://host:8786): the teacher labels rows on its workers "
-        "(the generator and the student are fitted here); same seed, same student. Needs tabcompress[dask].",
+        "and a gbdt student boosts there (xgboost.dask); the generator and other students are fitted here. "
+        "Same seed, same student (gbdt: close, not identical). Needs tabcompress[dask].",
         panel=PANEL_TRAINING, shown="none: all on this machine")
     safe: bool = setting(
         False, Flag(), "Refuse pickle/joblib teachers (loading one runs its code); read .skops and the libraries' "

@@ -54,6 +54,9 @@ def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, sco
     settings = run.settings
     dataset = rows.dataset
     student_section = scores["student"]
+    trained_on = getattr(trained.student, "trained_on_", None)
+    if trained_on is not None:  # a gbdt student: boosted here or on the Dask cluster
+        student_section["trained_on"] = trained_on
     adversarial = getattr(trained.student, "adversarial_", None)
     if settings.student.adversarial and adversarial:
         student_section["adversarial"] = {k: v for k, v in adversarial.items() if k != "history"}

@@ -57,7 +57,8 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     * ``few_shot``: ``data`` holds a few prototype rows per class.
 
     With ``dask`` (a scheduler's address) the teacher labels rows on that Dask cluster's workers
-    (:mod:`tabcompress.cluster`); the student is the same as without it.
+    (:mod:`tabcompress.cluster`); the student is the same as without it, but for a gbdt student, boosted
+    there through ``xgboost.dask`` and close to, not bit-identical with, a local one (docs/scale.md).
 
     ``eval_data`` (real rows) scores the student without entering training. Without it, data-free and
     few-shot runs are scored on fresh rows sampled from the teacher's trees, which the report says.

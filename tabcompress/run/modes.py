@@ -266,6 +266,14 @@ def _fit_kwargs(teacher: Teacher, schema: Schema) -> dict[str, Any]:
     return {"classes": teacher.classes_ if teacher.is_classifier else None, "categorical": schema.categorical}
 
 
+def _on_cluster(student: Any, cluster: Any) -> Any:
+    """``student``, told to train on ``cluster`` (``--dask``) when its family can (a gbdt student: through
+    ``xgboost.dask``); the others train here."""
+    if cluster is not None and hasattr(type(student), "cluster"):
+        student.cluster = cluster
+    return student
+
+
 def train_data_free(teacher: Teacher, settings: Settings, *, space: FeatureSpace | None = None,
                     progress: Progress | None = None, device: str | None = None,
                     cluster: Any = None) -> TrainedStudent:
@@ -286,7 +294,8 @@ def train_data_free(teacher: Teacher, settings: Settings, *, space: FeatureSpace
     empty = schema.conform(pd.DataFrame({c: [] for c in schema.names}))
     no_targets = np.zeros((0, len(teacher.classes_))) if teacher.is_classifier else np.zeros(0)
     result = train_with_selection(
-        make=lambda: student.from_settings(settings, device=device), fit_kwargs=_fit_kwargs(teacher, schema),
+        make=lambda: _on_cluster(student.from_settings(settings, device=device), cluster),
+        fit_kwargs=_fit_kwargs(teacher, schema),
         label=lambda rows: label_rows(teacher, rows, chunk_rows=settings.budget.label_chunk_rows, cluster=cluster),
         generator=sampler,
         X_real=empty, T_real=no_targets, n_synthetic=n, seed=settings.seed, stage=stages.run,
@@ -352,7 +361,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     copied (a run with real rows lays its training rows out so).
 
     With ``cluster`` (:class:`tabcompress.cluster.Cluster`, ``--dask``) the teacher labels the synthetic rows
-    on the cluster's workers; everything else runs here.
+    on the cluster's workers, and a gbdt student boosts there; everything else runs here.
     """
     check_settings(settings)
     started = time.perf_counter()
@@ -401,7 +410,8 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
             fits_left[0] -= 1
         if time_limit is not None and cls.takes_time_limit:
             time_limit = max(0.5, time_limit)
-        return cls.from_settings(settings.replace(student=family, **params), device=device, time_limit=time_limit)
+        return _on_cluster(cls.from_settings(settings.replace(student=family, **params), device=device,
+                                             time_limit=time_limit), cluster)
 
     def label(rows: pd.DataFrame) -> np.ndarray:
         return label_rows(teacher, rows, chunk_rows=settings.budget.label_chunk_rows, cluster=cluster)

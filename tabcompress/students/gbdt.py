@@ -69,6 +69,10 @@ class GBDTStudent(Student):
     max_depth: int = parameter(DEFAULT_DEPTH, Whole(1))
     learning_rate: float = parameter(DEFAULT_LEARNING_RATE, Number(0.0, 1.0, open_low=True))
     random_state: int | None = parameter(None, Whole(0, 2**32 - 1, none=True))
+    #: a Dask cluster (:class:`tabcompress.cluster.Cluster`) that the next fit boosts on, set by a run with
+    #: ``--dask``; not a parameter: the fit takes it and drops it, so a fitted student never holds (nor
+    #: pickles) a connection
+    cluster = None
 
     @classmethod
     def size_of(cls, settings) -> dict[str, int]:
@@ -119,14 +123,18 @@ class GBDTStudent(Student):
     def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
         self.encoder_ = TabularEncoder(self.categorical_, numeric="raw", categories="ordinal")
         Z = self.encoder_.fit(X, targets).transform(X)
-        booster, base_margin = self._train(Z, targets, sample_weight)
+        cluster = self.__dict__.pop("cluster", None)
+        booster, base_margin = self._train(Z, targets, sample_weight, cluster)
         self.base_margin_ = base_margin
+        # where the boosting ran (the report's student.trained_on): a cluster's booster is not bit-identical
+        # to a local one (docs/scale.md)
+        self.trained_on_ = "here" if cluster is None else "dask"
         self._compile(booster)
 
-    def _train(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None) -> tuple[Any, np.ndarray]:
-        """The trained XGBoost Booster and the base margin of each output."""
-        import xgboost as xgb
-
+    def _train(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None,
+               cluster: Any = None) -> tuple[Any, np.ndarray]:
+        """The trained XGBoost Booster and the base margin of each output; boosted on ``cluster``'s
+        workers (``xgboost.dask``) when one is given."""
         weight = None if sample_weight is None else sample_weight / sample_weight.mean()
         base_margin = _base_margin(self.task_, targets, weight)
         params: dict[str, Any] = {"tree_method": "hist", "max_depth": int(self.max_depth),
@@ -142,6 +150,19 @@ class GBDTStudent(Student):
         else:
             params.update(num_class=targets.shape[1], disable_default_eval_metric=1)
             label, objective = None, _softmax_objective(targets, weight)
+        if cluster is not None:
+            if self.task_ == "multiclass":
+                # Each worker sees its own rows only, so the objective reads the soft targets from the
+                # rows' labels: a label column per class, i.e. XGBoost's multi-target regression, which
+                # grows one tree per output each round in output order as num_class does.
+                del params["num_class"]
+                label, objective = targets, _softmax_objective_from_labels
+            booster = cluster.train_xgboost(params, Z.astype(np.float32), label=label, weight=weight,
+                                            base_margin=_margin_rows(base_margin, len(Z)),
+                                            num_boost_round=int(self.n_trees), obj=objective)
+            return booster, base_margin
+        import xgboost as xgb
+
         data = xgb.DMatrix(Z.astype(np.float32), label=label, weight=weight,
                            base_margin=_margin_rows(base_margin, len(Z)))
         return xgb.train(params, data, num_boost_round=int(self.n_trees), obj=objective), base_margin
@@ -305,3 +326,13 @@ def _softmax_objective(targets: np.ndarray, weight: np.ndarray | None) -> Callab
         return w * (p - targets), w * np.maximum(2.0 * p * (1.0 - p), 1e-6)
 
     return objective
+
+
+def _softmax_objective_from_labels(margin: np.ndarray, data: Any) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_softmax_objective` for ``xgboost.dask``, where each worker calls it on its own rows: the
+    probability vectors are the rows' labels (one column per class) and the weights the rows' weights."""
+    p = _softmax(margin.reshape(data.num_row(), -1).astype(np.float64))
+    targets = data.get_label().reshape(p.shape)
+    weight = data.get_weight()
+    w = np.ones((len(p), 1)) if weight.size == 0 else weight[:, None]
+    return w * (p - targets), w * np.maximum(2.0 * p * (1.0 - p), 1e-6)
