@@ -316,14 +316,12 @@ def _softmax(margin: np.ndarray) -> np.ndarray:
 
 
 def _softmax_objective(targets: np.ndarray, weight: np.ndarray | None) -> Callable:
-    """XGBoost custom objective: softmax cross-entropy against probability vectors. Per class the
-    gradient is p − t and the hessian 2·p·(1 − p) (at least 1e-6), as in XGBoost's own softmax; both
-    scaled by the row's weight."""
+    """XGBoost custom objective: softmax cross-entropy against probability vectors (see
+    :func:`_softmax_gradient`)."""
     w = np.ones((len(targets), 1)) if weight is None else weight[:, None]
 
     def objective(margin: np.ndarray, data: Any) -> tuple[np.ndarray, np.ndarray]:
-        p = _softmax(margin.reshape(len(targets), -1).astype(np.float64))
-        return w * (p - targets), w * np.maximum(2.0 * p * (1.0 - p), 1e-6)
+        return _softmax_gradient(margin, targets, w)
 
     return objective
 
@@ -331,8 +329,14 @@ def _softmax_objective(targets: np.ndarray, weight: np.ndarray | None) -> Callab
 def _softmax_objective_from_labels(margin: np.ndarray, data: Any) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_softmax_objective` for ``xgboost.dask``, where each worker calls it on its own rows: the
     probability vectors are the rows' labels (one column per class) and the weights the rows' weights."""
-    p = _softmax(margin.reshape(data.num_row(), -1).astype(np.float64))
-    targets = data.get_label().reshape(p.shape)
+    targets = data.get_label().reshape(data.num_row(), -1)
     weight = data.get_weight()
-    w = np.ones((len(p), 1)) if weight.size == 0 else weight[:, None]
+    return _softmax_gradient(margin, targets, np.ones((len(targets), 1)) if weight.size == 0 else weight[:, None])
+
+
+def _softmax_gradient(margin: np.ndarray, targets: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and hessian of softmax cross-entropy against probability vectors ``targets``: per class
+    p − t and 2·p·(1 − p) (at least 1e-6), as in XGBoost's own softmax; both scaled by the row's weight
+    ``w`` (a column)."""
+    p = _softmax(margin.reshape(len(targets), -1).astype(np.float64))
     return w * (p - targets), w * np.maximum(2.0 * p * (1.0 - p), 1e-6)
