@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import sys
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -33,12 +34,9 @@ def environment(device: str) -> dict[str, Any]:
         "device": device,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    try:
-        import torch
-
+    torch = sys.modules.get("torch")
+    if torch is not None:  # the run trained with torch (importing it only to ask would cost a second or two)
         info["torch_threads"] = torch.get_num_threads()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
     return info
 
 
@@ -55,8 +53,10 @@ def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, sco
     dataset = rows.dataset
     student_section = scores["student"]
     trained_on = getattr(trained.student, "trained_on_", None)
-    if trained_on is not None:  # a gbdt student: boosted here or on the Dask cluster
+    if trained_on is not None:  # a gbdt student: boosted here, on the Dask cluster or from external memory
         student_section["trained_on"] = trained_on
+    if hasattr(trained.student, "streamed_rows_"):
+        student_section["streamed_rows"] = trained.student.streamed_rows_
     adversarial = getattr(trained.student, "adversarial_", None)
     if settings.student.adversarial and adversarial:
         student_section["adversarial"] = {k: v for k, v in adversarial.items() if k != "history"}
@@ -227,37 +227,34 @@ def can_plot() -> bool:
 def plot_frontier(report: dict[str, Any], path: str) -> None:
     """Validation fidelity against pickled bytes (log scale) of every candidate of the search, the frontier
     joined, the chosen student ringed and the teacher marked at fidelity 1; a PNG at ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A Figure of its own, not pyplot's: it leaves the caller's matplotlib backend as it was (a notebook's,
+    # say) and is quicker to import.
+    from matplotlib.figure import Figure
 
     search = report["search"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-    try:
-        families = sorted({c["family"] for c in search["candidates"]})
-        for family in families:
-            points = [c for c in search["candidates"] if c["family"] == family]
-            ax.scatter([c["bytes"] for c in points], [c["validation"]["fidelity"] for c in points], s=22,
-                       label=family, alpha=0.8)
-        front = frontier_points(search)
-        ax.plot([c["bytes"] for c in front], [c["validation"]["fidelity"] for c in front], color="0.4", lw=1,
-                label="frontier")
-        chosen = next(c for c in search["candidates"] if c["chosen"])
-        ax.scatter([chosen["bytes"]], [chosen["validation"]["fidelity"]], s=140, facecolors="none",
-                   edgecolors="black", label=f"chosen: {chosen['name']}")
-        teacher_bytes = report["teacher"]["serialized_bytes"]
-        ax.scatter([teacher_bytes], [1.0], marker="*", s=160, color="black", label="teacher")
-        ax.set_xscale("log")
-        ax.set_xlabel("pickled bytes")
-        ax.set_ylabel("R² to the teacher" if report["task"] == "regression" else "agreement with the teacher")
-        ax.set_title(f"students tried, on {search['validation_rows']:,} validation rows", fontsize=10)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, loc="lower right")
-        fig.tight_layout()
-        fig.savefig(path, format="png")
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(6.4, 4.2), dpi=110)
+    ax = fig.subplots()
+    families = sorted({c["family"] for c in search["candidates"]})
+    for family in families:
+        points = [c for c in search["candidates"] if c["family"] == family]
+        ax.scatter([c["bytes"] for c in points], [c["validation"]["fidelity"] for c in points], s=22,
+                   label=family, alpha=0.8)
+    front = frontier_points(search)
+    ax.plot([c["bytes"] for c in front], [c["validation"]["fidelity"] for c in front], color="0.4", lw=1,
+            label="frontier")
+    chosen = next(c for c in search["candidates"] if c["chosen"])
+    ax.scatter([chosen["bytes"]], [chosen["validation"]["fidelity"]], s=140, facecolors="none",
+               edgecolors="black", label=f"chosen: {chosen['name']}")
+    teacher_bytes = report["teacher"]["serialized_bytes"]
+    ax.scatter([teacher_bytes], [1.0], marker="*", s=160, color="black", label="teacher")
+    ax.set_xscale("log")
+    ax.set_xlabel("pickled bytes")
+    ax.set_ylabel("R² to the teacher" if report["task"] == "regression" else "agreement with the teacher")
+    ax.set_title(f"students tried, on {search['validation_rows']:,} validation rows", fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, format="png")
 
 
 def render_summary(report: dict[str, Any], console) -> None:
