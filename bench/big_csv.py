@@ -8,6 +8,7 @@ side by side on one machine.
 
     python bench/big_csv.py [--rows 5000000] [--vs /path/to/other/.venv/bin/tabcompress] [--repeats 1]
     python bench/big_csv.py --rows 20000000 --options '--max-rows 1000000' --out bench/results/big_csv_20m.json
+    python bench/big_csv.py --rows 20000000 --options '--max-rows 1000000 --student gbdt'  # trains from disk
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def timed_run(command: str, teacher: Path, data: Path, out: Path, extra: list[st
     return {"command": command, "options": extra, "wall_s": round(seconds, 1),
             "peak_rss_mib": round(peak_kib / 1024, 1), "fidelity": report["metrics"]["student"]["fidelity"],
             "train_rows": report["data"]["train_rows"], "test_rows": report["data"]["test_rows"],
+            "student": {key: report["student"][key] for key in report["student"]
+                        if key in ("type", "trained_on", "streamed_rows", "serialized_bytes")},
             "stages_s": report.get("timings_s")}
 
 

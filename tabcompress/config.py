@@ -283,7 +283,9 @@ class DataSettings:
     max_rows: int | None = setting(
         None, Whole(MIN_SAMPLE_ROWS, MAX_WHOLE, none=True), "Read at most this many rows of DATA, held-out "
         "rows included: a random sample chosen by a hash of each row, the same on every run with the same "
-        "seed, so memory stays bounded however long the file is.", panel=PANEL_DATA, shown="every row")
+        "seed, so memory stays bounded however long the file is. A gbdt student's last fit still trains on "
+        "every training row of the file, through XGBoost's external memory.", panel=PANEL_DATA,
+        shown="every row")
     few_shot: bool = setting(
         False, Flag(), "DATA holds only a few prototype rows per class (see `tabcompress condense`): "
         "grow synthetic rows around them.", panel=PANEL_DATA)

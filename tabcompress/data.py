@@ -8,7 +8,7 @@ import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,18 @@ class Sample:
     frame: pd.DataFrame
     held_out: np.ndarray
     n_rows: int
+    #: each column's dtype and kind (:func:`_kind`) in ``frame``: how :func:`read_csv_training_side` types
+    #: the file's other rows
+    types: dict[str, tuple[np.dtype, str]]
+
+
+def _cut(held_out_share: float) -> np.uint64:
+    """The hash below which a row is held out (see :func:`read_csv_sample`)."""
+    return np.uint64(min(held_out_share, 1.0) * float(2**64 - 1)) if held_out_share > 0 else np.uint64(0)
+
+
+def _hash_key(seed: int) -> str:
+    return f"tabcompress{seed % 10**5:05d}"  # hash_pandas_object takes a 16-character key
 
 
 def read_csv_sample(path: str | Path, max_rows: int, held_out_share: float, seed: int) -> Sample:
@@ -65,8 +77,7 @@ def read_csv_sample(path: str | Path, max_rows: int, held_out_share: float, seed
     same on every run with the same seed, that rows appended to the file later do not change."""
     path = Path(path)
     wanted = {True: int(round(max_rows * held_out_share)), False: max_rows - int(round(max_rows * held_out_share))}
-    cut = np.uint64(min(held_out_share, 1.0) * float(2**64 - 1)) if held_out_share > 0 else np.uint64(0)
-    key = f"tabcompress{seed % 10**5:05d}"  # hash_pandas_object takes a 16-character key
+    cut, key = _cut(held_out_share), _hash_key(seed)
     kept: dict[bool, list[tuple[np.ndarray, np.ndarray, pd.DataFrame]]] = {True: [], False: []}
     kinds: dict[str, set[str]] = {}  # what pandas made of each column in every chunk, kept rows or not
     n_rows = 0
@@ -101,7 +112,38 @@ def read_csv_sample(path: str | Path, max_rows: int, held_out_share: float, seed
             elif len(seen) > 1 and not seen <= {"bool", "bool or missing"}:
                 values = _column_as_text(path, name, positions)
         columns[name] = values[order]
-    return Sample(frame=pd.DataFrame(columns, copy=False), held_out=held_out[order], n_rows=n_rows)
+    frame = pd.DataFrame(columns, copy=False)
+    types = {name: (frame[name].dtype, _kind(frame[name])) for name in frame.columns}
+    return Sample(frame=frame, held_out=held_out[order], n_rows=n_rows, types=types)
+
+
+def read_csv_training_side(path: str | Path, held_out_share: float, seed: int,
+                           types: dict[str, tuple[np.dtype, str]]) -> Iterator[pd.DataFrame]:
+    """Every row of a CSV that :func:`read_csv_sample` with the same ``held_out_share`` and ``seed`` does
+    not hold out, a chunk at a time in file order: the training side of the whole file, for a student
+    that trains on more rows than memory holds. Each column is typed as that sample's (its ``types``),
+    whatever pandas made of it in the chunk; where a chunk read as numbers a column the sample holds as
+    text, the chunk's cells of that column are read again as text (rare, and it costs a pass over that
+    column of the file)."""
+    path = Path(path)
+    cut, key = _cut(held_out_share), _hash_key(seed)
+    for start, chunk in _typed_chunks(path):
+        keep = _row_hashes(chunk, key) >= cut
+        if not keep.any():
+            continue
+        chunk = chunk[keep]
+        columns = {}
+        for name in chunk.columns:
+            column, (dtype, kind) = chunk[name].to_numpy(), types[name]
+            if column.dtype != dtype:
+                if kind in ("float", "float missing") or chunk[name].isna().all():
+                    column = column.astype(dtype)
+                elif kind == "bool or missing":
+                    column = column.astype(object)
+                else:  # text in the sample, numbers or True/False here: the cells as written
+                    column = _column_as_text(path, name, start + np.flatnonzero(keep))
+            columns[name] = column
+        yield pd.DataFrame(columns, copy=False)
 
 
 def _kind(column: pd.Series) -> str:
@@ -375,6 +417,14 @@ class Dataset:
     n_rows: int = 0  # rows read: ``X`` is emptied once a run has split it into its parts
     held_out: np.ndarray | None = None  # rows held out by their hash (a --max-rows sample), else None
     sampled: bool = False  # ``X`` is a --max-rows sample of fewer rows than the file's ``n_rows``
+    #: of a sample: every training row of the file, read again a chunk at a time (as read, not aligned)
+    training_side: Callable[[], Iterator[pd.DataFrame]] | None = None
+
+    def features(self, rows: pd.DataFrame, teacher: Teacher, source: str) -> pd.DataFrame:
+        """``rows`` read from this dataset's file (a chunk of :attr:`training_side`) as :attr:`X` holds its
+        rows: the teacher's columns in its order, as the teacher takes them."""
+        X = pd.DataFrame({name: rows[name] for name in self.schema.names}, copy=False).reset_index(drop=True)
+        return numbers_for_teacher(X, teacher, f"data file {source}")
 
 
 def align(df: pd.DataFrame, teacher: Teacher, *, target: str | None = None,

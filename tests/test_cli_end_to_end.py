@@ -155,6 +155,26 @@ def test_max_rows_distils_a_sample_the_same_on_every_run(teachers, tmp_path):
     assert (tmp_path / "all" / "student.joblib").read_bytes() == (tmp_path / "plain" / "student.joblib").read_bytes()
 
 
+def test_max_rows_trains_a_gbdt_student_on_every_training_row_of_the_file(teachers, tmp_path, monkeypatch):
+    from tabcompress.data import read_csv_sample
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--max-rows", "400", "--student", "gbdt",
+                   "--trees", "10", "--synthetic-ratio", "2", "--json", "-q", "--seed", "3", "--out", tmp_path / "o")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    data, student = report["data"], report["student"]
+    assert data["sampled"] and data["train_rows"] + data["test_rows"] == 400
+    # every row of the file on the training side (the sample's held-out rows' side, by each row's hash),
+    # and the synthetic rows
+    every = read_csv_sample(DATA / "magic_1200.csv", 10_000, 0.2, seed=3)
+    assert student["trained_on"] == "external memory"
+    assert student["streamed_rows"] == int((~every.held_out).sum()) + data["synthetic_rows"] > 2 * data["train_rows"]
+    assert report["metrics"]["student"]["fidelity"] > 0.8
+    assert not list((tmp_path / "tmp").iterdir())  # the rows written for XGBoost are gone
+
+
 def test_help_lists_the_options():
     done = run_cli("distill", "--help")
     assert done.returncode == 0

@@ -72,6 +72,35 @@ def test_a_max_rows_sample_is_uniform_stable_and_typed_as_the_whole_file(tmp_pat
     assert (sides == 1).all() and len(sides) > 50
 
 
+def test_the_training_side_of_a_file_is_every_row_a_sample_does_not_hold_out_typed_as_the_sample(tmp_path,
+                                                                                                   monkeypatch):
+    from tabcompress.data import read_csv_sample, read_csv_training_side
+
+    rng = np.random.default_rng(1)
+    n = 1_000
+    k = np.array([f"0{v}" for v in rng.integers(0, 5, n)], dtype=object)  # "03": read as 3 where numbers
+    k[700:] = [v.replace("4", "z") for v in k[700:]]  # numbers in the first chunks, text as a whole
+    flag = rng.choice([True, False], n).astype(object)
+    flag[900:950] = None  # True/False throughout, with empty cells late
+    frame = pd.DataFrame({"x": rng.normal(size=n).round(3), "whole": rng.integers(0, 9, n), "k": k, "flag": flag})
+    frame.loc[600:, "x"] = frame.loc[600:, "x"].round()  # whole numbers in some chunks: decimals as a whole
+    path = tmp_path / "rows.csv"
+    frame.to_csv(path, index=False)
+    monkeypatch.setattr(data_mod, "READ_CHUNK_ROWS", 150)
+    everything = read_csv_sample(path, 10 * n, 0.3, seed=4)  # a bound no side reaches: every row, with its side
+    sample = read_csv_sample(path, 200, 0.3, seed=4)
+    chunks = list(read_csv_training_side(path, 0.3, 4, sample.types))
+    assert all(len(chunk) <= 150 for chunk in chunks) and len(chunks) > 1
+    side = pd.concat(chunks, ignore_index=True)
+    expected = everything.frame[~everything.held_out].reset_index(drop=True)
+    pd.testing.assert_frame_equal(side, expected)
+    assert (side.dtypes == sample.frame.dtypes).all() and side["k"].str.startswith("0").all()
+    # the sample's training rows are among them, and no held-out row is
+    keys = side.astype(str).agg("|".join, axis=1)
+    assert sample.frame[~sample.held_out].astype(str).agg("|".join, axis=1).isin(keys).all()
+    assert not sample.frame[sample.held_out].astype(str).agg("|".join, axis=1).isin(keys).any()
+
+
 def test_take_rows_keeps_types_and_gives_up_the_columns_it_consumes():
     X = pd.DataFrame({"kind": pd.Categorical(list("abcab")), "value": np.arange(5.0), "text": list("vwxyz")})
     original = X.copy()

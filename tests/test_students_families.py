@@ -151,6 +151,47 @@ def test_compiled_trees_predict_what_the_booster_does(task, california, covertyp
         np.testing.assert_allclose(student.predict_proba(odd), probabilities, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_a_gbdt_fit_on_a_row_stream_boosts_from_external_memory_as_in_memory(task, california, covertype_soft,
+                                                                             tmp_path, monkeypatch):
+    import tempfile
+
+    from tabcompress.students.encoding import RowStream
+
+    if task == "multiclass":
+        X, T, _, _, classes, categorical = covertype_soft
+    else:
+        X, y, categorical = _california(california)
+        p = 1.0 / (1.0 + np.exp(-(y - np.median(y)) / y.std()))
+        T, classes = (np.column_stack([1 - p, p]), ["low", "high"]) if task == "binary" else (y, None)
+    fit = {"classes": classes, "categorical": categorical}
+    # the stream holds the first two thirds of the rows in chunks; the fit's X has them too (as a
+    # sample of the stream would stand for it), then the last third, which is trained on as it is
+    streamed, chunks = 2 * len(X) // 3, []
+    for start in range(0, streamed, 250):
+        chunks.append((X.iloc[start:min(start + 250, streamed)], T[start:min(start + 250, streamed)]))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    student = GBDTStudent(n_trees=30, max_depth=4, random_state=0)
+    student.stream = RowStream(lambda: iter(chunks), replaces=streamed)
+    student.fit(X, T, **fit)
+    in_memory = GBDTStudent(n_trees=30, max_depth=4, random_state=0).fit(X, T, **fit)
+    assert student.trained_on_ == "external memory" and in_memory.trained_on_ == "here"
+    assert student.streamed_rows_ == len(X) and "stream" not in vars(student)
+    assert not list(tmp_path.iterdir())  # the chunks written for XGBoost are gone
+    assert not any("xgboost" in type(v).__module__ for v in vars(student).values())
+    np.testing.assert_allclose(student.base_margin_, in_memory.base_margin_, rtol=1e-6)
+    if task == "regression":
+        assert np.corrcoef(student.predict(X), in_memory.predict(X))[0, 1] > 0.999
+    else:  # the same rows: on rows this few, XGBoost's quantiles from the chunks are the whole matrix's
+        assert np.mean(student.predict(X) == in_memory.predict(X)) > 0.99
+        assert np.abs(student.predict_proba(X) - in_memory.predict_proba(X)).mean() < 1e-3
+    # what it trained on counts: a stream of other targets gives another student
+    flipped = [(rows, T[::-1][: len(rows)]) for rows, _ in chunks]
+    other = GBDTStudent(n_trees=30, max_depth=4, random_state=0)
+    other.stream = RowStream(lambda: iter(flipped), replaces=streamed)
+    assert not np.array_equal(other.fit(X, T, **fit).leaf_, student.leaf_)
+
+
 def test_gbdt_complexity_counts_its_arrays(magic_soft):
     X, T, classes = magic_soft
     student = GBDTStudent(n_trees=12, max_depth=3, random_state=0).fit(X, T, classes=classes)

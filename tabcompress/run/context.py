@@ -3,6 +3,7 @@ trains and scores on."""
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,8 @@ class Run:
             dataset.n_rows, dataset.sampled = sample.n_rows, sample.n_rows > len(sample.frame)
             dataset.held_out = sample.held_out if held_out_share and dataset.sampled else None
             if dataset.sampled:
+                dataset.training_side = functools.partial(data_mod.read_csv_training_side, rows,
+                                                          held_out_share, self.settings.seed, sample.types)
                 self.note(f"--max-rows: {len(sample.frame):,} of the {sample.n_rows:,} rows of {given}, "
                           f"chosen by a hash of each row")
         for note in dataset.notes:
@@ -70,17 +73,19 @@ class Run:
         """The teacher's soft targets for ``X``, timed as stage ``key``; a teacher that rejects the rows
         is an :class:`InputError` naming ``source``."""
         with self.stages.run(key, f"labelling the {what} with the teacher", f"{len(X):,} rows"):
-            try:
-                return label_rows(teacher, X, chunk_rows=self.settings.budget.label_chunk_rows,
-                                  cluster=self.cluster)
-            except SettingError:  # the cluster's own failure (--dask), not the rows'
-                raise
-            except InputError as exc:  # the teacher said what went wrong, naming itself: add the rows' file
-                raise InputError(f"data file {source}: {exc}") from exc
-            except (ValueError, TypeError, KeyError) as exc:  # the teacher rejects the data: say so on one line
-                first = first_line(exc)
-                raise InputError(f"data file {source}: the teacher cannot predict on it "
-                                 f"({type(exc).__name__}: {first})") from exc
+            return self.answers(teacher, X, source)
+
+    def answers(self, teacher: Teacher, X: pd.DataFrame, source: str) -> np.ndarray:
+        """:meth:`label` without a stage of its own (for rows that come a chunk at a time)."""
+        try:
+            return label_rows(teacher, X, chunk_rows=self.settings.budget.label_chunk_rows, cluster=self.cluster)
+        except SettingError:  # the cluster's own failure (--dask), not the rows'
+            raise
+        except InputError as exc:  # the teacher said what went wrong, naming itself: add the rows' file
+            raise InputError(f"data file {source}: {exc}") from exc
+        except (ValueError, TypeError, KeyError) as exc:  # the teacher rejects the data: say so on one line
+            raise InputError(f"data file {source}: the teacher cannot predict on it "
+                             f"({type(exc).__name__}: {first_line(exc)})") from exc
 
 
 @dataclass

@@ -34,7 +34,7 @@ from tabcompress.methods.selection import SelectionRule, train_with_selection
 from tabcompress.progress import Progress, Stages
 from tabcompress.run.context import Rows, Run, TrainedStudent
 from tabcompress.schema import Schema
-from tabcompress.students.encoding import StackedFrames
+from tabcompress.students.encoding import RowStream, StackedFrames
 from tabcompress.students.registry import student_class
 from tabcompress.teachers import Teacher, label_rows
 from tabcompress.teachers.space import FeatureSpace, feature_space
@@ -186,6 +186,21 @@ class WithData(Mode):
             rows.y_test = dataset.y.iloc[test_idx].reset_index(drop=True) if dataset.y is not None else None
         return rows
 
+    @staticmethod
+    def _stream(run: Run, teacher: Teacher, rows: Rows) -> RowStream | None:
+        """Every training row of a ``--max-rows`` sample's file, with the teacher's targets, for a student
+        that trains past memory; None when the rows were not sampled."""
+        dataset = rows.dataset
+        if dataset.training_side is None:
+            return None
+
+        def chunks():
+            for raw in dataset.training_side():
+                X = dataset.features(raw, teacher, rows.source)
+                yield X, run.answers(teacher, X, rows.source)
+
+        return RowStream(chunks, replaces=len(rows.X_train))
+
     def train(self, run: Run, teacher: Teacher, rows: Rows, device: str) -> TrainedStudent:
         time_left = None
         if run.settings.budget.time_budget is not None:
@@ -195,7 +210,8 @@ class WithData(Mode):
                          - _scoring_allowance(run.stages.seconds, rows.dataset.n_rows, n_test))
         trained = train_student(teacher, rows.X_train, rows.T_train, rows.schema, run.settings,
                                 progress=run.progress, device=device, time_left=time_left,
-                                validation=rows.validation, cluster=run.cluster)
+                                validation=rows.validation, cluster=run.cluster,
+                                stream=self._stream(run, teacher, rows))
         run.notes.extend(trained.notes)
         return trained
 
@@ -342,7 +358,8 @@ def train_few_shot(teacher: Teacher, prototypes: pd.DataFrame, T_prototypes: np.
 def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, schema: Schema,
                   settings: Settings, *, generator: Any = None, progress: Progress | None = None,
                   device: str | None = None, time_left: float | None = None,
-                  validation: tuple[Any, Any] | None = None, cluster: Any = None) -> TrainedStudent:
+                  validation: tuple[Any, Any] | None = None, cluster: Any = None,
+                  stream: RowStream | None = None) -> TrainedStudent:
     """The training half of a run with real rows: validation rows, synthetic rows, teacher labels, the
     search for the student (:mod:`tabcompress.methods.search`), the chosen student trained on every
     training row, and the baseline.
@@ -362,6 +379,10 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
 
     With ``cluster`` (:class:`tabcompress.cluster.Cluster`, ``--dask``) the teacher labels the synthetic rows
     on the cluster's workers, and a gbdt student boosts there; everything else runs here.
+
+    ``stream`` (a ``--max-rows`` run) holds every training row of the file, of which ``X_train`` is a
+    sample: when the search chooses a family that trains past memory (gbdt), its last fit trains on
+    the stream in place of the sample.
     """
     check_settings(settings)
     started = time.perf_counter()
@@ -517,10 +538,19 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
             searched = search.run(options, first)
         chosen = searched.chosen
         chosen_family, chosen_params, n_used = chosen.family, chosen.params, chosen.data.n_synthetic
+        student = make(chosen_family, chosen_params)
+        streamed = stream is not None and hasattr(type(student), "stream")
+        real = "every training row of the file, streamed," if streamed else f"{len(X_train):,} real"
         with stages.run("student_refit", f"training the chosen student ({chosen.name}) on every training row",
-                        f"{len(X_train):,} real + {n_used:,} synthetic rows"):
+                        f"{real} + {n_used:,} synthetic rows"):
             X, T = _with_synthetic(X_train, T_train, X_synth, T_synth, n_used)
-            student = make(chosen_family, chosen_params).fit(X, T, **fit_kwargs)
+            if streamed:
+                student.stream = stream
+            student = student.fit(X, T, **fit_kwargs)
+        if streamed:
+            note(f"--max-rows: the {chosen_family} student trained on every training row of the file and the "
+                 f"synthetic rows ({student.streamed_rows_:,}, from disk); the search, the generator and the "
+                 f"baseline used the sample")
         X_synth, T_synth = X_synth.iloc[:n_used], T_synth[:n_used]
     generator_info["used"] = bool(n_used)  # the search may prefer the real rows alone
 

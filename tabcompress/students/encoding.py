@@ -9,7 +9,7 @@ imported it already.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -54,6 +54,18 @@ class StackedFrames:
         """One frame as it is; several stacked (empty ones left out)."""
         frames = [frame for frame in frames if len(frame)] or list(frames[:1])
         return frames[0] if len(frames) == 1 else cls(frames)
+
+
+class RowStream:
+    """Training rows too many to hold in memory (a ``--max-rows`` run's whole file), for a student whose
+    family trains past memory (:attr:`~tabcompress.students.base.Student.streams`: a gbdt student, through
+    XGBoost's external memory). ``chunks()`` yields them a chunk at a time, each with the teacher's
+    targets, and starts over on every call. The first ``replaces`` rows of the ``X`` the student is fit on
+    are a sample of these rows: the student fits its encoding on ``X`` and trains on the stream in place
+    of that sample (and on ``X``'s other rows)."""
+
+    def __init__(self, chunks: Callable[[], Iterator[tuple[pd.DataFrame, np.ndarray]]], replaces: int):
+        self.chunks, self.replaces = chunks, int(replaces)
 
 
 class TabularEncoder(Estimator):

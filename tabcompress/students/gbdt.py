@@ -9,6 +9,7 @@ it without trusting any XGBoost type.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,6 +74,10 @@ class GBDTStudent(Student):
     #: ``--dask``; not a parameter: the fit takes it and drops it, so a fitted student never holds (nor
     #: pickles) a connection
     cluster = None
+    #: every training row of a file too long for memory (:class:`~tabcompress.students.encoding.RowStream`),
+    #: set by a ``--max-rows`` run for its last fit, which then boosts on them through XGBoost's external
+    #: memory; not a parameter, dropped by the fit as :attr:`cluster` is
+    stream = None
 
     @classmethod
     def size_of(cls, settings) -> dict[str, int]:
@@ -123,13 +128,26 @@ class GBDTStudent(Student):
     def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
         self.encoder_ = TabularEncoder(self.categorical_, numeric="raw", categories="ordinal")
         Z = self.encoder_.fit(X, targets).transform(X)
-        cluster = self.__dict__.pop("cluster", None)
-        booster, base_margin = self._train(Z, targets, sample_weight, cluster)
+        cluster, stream = self.__dict__.pop("cluster", None), self.__dict__.pop("stream", None)
+        if stream is not None:
+            if sample_weight is not None:
+                raise ValueError("a gbdt student trained on a row stream takes no sample_weight")
+            booster, base_margin = self._train_streamed(Z[stream.replaces:], targets[stream.replaces:], stream)
+            self.trained_on_ = "external memory"
+        else:
+            booster, base_margin = self._train(Z, targets, sample_weight, cluster)
+            # where the boosting ran (the report's student.trained_on): a cluster's booster is not
+            # bit-identical to a local one (docs/scale.md)
+            self.trained_on_ = "here" if cluster is None else "dask"
         self.base_margin_ = base_margin
-        # where the boosting ran (the report's student.trained_on): a cluster's booster is not bit-identical
-        # to a local one (docs/scale.md)
-        self.trained_on_ = "here" if cluster is None else "dask"
         self._compile(booster)
+
+    def _params(self) -> dict[str, Any]:
+        """XGBoost's parameters, with the objective for binary and regression tasks (a multiclass one is
+        custom: its caller sets it)."""
+        objective = {"binary": {"objective": "binary:logistic"}, "regression": {"objective": "reg:squarederror"}}
+        return {"tree_method": "hist", "max_depth": int(self.max_depth), "learning_rate": float(self.learning_rate),
+                "seed": 0 if self.random_state is None else int(self.random_state), **objective.get(self.task_, {})}
 
     def _train(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None,
                cluster: Any = None) -> tuple[Any, np.ndarray]:
@@ -137,16 +155,10 @@ class GBDTStudent(Student):
         workers (``xgboost.dask``) when one is given."""
         weight = None if sample_weight is None else sample_weight / sample_weight.mean()
         base_margin = _base_margin(self.task_, targets, weight)
-        params: dict[str, Any] = {"tree_method": "hist", "max_depth": int(self.max_depth),
-                                  "learning_rate": float(self.learning_rate),
-                                  "seed": 0 if self.random_state is None else int(self.random_state)}
+        params = self._params()
         objective: Callable | None = None
-        if self.task_ == "binary":
-            params["objective"] = "binary:logistic"
-            label = targets[:, 1]
-        elif self.task_ == "regression":
-            params["objective"] = "reg:squarederror"
-            label = targets
+        if self.task_ != "multiclass":
+            label = targets[:, 1] if self.task_ == "binary" else targets
         else:
             params.update(num_class=targets.shape[1], disable_default_eval_metric=1)
             label, objective = None, _softmax_objective(targets, weight)
@@ -166,6 +178,40 @@ class GBDTStudent(Student):
         data = xgb.DMatrix(Z.astype(np.float32), label=label, weight=weight,
                            base_margin=_margin_rows(base_margin, len(Z)))
         return xgb.train(params, data, num_boost_round=int(self.n_trees), obj=objective), base_margin
+
+    def _train_streamed(self, Z_rest: np.ndarray, T_rest: np.ndarray, stream: Any) -> tuple[Any, np.ndarray]:
+        """The Booster and base margins of a fit on ``stream``'s rows and the encoded rows ``Z_rest``, through
+        XGBoost's external memory: a first pass encodes each chunk of the stream and writes it with its
+        targets to a temporary folder (``TMPDIR``), so that the teacher labels every row once and no pass
+        holds more than a chunk; XGBoost then reads the chunks from there, builds its quantile pages on
+        disk and boosts on them. The base margins are the mean targets over every row."""
+        import tempfile
+
+        import xgboost as xgb
+
+        with tempfile.TemporaryDirectory(prefix="tabcompress-rows-") as folder:
+            files, total, n = [], np.zeros(T_rest.shape[1:]), 0
+            parts = ((self.encoder_.transform(X), T) for X, T in stream.chunks())
+            for i, (Z, T) in enumerate(itertools.chain(parts, [(Z_rest, T_rest)])):
+                if not len(Z):
+                    continue
+                T = np.asarray(T, dtype=np.float64)
+                total, n = total + T.sum(axis=0), n + len(T)
+                files.append((f"{folder}/rows{i}.npy", f"{folder}/targets{i}.npy"))
+                np.save(files[-1][0], np.ascontiguousarray(Z, dtype=np.float32))
+                np.save(files[-1][1], T.astype(np.float32))
+            base_margin = _base_margin(self.task_, (total / n)[None], None)
+            params, objective = self._params(), None
+            if self.task_ == "multiclass":  # the soft targets travel as the rows' labels, a column per class
+                params["disable_default_eval_metric"] = 1
+                objective = _softmax_objective_from_labels
+            label = (lambda T: T[:, 1]) if self.task_ == "binary" else (lambda T: T)
+            chunks = _saved_chunks(files, label, base_margin, f"{folder}/cache")
+            data = xgb.ExtMemQuantileDMatrix(chunks, missing=np.nan)
+            self.streamed_rows_ = int(data.num_row())
+            booster = xgb.train(params, data, num_boost_round=int(self.n_trees), obj=objective)
+            del data, chunks  # XGBoost's pages close before their folder goes
+        return booster, base_margin
 
     def _compile(self, booster: Any) -> None:
         """Hold ``booster``'s trees as complete binary trees in arrays (see the class's docstring); the
@@ -252,6 +298,31 @@ class GBDTStudent(Student):
         # every tree is binary: a tree of n nodes has (n + 1) / 2 leaves
         leaves = (self.n_nodes_ + len(self.leaf_)) // 2
         return {"n_trees": len(self.leaf_), "n_nodes": self.n_nodes_, "n_leaves": leaves, "depth": self.depth_}
+
+
+def _saved_chunks(files: list[tuple[str, str]], label: Callable, base_margin: np.ndarray, cache: str) -> Any:
+    """Encoded rows and their targets saved chunk by chunk (:meth:`GBDTStudent._train_streamed`), as an
+    XGBoost DataIter that hands them over one chunk at a time, memory-mapped (its class is made here, so
+    that XGBoost is imported by training alone)."""
+    import xgboost as xgb
+
+    class SavedChunks(xgb.DataIter):
+        def __init__(self):
+            self.at = 0
+            super().__init__(cache_prefix=cache)
+
+        def next(self, input_data: Callable) -> bool:
+            if self.at == len(files):
+                return False
+            rows, targets = (np.load(f, mmap_mode="r") for f in files[self.at])
+            input_data(data=rows, label=label(np.asarray(targets)), base_margin=_margin_rows(base_margin, len(rows)))
+            self.at += 1
+            return True
+
+        def reset(self) -> None:
+            self.at = 0
+
+    return SavedChunks()
 
 
 def _tree_nodes(student: GBDTStudent, t: int) -> dict[str, list]:
