@@ -71,7 +71,7 @@ bench-memory: install
 
 # Labelling on a two-worker local Dask cluster against one process: a 500-tree forest (fitted on
 # magic) labels SCALE_ROWS synthetic rows both ways; wall time and peak RSS per process, answers
-# checked identical (docs/scale.md). About 5 minutes for 1M rows on 2 cores.
+# checked identical (docs/scale.md). About 1.5 minutes for 1M rows and 10 for 10M on 2 cores.
 SCALE_ROWS ?= 1000000
 bench-scale: install
 	$(PY) bench/scale.py --rows $(SCALE_ROWS)

@@ -9,9 +9,9 @@ labelled by a 500-tree random forest twice, each time in a fresh child process:
   ``LocalCluster`` of two worker processes with one thread each, started in the child (its start-up is
   reported apart; sending the teacher to the workers is inside the labelling time).
 
-Reported per mode: wall time of the labelling, and peak RSS (``ru_maxrss``, the process's lifetime peak:
-the interpreter, the libraries, the teacher and the rows count too) of the labelling process and, for
-``dask``, of each worker process. The answers of the two modes are checked to be identical.
+Reported per mode: wall time of the labelling, and peak RSS (the process's own high-water mark,
+:func:`peak_rss_mib`: the interpreter, the libraries, the teacher and the rows count too) of the labelling
+process and, for ``dask``, of each worker process. The answers of the two modes are checked to be identical.
 
     python bench/scale.py [--rows 1000000] [--trees 500] [--data PATH] [--out results.json]
 """
@@ -35,9 +35,16 @@ DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "magic.csv"
 
 
 def peak_rss_mib() -> float:
-    """This process's lifetime peak RSS in MiB (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+    """This process's peak RSS in MiB: on Linux the high-water mark of its own memory (``VmHWM``), not
+    ``ru_maxrss``, which a spawned process (a Dask worker, a child of this script) inherits from the
+    process that spawned it (a worker started beside 10M rows reported their memory as its own);
+    elsewhere ``ru_maxrss`` (macOS reports bytes)."""
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 2**10
+    except (OSError, StopIteration):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
 def log(message: str) -> None:
