@@ -3,8 +3,9 @@
 The tests start their own cluster on 127.0.0.1 (``dask scheduler`` and two ``dask worker`` processes
 without nannies, so that killing one kills it for good) and check that a run on it ships the same
 student, with the same report figures, as a local run with the same seed; that a worker killed while
-the synthetic rows are labelled is survived; that a cluster left without workers is one line; and that
-a run without ``--dask`` does not import dask.
+the synthetic rows are labelled is survived; that a cluster left without workers is one line; that a
+gbdt student boosts there, and under ``--max-rows`` trains here on the file's rows labelled there; and
+that a run without ``--dask`` does not import dask.
 """
 
 from __future__ import annotations
@@ -67,6 +68,12 @@ class LocalDask:
     def task_prefixes(self) -> set[str]:
         with self.client() as client:
             return set(client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes)))
+
+    def labelled_chunks(self) -> int:
+        """Chunks of rows the workers have labelled so far."""
+        with self.client() as client:
+            return client.run_on_scheduler(lambda dask_scheduler: getattr(
+                dask_scheduler.task_prefixes.get("label_chunk"), "state_counts", {}).get("memory", 0))
 
     def stop(self) -> None:
         # killed, not terminated: a worker told to stop waits on the scheduler to close it, seconds each
@@ -181,6 +188,25 @@ def test_a_gbdt_student_boosts_on_the_cluster_close_to_a_local_one(cluster, teac
     held, proba = done.stdout.split(" ", 1)
     assert held == "None"
     np.testing.assert_allclose(json.loads(proba), b.predict_proba(X).round(12))
+
+
+def test_a_max_rows_gbdt_student_is_labelled_on_the_cluster_and_boosted_here_from_disk(cluster, teachers, tmp_path):
+    # --max-rows: the file's training rows are labelled on the workers, and the student boosts on them here
+    # from external memory; with nothing else boosted on the cluster (no synthetic rows, one size), the
+    # student is the local run's, bit for bit
+    given = [teachers["rf_magic"], DATA / "magic_1200.csv", "--max-rows", "400", "--student", "gbdt", "--trees", "10",
+             "--generator", "none", "--no-baseline"]
+    local, _ = distill_json(*given, "--out", tmp_path / "local")
+    before = cluster.labelled_chunks()
+    remote, _ = distill_json(*given, "--out", tmp_path / "dask", "--dask", cluster.address)
+    # the sample's 400 rows go in two chunks (one per worker thread); the file's other rows came too
+    assert cluster.labelled_chunks() - before > 2
+    assert local["student"]["trained_on"] == remote["student"]["trained_on"] == "external memory"
+    assert remote["student"]["streamed_rows"] == local["student"]["streamed_rows"] > 2 * local["data"]["train_rows"]
+    assert remote["metrics"]["student"] == local["metrics"]["student"]
+    a, b = joblib.load(tmp_path / "local" / "student.joblib"), joblib.load(tmp_path / "dask" / "student.joblib")
+    for name in ("feature_", "threshold_", "leaf_", "base_margin_"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
 
 
 def test_a_multiclass_gbdt_student_boosts_on_the_cluster_with_its_soft_targets(cluster, covertype):
