@@ -118,13 +118,13 @@ def read_csv_sample(path: str | Path, max_rows: int, held_out_share: float, seed
 
 
 def read_csv_training_side(path: str | Path, held_out_share: float, seed: int,
-                           types: dict[str, tuple[np.dtype, str]]) -> Iterator[pd.DataFrame]:
+                           types: dict[str, tuple[np.dtype, str]]) -> Iterator[tuple[int, pd.DataFrame]]:
     """Every row of a CSV that :func:`read_csv_sample` with the same ``held_out_share`` and ``seed`` does
-    not hold out, a chunk at a time in file order: the training side of the whole file, for a student
-    that trains on more rows than memory holds. Each column is typed as that sample's (its ``types``),
-    whatever pandas made of it in the chunk; where a chunk read as numbers a column the sample holds as
-    text, the chunk's cells of that column are read again as text (rare, and it costs a pass over that
-    column of the file)."""
+    not hold out, a chunk at a time in file order, each with the rows of the file read so far: the
+    training side of the whole file, for a student that trains on more rows than memory holds. Each
+    column is typed as that sample's (its ``types``), whatever pandas made of it in the chunk; where a
+    chunk read as numbers a column the sample holds as text, the chunk's cells of that column are read
+    again as text (rare, and it costs a pass over that column of the file)."""
     path = Path(path)
     cut, key = _cut(held_out_share), _hash_key(seed)
     for start, chunk in _typed_chunks(path):
@@ -143,7 +143,7 @@ def read_csv_training_side(path: str | Path, held_out_share: float, seed: int,
                 else:  # text in the sample, numbers or True/False here: the cells as written
                     column = _column_as_text(path, name, start + np.flatnonzero(keep))
             columns[name] = column
-        yield pd.DataFrame(columns, copy=False)
+        yield start + len(keep), pd.DataFrame(columns, copy=False)
 
 
 def _kind(column: pd.Series) -> str:
@@ -417,8 +417,9 @@ class Dataset:
     n_rows: int = 0  # rows read: ``X`` is emptied once a run has split it into its parts
     held_out: np.ndarray | None = None  # rows held out by their hash (a --max-rows sample), else None
     sampled: bool = False  # ``X`` is a --max-rows sample of fewer rows than the file's ``n_rows``
-    #: of a sample: every training row of the file, read again a chunk at a time (as read, not aligned)
-    training_side: Callable[[], Iterator[pd.DataFrame]] | None = None
+    #: of a sample: every training row of the file, read again a chunk at a time (as read, not aligned),
+    #: each chunk with the rows of the file read so far
+    training_side: Callable[[], Iterator[tuple[int, pd.DataFrame]]] | None = None
 
     def features(self, rows: pd.DataFrame, teacher: Teacher, source: str) -> pd.DataFrame:
         """``rows`` read from this dataset's file (a chunk of :attr:`training_side`) as :attr:`X` holds its

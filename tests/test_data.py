@@ -89,8 +89,9 @@ def test_the_training_side_of_a_file_is_every_row_a_sample_does_not_hold_out_typ
     monkeypatch.setattr(data_mod, "READ_CHUNK_ROWS", 150)
     everything = read_csv_sample(path, 10 * n, 0.3, seed=4)  # a bound no side reaches: every row, with its side
     sample = read_csv_sample(path, 200, 0.3, seed=4)
-    chunks = list(read_csv_training_side(path, 0.3, 4, sample.types))
+    read, chunks = zip(*read_csv_training_side(path, 0.3, 4, sample.types))
     assert all(len(chunk) <= 150 for chunk in chunks) and len(chunks) > 1
+    assert list(read) == sorted(read) and read[-1] == n  # the rows of the file read so far
     side = pd.concat(chunks, ignore_index=True)
     expected = everything.frame[~everything.held_out].reset_index(drop=True)
     pd.testing.assert_frame_equal(side, expected)

@@ -195,9 +195,10 @@ class WithData(Mode):
             return None
 
         def chunks():
-            for raw in dataset.training_side():
+            for read, raw in dataset.training_side():
                 X = dataset.features(raw, teacher, rows.source)
                 yield X, run.answers(teacher, X, rows.source)
+                run.progress.advance(read, dataset.n_rows)
 
         return RowStream(chunks, replaces=len(rows.X_train))
 
