@@ -58,8 +58,8 @@ class StackedFrames:
 
 class RowStream:
     """Training rows too many to hold in memory (a ``--max-rows`` run's whole file), for a student whose
-    family trains past memory (:attr:`~tabcompress.students.base.Student.streams`: a gbdt student, through
-    XGBoost's external memory). ``chunks()`` yields them a chunk at a time, each with the teacher's
+    family trains past memory (one with a ``stream`` attribute, which a run sets before the fit: the gbdt
+    student, through XGBoost's external memory). ``chunks()`` yields them a chunk at a time, each with the teacher's
     targets, and starts over on every call. The first ``replaces`` rows of the ``X`` the student is fit on
     are a sample of these rows: the student fits its encoding on ``X`` and trains on the stream in place
     of that sample (and on ``X``'s other rows)."""
