@@ -113,17 +113,24 @@ def _awkward_rows(student: GBDTStudent, Z: np.ndarray, rng: np.random.Generator)
     return np.vstack([holed, on, below])
 
 
+def _task_rows(task: str, california, covertype_soft) -> tuple:
+    """Rows, soft targets, classes and categorical columns for ``task``: covertype's forest for multiclass;
+    california with its value squashed to a probability (binary) or as it is (regression)."""
+    if task == "multiclass":
+        X, T, _, _, classes, categorical = covertype_soft
+        return X, T, classes, categorical
+    X, y, categorical = _california(california)
+    p = 1.0 / (1.0 + np.exp(-(y - np.median(y)) / y.std()))
+    T, classes = (np.column_stack([1 - p, p]), ["low", "high"]) if task == "binary" else (y, None)
+    return X, T, classes, categorical
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
 def test_compiled_trees_predict_what_the_booster_does(task, california, covertype_soft, monkeypatch):
     import xgboost as xgb
 
     seen = _with_booster(monkeypatch)
-    if task == "multiclass":
-        X, T, _, _, classes, categorical = covertype_soft
-    else:
-        X, y, categorical = _california(california)
-        p = 1.0 / (1.0 + np.exp(-(y - np.median(y)) / y.std()))
-        T, classes = (np.column_stack([1 - p, p]), ["low", "high"]) if task == "binary" else (y, None)
+    X, T, classes, categorical = _task_rows(task, california, covertype_soft)
     student = GBDTStudent(n_trees=25, max_depth=5, learning_rate=0.3, random_state=0)
     student.fit(X, T, classes=classes, categorical=categorical)
     assert not any("xgboost" in type(v).__module__ for v in vars(student).values())
@@ -158,12 +165,7 @@ def test_a_gbdt_fit_on_a_row_stream_boosts_from_external_memory_as_in_memory(tas
 
     from tabcompress.students.encoding import RowStream
 
-    if task == "multiclass":
-        X, T, _, _, classes, categorical = covertype_soft
-    else:
-        X, y, categorical = _california(california)
-        p = 1.0 / (1.0 + np.exp(-(y - np.median(y)) / y.std()))
-        T, classes = (np.column_stack([1 - p, p]), ["low", "high"]) if task == "binary" else (y, None)
+    X, T, classes, categorical = _task_rows(task, california, covertype_soft)
     fit = {"classes": classes, "categorical": categorical}
     # the stream holds the first two thirds of the rows in chunks; the fit's X has them too (as a
     # sample of the stream would stand for it), then the last third, which is trained on as it is
