@@ -144,8 +144,9 @@ class GBDTStudent(Student):
 
     def _params(self) -> dict[str, Any]:
         """XGBoost's parameters, with the objective for binary and regression tasks (a multiclass one is
-        custom: its caller sets it)."""
-        objective = {"binary": {"objective": "binary:logistic"}, "regression": {"objective": "reg:squarederror"}}
+        custom, which its caller passes, and has no default metric)."""
+        objective = {"binary": {"objective": "binary:logistic"}, "regression": {"objective": "reg:squarederror"},
+                     "multiclass": {"disable_default_eval_metric": 1}}
         return {"tree_method": "hist", "max_depth": int(self.max_depth), "learning_rate": float(self.learning_rate),
                 "seed": 0 if self.random_state is None else int(self.random_state), **objective.get(self.task_, {})}
 
@@ -160,7 +161,7 @@ class GBDTStudent(Student):
         if self.task_ != "multiclass":
             label = targets[:, 1] if self.task_ == "binary" else targets
         else:
-            params.update(num_class=targets.shape[1], disable_default_eval_metric=1)
+            params["num_class"] = targets.shape[1]
             label, objective = None, _softmax_objective(targets, weight)
         if cluster is not None:
             if self.task_ == "multiclass":
@@ -201,15 +202,13 @@ class GBDTStudent(Student):
                 np.save(files[-1][0], np.ascontiguousarray(Z, dtype=np.float32))
                 np.save(files[-1][1], T.astype(np.float32))
             base_margin = _base_margin(self.task_, (total / n)[None], None)
-            params, objective = self._params(), None
-            if self.task_ == "multiclass":  # the soft targets travel as the rows' labels, a column per class
-                params["disable_default_eval_metric"] = 1
-                objective = _softmax_objective_from_labels
+            # multiclass: the soft targets travel as the rows' labels, a column per class
+            objective = _softmax_objective_from_labels if self.task_ == "multiclass" else None
             label = (lambda T: T[:, 1]) if self.task_ == "binary" else (lambda T: T)
             chunks = _saved_chunks(files, label, base_margin, f"{folder}/cache")
             data = xgb.ExtMemQuantileDMatrix(chunks, missing=np.nan)
             self.streamed_rows_ = int(data.num_row())
-            booster = xgb.train(params, data, num_boost_round=int(self.n_trees), obj=objective)
+            booster = xgb.train(self._params(), data, num_boost_round=int(self.n_trees), obj=objective)
             del data, chunks  # XGBoost's pages close before their folder goes
         return booster, base_margin
 
