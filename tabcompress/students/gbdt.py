@@ -57,10 +57,14 @@ class GBDTStudent(Student):
 
     After training the booster is compiled into complete binary trees of the ensemble's depth, in arrays
     (node ``i``'s children are ``2i + 1`` and ``2i + 2``, so no child indices are stored): per split its
-    feature, threshold (float32) and whether a missing value goes left; per tree its leaf values and the
-    output (class) it adds to; and the base margins. A leaf above the last level is held as splits no
-    row fails. A row goes left when its value, as float32, is below the threshold, as in XGBoost. A
-    split costs 7 bytes and a leaf 4, against some 21 per node with child indices.
+    feature (one byte up to 256 features), threshold (float32, XGBoost's own) and whether a missing value
+    goes left (one bit); per tree its leaf values, as float16 multiples of one scale (each within 2⁻¹¹ of
+    its own size of XGBoost's: the margins move by less than a thousandth of their leaves' sum); and
+    the base margins. Tree ``t`` adds to output ``t % n_outputs``, as XGBoost grows them. A leaf above
+    the last level is held as splits no row fails. A row goes left when its value, as float32, is below
+    the threshold, as in XGBoost. A split costs about 5 bytes and a leaf 2, against some 21 per node
+    with child indices: a size bound holds half again as many trees as with float32 leaves and
+    two-byte features.
     """
 
     name = "gbdt"
@@ -111,11 +115,11 @@ class GBDTStudent(Student):
         """Boosting rounds (a tree per output each)."""
         return len(self.leaf_) // len(self.base_margin_)
 
-    def round_bytes(self, depth: int) -> int:
+    def round_bytes(self, depth: int) -> float:
         """The bytes a round of complete trees of ``depth`` adds to this student's arrays: per output, its
-        splits (feature, float32 threshold, missing side), its float32 leaves and its output index."""
+        splits (feature, float32 threshold, a bit for the missing side) and its float16 leaves."""
         splits, leaves = 2**depth - 1, 2**depth
-        tree = splits * (self.feature_.itemsize + 4 + 1) + leaves * 4 + self.tree_output_.itemsize
+        tree = splits * (self.feature_.itemsize + 4 + 1 / 8) + leaves * self.leaf_.itemsize
         return len(self.base_margin_) * tree
 
     @classmethod
@@ -218,34 +222,74 @@ class GBDTStudent(Student):
         trees = [json.loads(tree) for tree in booster.get_dump(dump_format="json")]
         depth = max(_depth(tree) for tree in trees)
         n_splits = 2**depth - 1
-        wide = np.int32 if booster.num_features() > np.iinfo(np.int16).max else np.int16
-        self.feature_ = np.zeros((len(trees), n_splits), dtype=wide)
-        self.threshold_ = np.full((len(trees), n_splits), np.inf, dtype=np.float32)
-        self.missing_left_ = np.ones((len(trees), n_splits), dtype=bool)
-        self.leaf_ = np.zeros((len(trees), 2**depth), dtype=np.float32)
+        feature = np.zeros((len(trees), n_splits), dtype=np.int64)
+        threshold = np.full((len(trees), n_splits), np.inf, dtype=np.float32)
+        missing_left = np.ones((len(trees), n_splits), dtype=bool)
+        leaf = np.zeros((len(trees), 2**depth), dtype=np.float64)
         nodes = 0
         for t, tree in enumerate(trees):
             stack = [(tree, 0, 0)]  # node, position in the complete tree, level
             while stack:
                 node, position, level = stack.pop()
                 if level == depth:
-                    self.leaf_[t, position - n_splits] = node["leaf"]
+                    leaf[t, position - n_splits] = node["leaf"]
                     continue
                 if "leaf" in node:
                     # a leaf above the last level: a split no row fails (threshold +inf, missing left),
                     # whose two children are the same leaf
                     stack += [(node, 2 * position + 1, level + 1), (node, 2 * position + 2, level + 1)]
                     continue
-                self.feature_[t, position] = int(node["split"].lstrip("f"))
-                self.threshold_[t, position] = node["split_condition"]
-                self.missing_left_[t, position] = node["missing"] == node["yes"]
+                feature[t, position] = int(node["split"].lstrip("f"))
+                threshold[t, position] = node["split_condition"]
+                missing_left[t, position] = node["missing"] == node["yes"]
                 children = {child["nodeid"]: child for child in node["children"]}
                 stack += [(children[node["yes"]], 2 * position + 1, level + 1),
                           (children[node["no"]], 2 * position + 2, level + 1)]
             nodes += _size(tree)
-        # XGBoost grows one tree per output each round, in output order.
-        self.tree_output_ = (np.arange(len(trees)) % len(self.base_margin_)).astype(np.int32)
+        self._store(feature, threshold, missing_left, leaf, booster.num_features())
         self.depth_, self.n_nodes_ = int(depth), int(nodes)
+
+    def _store(self, feature: np.ndarray, threshold: np.ndarray, missing_left: np.ndarray, leaf: np.ndarray,
+               n_features: int) -> None:
+        """Hold the compiled trees in their compact arrays: features in the narrowest integer type that
+        numbers ``n_features``, thresholds as they are, the missing sides as bits, the leaves as float16
+        multiples of the largest leaf's size (so that no leaf overflows float16, whatever the target's
+        unit)."""
+        wide = next(t for t in (np.uint8, np.uint16, np.int32) if n_features <= np.iinfo(t).max + 1)
+        self.feature_ = feature.astype(wide)
+        self.threshold_ = threshold.astype(np.float32)
+        self.missing_bits_ = np.packbits(missing_left.astype(bool), axis=None)
+        self.leaf_scale_ = float(np.abs(leaf).max()) or 1.0
+        self.leaf_ = (leaf / self.leaf_scale_).astype(np.float16)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A student pickled before the compact arrays (float32 leaves, a byte per missing side and an
+        output index per tree) is read into them."""
+        if "missing_left_" in state:
+            state = dict(state)
+            leaf, missing_left = state.pop("leaf_").astype(np.float64), state.pop("missing_left_")
+            state.pop("tree_output_", None)
+            self.__dict__.update(state)
+            self._store(state["feature_"], state["threshold_"], missing_left, leaf, int(state["feature_"].max()) + 1)
+            return
+        self.__dict__.update(state)
+
+    # -- the compiled trees, as full arrays -----------------------------------------------------
+    @property
+    def missing_left_(self) -> np.ndarray:
+        """Per tree and split, whether a missing value goes left (bool, the shape of ``threshold_``)."""
+        return np.unpackbits(self.missing_bits_, count=self.threshold_.size).astype(bool).reshape(self.threshold_.shape)
+
+    @property
+    def leaf_values_(self) -> np.ndarray:
+        """Per tree, its leaf values (float64), as the student adds them."""
+        return self.leaf_.astype(np.float64) * self.leaf_scale_
+
+    @property
+    def tree_output_(self) -> np.ndarray:
+        """Per tree, the output (class) it adds to: XGBoost grows one tree per output each round, in output
+        order."""
+        return np.arange(len(self.leaf_)) % len(self.base_margin_)
 
     # -- prediction (numpy only) ---------------------------------------------------------------
     def margins(self, Z: np.ndarray) -> np.ndarray:
@@ -255,6 +299,7 @@ class GBDTStudent(Student):
         n_trees = len(self.leaf_)
         tree = np.arange(n_trees)
         by_output = np.eye(len(self.base_margin_))[self.tree_output_]  # (n_trees, n_outputs)
+        leaf_values, missing_left = self.leaf_values_, None
         out = np.empty((len(Z), len(self.base_margin_)))
         step = max(1, _CHUNK_CELLS // n_trees)
         for start in range(0, len(Z), step):
@@ -267,10 +312,10 @@ class GBDTStudent(Student):
                 go_left = x < self.threshold_[tree, node]
                 missing = np.isnan(x)
                 if missing.any():
-                    go_left = np.where(missing, self.missing_left_[tree, node], go_left)
+                    missing_left = self.missing_left_ if missing_left is None else missing_left
+                    go_left = np.where(missing, missing_left[tree, node], go_left)
                 node = 2 * node + 2 - go_left
-            leaves = self.leaf_[tree, node - (2**self.depth_ - 1)]
-            out[start:start + step] = leaves.astype(np.float64) @ by_output
+            out[start:start + step] = leaf_values[tree, node - (2**self.depth_ - 1)] @ by_output
         return out + self.base_margin_
 
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
@@ -288,7 +333,9 @@ class GBDTStudent(Student):
     def _portable_model(self) -> tuple[dict, dict]:
         from tabcompress.students.portable import floats, output
 
-        trees = [dict(_tree_nodes(self, t), output=int(self.tree_output_[t])) for t in range(len(self.leaf_))]
+        leaves, missing_left, outputs = self.leaf_values_, self.missing_left_, self.tree_output_
+        trees = [dict(_tree_nodes(self, t, leaves[t], missing_left[t]), output=int(outputs[t]))
+                 for t in range(len(self.leaf_))]
         model = {"kind": "trees", "compare": "<", "n_outputs": len(self.base_margin_),
                  "base": floats(self.base_margin_), "trees": trees}
         return model, output(self.task_, "sigmoid" if self.task_ == "binary" else "softmax")
@@ -324,9 +371,11 @@ def _saved_chunks(files: list[tuple[str, str]], label: Callable, base_margin: np
     return SavedChunks()
 
 
-def _tree_nodes(student: GBDTStudent, t: int) -> dict[str, list]:
-    """Tree ``t`` of a compiled student as node lists (tabcompress.students.portable), without the splits
-    that stand for a leaf above the last level (threshold +inf: both their subtrees are that leaf)."""
+def _tree_nodes(student: GBDTStudent, t: int, leaf_values: np.ndarray, missing_left: np.ndarray) -> dict[str, list]:
+    """Tree ``t`` of a compiled student as node lists (tabcompress.students.portable), given its leaf values
+    and missing sides (rows of :attr:`GBDTStudent.leaf_values_` and :attr:`~GBDTStudent.missing_left_`),
+    without the splits that stand for a leaf above the last level (threshold +inf: both their subtrees are
+    that leaf)."""
     n_splits = 2**student.depth_ - 1
     nodes: dict[str, list] = {key: [] for key in ("feature", "threshold", "missing_left", "left", "right", "value")}
 
@@ -339,11 +388,11 @@ def _tree_nodes(student: GBDTStudent, t: int) -> dict[str, list]:
         if position >= n_splits:
             nodes["feature"][index], nodes["threshold"][index], nodes["missing_left"][index] = -1, 0.0, True
             nodes["left"][index] = nodes["right"][index] = -1
-            nodes["value"][index] = [float(student.leaf_[t, position - n_splits])]
+            nodes["value"][index] = [float(leaf_values[position - n_splits])]
             return index
         nodes["feature"][index] = int(student.feature_[t, position])
         nodes["threshold"][index] = float(student.threshold_[t, position])
-        nodes["missing_left"][index] = bool(student.missing_left_[t, position])
+        nodes["missing_left"][index] = bool(missing_left[position])
         nodes["value"][index] = [0.0]
         nodes["left"][index] = add(2 * position + 1)
         nodes["right"][index] = add(2 * position + 2)
