@@ -434,7 +434,16 @@ def render_sizes(results: dict[str, Any], sizes: dict[str, Any], frontier_plots:
                      else "") + ".",
                   f"- At least as faithful as B5 in {_share(equal['at_least_B5'], equal['b5_compared'])} points.",
                   f"- At least as faithful as both in {_share(equal['at_least_both'], equal['both_compared'])} points "
-                  "where both were measured.", "",
+                  "where both were measured."]
+        per_size = equal.get("per_size")
+        if per_size:
+            lines.append(
+                f"- One point per (cell, size), the student tabcompress would give at that size (of the candidates "
+                f"of one size, the one its search rates best on the validation rows; the shipped student where it "
+                f"shipped that size): at least B4 in {_share(per_size['at_least_B4'], per_size['b4_compared'])}, "
+                f"at least B5 in {_share(per_size['at_least_B5'], per_size['b5_compared'])}, at least both in "
+                f"{_share(per_size['at_least_both'], per_size['both_compared'])} of them.")
+        lines += ["",
                   "| dataset | teacher | student or candidate | size | tabcompress | B4 | B4 size | ≥ B4 | B5 | ≥ B5 |",
                   "|---|---|---|---:|---:|---:|---:|:-:|---:|:-:|"]
         for p in points:

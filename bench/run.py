@@ -65,6 +65,7 @@ from tabcompress.evaluation.metrics import serialized_bytes  # noqa: E402
 from tabcompress.generators import CTGANGenerator, MUNGEGenerator  # noqa: E402
 from tabcompress.generators.cache import fit_generator  # noqa: E402
 from tabcompress.generators.registry import build_generator, resolve_generator  # noqa: E402
+from tabcompress.methods.search import validation_split  # noqa: E402
 from tabcompress.report import environment, to_json, versions  # noqa: E402
 from tabcompress.run.modes import train_student  # noqa: E402
 from tabcompress.schema import Schema  # noqa: E402
@@ -386,16 +387,19 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
     # size is fitted once per dataset and seed and scored against each teacher ---------------------
     true_fits: dict[tuple, tuple[Any, dict[str, Any]]] = {}
 
-    def fit_true_label(family: str, params: dict[str, Any], classes: np.ndarray | None) -> tuple[Any, dict, bool]:
-        """The student of ``family`` and ``params`` on the training rows' true labels, its fit's
-        timings, and whether an earlier cell had fitted it."""
-        key = (params_key(family, params), None if classes is None else tuple(np.asarray(classes).tolist()))
+    def fit_true_label(family: str, params: dict[str, Any], classes: np.ndarray | None,
+                       rows: np.ndarray | None = None) -> tuple[Any, dict, bool]:
+        """The student of ``family`` and ``params`` on the true labels of the training rows (of those
+        numbered ``rows``, when given), its fit's timings, and whether an earlier cell had fitted it."""
+        key = (params_key(family, params), None if classes is None else tuple(np.asarray(classes).tolist()),
+               None if rows is None else hash(np.asarray(rows).tobytes()))
         if key in true_fits:
             return (*true_fits[key], True)
         student = baseline_student(family, params, seed)
         timings: dict[str, Any] = {}
+        X, y = (X_train, y_train) if rows is None else (X_train.iloc[rows], y_train.iloc[rows])
         with meter.stage(timings, "student_fit"):
-            student.fit(X_train, true_targets(y_train, classes), classes=classes, categorical=schema.categorical)
+            student.fit(X, true_targets(y, classes), classes=classes, categorical=schema.categorical)
         true_fits[key] = (student, timings)
         return student, timings, False
 
@@ -520,9 +524,12 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                 trained = train_student(teacher, X_train, T_train, schema, config)
             timings.update({k: {"s": v} for k, v in trained.timings_s.items()})
             timings["label_real"] = t["label_real"]
+            # the search's candidates trained on its fit rows: their B5 trains on the same real rows
+            split = validation_split(len(X_train), config,
+                                     teacher.classes_[np.argmax(T_train, axis=1)] if classify else None)
             measured = measure_frontier(trained, config, task=teacher.task, classes=classes, X_test=X_test,
                                         teacher_pred=teacher_pred, y_test=y_true, cutter=cutter,
-                                        fit_true_label=fit_true_label)
+                                        fit_true_label=fit_true_label, fit_rows=None if split is None else split[0])
             results["frontier"].append({
                 "dataset": name, "seed": seed, "teacher": teacher_kind, "student": FRONTIER_STUDENT,
                 "settings": dict(args.set), "frontier_share": args.frontier_share, "teacher_bytes": teacher_bytes,
@@ -583,18 +590,20 @@ def candidate_label(name: str, generator: str | None, ratio: float | None) -> st
 
 def measure_frontier(trained: Any, config: Settings, *, task: str, classes: np.ndarray | None,
                      X_test: pd.DataFrame, teacher_pred: np.ndarray, y_test: np.ndarray | None,
-                     cutter: CutTeacher | None, fit_true_label) -> dict[str, Any]:
+                     cutter: CutTeacher | None, fit_true_label, fit_rows: np.ndarray | None = None) -> dict[str, Any]:
     """Every candidate of a search scored on the held-out rows as the other methods are (fidelity,
     pickled bytes), with B4 at its bytes and B5 of its family and size (``fit_true_label(family, params,
-    classes)`` → student, timings, reused); and the same for the student the search shipped (the chosen
-    candidate trained again on every training row). A baseline that cannot be made (a family this
+    classes, rows)`` → student, timings, reused); and the same for the student the search shipped (the
+    chosen candidate trained again on every training row). A candidate trained on the search's fit rows
+    (``fit_rows``, numbers of training rows) is compared with B5 trained on the same real rows; the
+    shipped student with B5 on every training row. A baseline that cannot be made (a family this
     tabcompress cannot build on the true labels, say) is recorded as its error."""
     candidates, searched = frontier_candidates(trained, config)
     if not any(getattr(c, "chosen", False) for c in candidates):
         for c in candidates:  # the search did not say: the student it returned is the chosen one
             c.chosen = c.student is getattr(trained, "student", None)
 
-    def scored(student: Any, family: str, params: dict[str, Any]) -> dict[str, Any]:
+    def scored(student: Any, family: str, params: dict[str, Any], rows: np.ndarray | None = None) -> dict[str, Any]:
         size = serialized_bytes(student)
         rec = {**score_predictions(task, teacher_pred, student.predict(X_test), y_test), "serialized_bytes": size,
                **(student.complexity() if hasattr(student, "complexity") else {})}
@@ -604,10 +613,10 @@ def measure_frontier(trained: Any, config: Settings, *, task: str, classes: np.n
             except Exception as exc:  # noqa: BLE001 - a baseline that fails is recorded, the run goes on
                 rec["B4"] = {"error": f"{type(exc).__name__}: {exc}"}
         try:
-            b5, fit_timings, reused = fit_true_label(family, params, classes)
+            b5, fit_timings, reused = fit_true_label(family, params, classes, rows)
             rec["B5"] = {**score_predictions(task, teacher_pred, b5.predict(X_test), y_test),
                          "serialized_bytes": serialized_bytes(b5), "fit_s": fit_timings["student_fit"]["s"],
-                         "reused_fit": reused}
+                         "reused_fit": reused, "rows": "fit" if rows is not None else "all"}
         except Exception as exc:  # noqa: BLE001
             rec["B5"] = {"error": f"{type(exc).__name__}: {exc}"}
         return rec
@@ -620,7 +629,7 @@ def measure_frontier(trained: Any, config: Settings, *, task: str, classes: np.n
                     "family": family, "params": params, "generator": generator, "synthetic_ratio": ratio,
                     "validation": getattr(c, "validation", None), "reported_bytes": getattr(c, "bytes", None),
                     "latency": getattr(c, "latency", None), "chosen": bool(getattr(c, "chosen", False)),
-                    **scored(c.student, family, params)})
+                    **scored(c.student, family, params, fit_rows if searched else None)})
     chosen = next((r for r in out if r["chosen"]), None)
     shipped = None
     if searched and getattr(trained, "student", None) is not None:

@@ -194,18 +194,44 @@ def size_points(results: dict[str, Any], cells: list[dict[str, Any]] | None = No
 
 
 def equal_bytes(points: list[dict[str, Any]]) -> dict[str, Any]:
-    """How often tabcompress's student is at least as faithful as B4 and as B5 at equal bytes."""
-    b4 = [p for p in points if p["B4"] is not None and p["b4_fits"]]
-    b5 = [p for p in points if p["B5"] is not None]
-    both = [p for p in b4 if p["B5"] is not None]
-    return {
-        "points": len(points),
-        "b4_compared": len(b4), "at_least_B4": sum(1 for p in b4 if p["fidelity"] >= p["B4"]),
-        "b4_over_budget": sum(1 for p in points if p["B4"] is not None and not p["b4_fits"]),
-        "b5_compared": len(b5), "at_least_B5": sum(1 for p in b5 if p["fidelity"] >= p["B5"]),
-        "both_compared": len(both),
-        "at_least_both": sum(1 for p in both if p["fidelity"] >= p["B4"] and p["fidelity"] >= p["B5"]),
-    }
+    """How often tabcompress's student is at least as faithful as B4 and as B5 at equal bytes: at every
+    point, and at every (cell, size) with the student tabcompress would give there (``per_size``, see
+    :func:`one_per_size`)."""
+    def counts(points: list[dict[str, Any]]) -> dict[str, Any]:
+        b4 = [p for p in points if p["B4"] is not None and p["b4_fits"]]
+        b5 = [p for p in points if p["B5"] is not None]
+        both = [p for p in b4 if p["B5"] is not None]
+        return {
+            "points": len(points),
+            "b4_compared": len(b4), "at_least_B4": sum(1 for p in b4 if p["fidelity"] >= p["B4"]),
+            "b4_over_budget": sum(1 for p in points if p["B4"] is not None and not p["b4_fits"]),
+            "b5_compared": len(b5), "at_least_B5": sum(1 for p in b5 if p["fidelity"] >= p["B5"]),
+            "both_compared": len(both),
+            "at_least_both": sum(1 for p in both if p["fidelity"] >= p["B4"] and p["fidelity"] >= p["B5"]),
+        }
+
+    return {**counts(points), "per_size": counts(one_per_size(points))}
+
+
+#: a candidate's options that say how it was trained, not its size (a tree grown on the teacher's classes)
+TRAINING_WAYS = ("grow_on",)
+
+
+def one_per_size(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One point per (cell, size): a cell's student; of the search's candidates of one size (the same
+    student on other rows, or trained another way), the one the search rates best on its validation rows
+    (never the held-out rows), or the shipped student where the search shipped that size (it is that
+    candidate trained again on every training row)."""
+    out = [p for p in points if p["kind"] == "student"]
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for p in points:
+        if p["kind"] != "student":
+            size = sorted((k, str(v)) for k, v in (p.get("params") or {}).items() if k not in TRAINING_WAYS)
+            groups[(p["dataset"], p["teacher"], p.get("family"), tuple(size))].append(p)
+    for group in groups.values():
+        shipped = [p for p in group if p["kind"] == "shipped"]
+        out.append(shipped[0] if shipped else max(group, key=lambda p: p.get("validation") or float("-inf")))
+    return out
 
 
 def within_teacher_bytes(results: dict[str, Any], points: list[dict[str, Any]],

@@ -14,6 +14,14 @@ point over every cell) goes to stdout.
     python bench/trials_gbdt.py --family linear --datasets magic,adult,california_housing,covertype_75k \\
         --seeds 0,1 --teachers rf,xgb --out linear.jsonl
 
+``--sizes 500x6,300x8`` replaces the grid by those trees × depths (learning rate 0.3), and ``--regime full``
+takes the full regime's rows (20 % held out, at most ``--max-train-rows`` training rows) with ``--ratio``
+MUNGE rows per training row, at most 100,000: the trial behind depth 8 in the ladder of sizes
+(docs/measurements.md, "Compact boosted trees, and depth 8")::
+
+    python bench/trials_gbdt.py --regime full --ratio 5 --datasets adult,magic --teachers rf \
+        --sizes 500x6,1000x6,300x8,600x8
+
 Grids: gbdt, trees 25, 50, 100, 200, 400 (per class) × learning rate 0.1, 0.2, 0.3, 0.5 at depth 4;
 linear, l2 0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1. Reading the defaults off the summary: gbdt's learning rate
 is the one with the best mean fidelity at each number of trees, and linear's l2 the one with the best
@@ -51,6 +59,7 @@ GRIDS = {
 }
 REFERENCE = ("tree", {"max_depth": 6, "refine_passes": 0})
 RATIO = 10
+MAX_SYNTHETIC = 100_000
 
 
 def main() -> None:
@@ -61,7 +70,14 @@ def main() -> None:
     p.add_argument("--seeds", default="0")
     p.add_argument("--teachers", default="rf,xgb")
     p.add_argument("--out", type=Path, help="also append one JSON line per grid point and cell here")
+    p.add_argument("--regime", choices=("small", "full"), default="small")
+    p.add_argument("--max-train-rows", type=int, default=20000, help="the full regime's most training rows")
+    p.add_argument("--ratio", type=float, default=RATIO, help="MUNGE rows per training row (at most 100,000)")
+    p.add_argument("--sizes", help="gbdt only: trees x depths to try instead of the grid, e.g. 500x6,300x8")
     a = p.parse_args()
+    if a.sizes:
+        GRIDS["gbdt"] = [{"n_trees": int(t), "learning_rate": 0.3, "max_depth": int(d)}
+                         for t, d in (size.split("x") for size in a.sizes.split(","))]
     sink = a.out.open("a") if a.out else None
     records: list[dict] = []
     for seed in map(int, a.seeds.split(",")):
@@ -72,16 +88,17 @@ def main() -> None:
 
 def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> list[dict]:
     name, path = bench.resolve_dataset(spec, a.data_dir)
-    data = bench.load_split(name, path, seed)
+    data = bench.load_split(name, path, seed, regime=a.regime,
+                            max_train_rows=a.max_train_rows if a.regime == "full" else None)
     X_train, X_test, schema = data.X_train, data.X_test, data.schema
-    rows = make_generator("munge").fit(X_train, schema, random_state=seed).sample(RATIO * len(X_train),
-                                                                                   random_state=seed + 1)
+    n_rows = min(MAX_SYNTHETIC, int(a.ratio * len(X_train)))
+    rows = make_generator("munge").fit(X_train, schema, random_state=seed).sample(n_rows, random_state=seed + 1)
     X = pd.concat([X_train, rows], ignore_index=True)
     one_row = X_test.iloc[:1]
     records = []
     for kind in a.teachers.split(","):
-        teacher = Teacher.from_model(bench.build_teacher(kind, data.classify, data.text_columns, seed, False)
-                                     .fit(X_train, data.y_train))
+        teacher = Teacher.from_model(bench.fit_teacher(
+            bench.build_teacher(kind, data.classify, data.text_columns, seed, False), X_train, data.y_train))
         T, T_test = label_rows(teacher, X), label_rows(teacher, X_test)
         teacher_pred = teacher.classes_[np.argmax(T_test, axis=1)] if data.classify else T_test
         fit_kwargs = {"classes": teacher.classes_ if data.classify else None, "categorical": schema.categorical}

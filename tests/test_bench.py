@@ -296,6 +296,7 @@ def _fake_search(teacher, X, T, depths=(2, 3, 6), chosen=3):
 
 
 def test_frontier_scores_every_candidate_with_b4_and_b5():
+    import numpy as np
     from baselines import CutTeacher, baseline_student, teacher_predictions, true_targets
     from run import measure_frontier
     from sklearn.ensemble import RandomForestClassifier
@@ -311,21 +312,25 @@ def test_frontier_scores_every_candidate_with_b4_and_b5():
     teacher_pred = teacher_predictions(teacher, X_test)
     fits = []
 
-    def fit_true_label(family, params, classes):
-        fits.append((family, params))
+    def fit_true_label(family, params, classes, rows=None):
+        fits.append((family, params, None if rows is None else len(rows)))
         student = baseline_student(family, params, 0)
-        return student.fit(X_train, true_targets(y_train, classes), classes=classes), {"student_fit": {"s": 0.01}}, False
+        X, y = (X_train, y_train) if rows is None else (X_train.iloc[rows], y_train.iloc[rows])
+        return student.fit(X, true_targets(y, classes), classes=classes), {"student_fit": {"s": 0.01}}, False
 
     trained = _fake_search(teacher, X_train, label_rows(teacher, X_train))
     out = measure_frontier(trained, Settings.from_options(student="tree"), task=teacher.task,
                            classes=teacher.classes_, X_test=X_test, teacher_pred=teacher_pred, y_test=y_test,
-                           cutter=CutTeacher(model, teacher.task), fit_true_label=fit_true_label)
+                           cutter=CutTeacher(model, teacher.task), fit_true_label=fit_true_label,
+                           fit_rows=np.arange(600))
     assert out["searched"] and out["chosen"] == "tree depth 3 · munge ×20"
     assert [c["name"] for c in out["candidates"]] == ["tree depth 2", "tree depth 3", "tree depth 6"]
     assert [c["label"] for c in out["candidates"]] == [f"tree depth {d} · munge ×20" for d in (2, 3, 6)]
     assert [c["chosen"] for c in out["candidates"]] == [False, True, False]
-    # B5 per candidate, then for the student shipped (its size: the chosen one's, here from the settings)
-    assert fits == [("tree", {"max_depth": d}) for d in (2, 3, 6)] + [("tree", {"max_depth": 6})]
+    # B5 per candidate on the search's fit rows, as the candidate; then for the student shipped (its size:
+    # the chosen one's, here from the settings) on every training row, as it
+    assert fits == [("tree", {"max_depth": d}, 600) for d in (2, 3, 6)] + [("tree", {"max_depth": 6}, None)]
+    assert [c["B5"]["rows"] for c in out["candidates"]] == ["fit"] * 3 and out["shipped"]["B5"]["rows"] == "all"
     shipped = out["shipped"]
     assert shipped["label"] == "tree depth 3 · munge ×20" and shipped["serialized_bytes"] == serialized_bytes(trained.student)
     assert shipped["B4"]["b4"]["budget_bytes"] == shipped["serialized_bytes"] and "fidelity" in shipped["B5"]
@@ -518,6 +523,25 @@ def test_sizes_figures_and_their_section(tmp_path):
     assert "every baseline (B0, B1, B2, B3) in **1 of 2** (50 %) cells" in text
     assert "at least B1 and B3 in **0 of 1** (0 %)" in text and "| r | rf | tree4 | yes | **no** |" in text
     assert "Within 1 %" not in text and "At equal bytes" in text and "For each dataset and seed (0, 1), 3,000" in text
+
+    # one point per (cell, size): of a size's candidates the one best on validation, or the shipped one
+    from summary import one_per_size
+
+    def point(kind, params, validation, family="gbdt", teacher="rf"):
+        return {"dataset": "c", "teacher": teacher, "kind": kind, "family": family, "params": params,
+                "validation": validation, "name": f"{kind} {params} {validation}"}
+
+    points = [point("candidate", {"trees": 5}, 0.8), point("candidate", {"trees": 5}, 0.9),
+              point("candidate", {"trees": 5}, 0.7, teacher="xgb"),
+              point("candidate", {"max_depth": 3, "grow_on": "probabilities"}, 0.8, family="tree"),
+              point("candidate", {"max_depth": 3, "grow_on": "classes"}, 0.85, family="tree"),
+              point("candidate", {"trees": 9}, 0.95), point("shipped", {"trees": 9}, None),
+              {**point("student", {}, None), "name": "tree4"}]
+    assert sorted(p["name"] for p in one_per_size(points)) == sorted([
+        "tree4", "candidate {'trees': 5} 0.9", "candidate {'trees': 5} 0.7",
+        "candidate {'max_depth': 3, 'grow_on': 'classes'} 0.85", "shipped {'trees': 9} None"])
+    assert eq["per_size"]["points"] <= eq["points"]
+    assert "One point per (cell, size)" in text
 
     # results without B4, B5, the frontier or tree cells: no section
     bare = _synthetic_results("small")
