@@ -387,8 +387,9 @@ class StudentSettings:
         None, Whole(2, none=True), "Tree student: maximum number of leaves.", panel=PANEL_STUDENT,
         shown="no limit")
     grow_on: str = setting(
-        "auto", OneOf(("auto", "probabilities", "classes")), "Tree student (classification): grow the tree on the "
-        "teacher's probabilities or on its most probable classes; auto: both are tried on the validation rows.",
+        "auto", OneOf(("auto", "probabilities", "classes")), "Tree and gbdt students (classification): grow the "
+        "trees on the teacher's probabilities or on its most probable classes; auto: both are tried on the "
+        "validation rows.",
         panel=PANEL_STUDENT)
     ccp_alpha: float = setting(
         0.0, Number(0.0), "Tree student: cost-complexity pruning (scikit-learn's ccp_alpha): prune the "

@@ -161,6 +161,9 @@ def test_max_size_fills_the_bound_with_boosted_trees(tmp_path, teachers):
     inside = [c for c in candidates if c["bytes"] <= 30_000]
     assert chosen["validation"]["fidelity"] == max(c["validation"]["fidelity"] for c in inside)
     assert report["student"]["serialized_bytes"] <= 30_000
+    # trees grown on the teacher's classes were tried too (--grow-on auto), and the choice ships as chosen
+    assert {c["params"]["grow_on"] for c in candidates} == {"probabilities", "classes"}
+    assert report["settings"]["student"]["grow_on"] == chosen["params"]["grow_on"]
 
 
 @pytest.mark.parametrize("option,value", [("--target-fidelity", "0.9"), ("--student", "auto")])

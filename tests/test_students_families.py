@@ -397,3 +397,22 @@ def test_a_gbdt_student_pickled_with_float32_leaves_loads_into_the_compact_array
     np.testing.assert_array_equal(loaded.missing_left_, student.missing_left_)
     np.testing.assert_allclose(loaded.predict_proba(X), student.predict_proba(X), rtol=1e-6)
     assert (loaded.predict(X) == student.predict(X)).all()
+
+
+def test_a_gbdt_grown_on_classes_learns_the_teachers_most_probable_class(covertype_soft, california):
+    from tabcompress.students.base import most_probable_one_hot
+
+    X, T, _, _, classes, categorical = covertype_soft
+    fit = {"classes": classes, "categorical": categorical}
+    on_classes = GBDTStudent(n_trees=8, max_depth=3, random_state=0, grow_on="classes").fit(X, T, **fit)
+    told = GBDTStudent(n_trees=8, max_depth=3, random_state=0).fit(X, most_probable_one_hot(T), **fit)
+    np.testing.assert_array_equal(on_classes.leaf_, told.leaf_)
+    np.testing.assert_array_equal(on_classes.predict_proba(X), told.predict_proba(X))
+    soft = GBDTStudent(n_trees=8, max_depth=3, random_state=0).fit(X, T, **fit)
+    assert not np.array_equal(soft.leaf_, on_classes.leaf_)
+    assert on_classes.fitted_settings()["grow_on"] == "classes"
+    # a regressor has no classes: it learns the values either way
+    X, y, categorical = _california(california)
+    a = GBDTStudent(n_trees=5, max_depth=3, random_state=0, grow_on="classes").fit(X, y, categorical=categorical)
+    b = GBDTStudent(n_trees=5, max_depth=3, random_state=0).fit(X, y, categorical=categorical)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))

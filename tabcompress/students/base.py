@@ -218,3 +218,9 @@ class Student(Estimator, ABC):
     @abstractmethod
     def _portable_model(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The ``model`` and ``output`` parts of :meth:`portable` (:mod:`tabcompress.students.portable`)."""
+
+
+def most_probable_one_hot(targets: np.ndarray) -> np.ndarray:
+    """The teacher's most probable class of each row, one-hot: what a student grown "on classes" learns
+    instead of the probability vectors ``targets``."""
+    return np.eye(targets.shape[1])[np.argmax(targets, axis=1)]

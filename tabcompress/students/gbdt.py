@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tabcompress.config import Number, Whole, parameter
-from tabcompress.students.base import Student
+from tabcompress.config import Number, OneOf, Whole, parameter
+from tabcompress.students.base import Student, most_probable_one_hot
 from tabcompress.students.encoding import TabularEncoder
 
 if TYPE_CHECKING:
@@ -48,7 +48,10 @@ class GBDTStudent(Student):
     (soft) label. Multiclass: softmax cross-entropy against the teacher's probability vector, as a
     custom objective (XGBoost's ``multi:softprob`` takes hard labels only): ``n_trees`` rounds of one
     tree per class. Regression: squared error to the teacher's values. Each row's base margin is the
-    weighted mean target (its logit, or the log of each class's mean probability).
+    weighted mean target (its logit, or the log of each class's mean probability). With
+    ``grow_on="classes"`` a classifier learns the teacher's most probable class instead (one-hot), which a
+    run tries on its validation rows too: a small ensemble then spends its trees on the class boundaries,
+    where fidelity is decided, rather than on a forest's smooth probabilities away from them.
 
     Categories are encoded as codes ordered by mean teacher output, as the tree student does; missing
     values stay missing and each split sends them the way XGBoost learnt. ``sample_weight`` is scaled
@@ -68,6 +71,7 @@ class GBDTStudent(Student):
     """
 
     name = "gbdt"
+    variants = ({"grow_on": "probabilities"}, {"grow_on": "classes"})
     # Depth 8 is for large bounds: filled to hundreds of rounds, it follows a forest teacher's deep trees
     # better than depth 6 at the same rounds (docs/measurements.md, "Compact boosted trees, and depth 8").
     sizes = tuple({"trees": trees, "max_depth": depth}
@@ -76,6 +80,7 @@ class GBDTStudent(Student):
     n_trees: int = parameter(DEFAULT_TREES, Whole(1))
     max_depth: int = parameter(DEFAULT_DEPTH, Whole(1))
     learning_rate: float = parameter(DEFAULT_LEARNING_RATE, Number(0.0, 1.0, open_low=True))
+    grow_on: str = parameter("probabilities", OneOf(("probabilities", "classes")))
     random_state: int | None = parameter(None, Whole(0, 2**32 - 1, none=True))
     #: a Dask cluster (:class:`tabcompress.cluster.Cluster`) that the next fit boosts on, set by a run with
     #: ``--dask``; not a parameter: the fit takes it and drops it, so a fitted student never holds (nor
@@ -129,10 +134,12 @@ class GBDTStudent(Student):
     def from_settings(cls, settings, *, device=None, time_limit=None) -> GBDTStudent:
         s = settings.student
         return cls(n_trees=s.trees, max_depth=DEFAULT_DEPTH if s.max_depth is None else s.max_depth,
-                   learning_rate=s.learning_rate, random_state=settings.seed)
+                   learning_rate=s.learning_rate, random_state=settings.seed,
+                   grow_on="probabilities" if s.grow_on == "auto" else s.grow_on)
 
     # -- fitting -------------------------------------------------------------------------------
     def _fit(self, X: pd.DataFrame, targets: np.ndarray, sample_weight: np.ndarray | None) -> None:
+        targets = self._learnt(targets)
         self.encoder_ = TabularEncoder(self.categorical_, numeric="raw", categories="ordinal")
         Z = self.encoder_.fit(X, targets).transform(X)
         cluster, stream = self.__dict__.pop("cluster", None), self.__dict__.pop("stream", None)
@@ -148,6 +155,10 @@ class GBDTStudent(Student):
             self.trained_on_ = "here" if cluster is None else "dask"
         self.base_margin_ = base_margin
         self._compile(booster)
+
+    def _learnt(self, targets: np.ndarray) -> np.ndarray:
+        """What the trees learn of the teacher's ``targets``: them, or its most probable classes (one-hot)."""
+        return most_probable_one_hot(targets) if self.grow_on == "classes" and targets.ndim == 2 else targets
 
     def _params(self) -> dict[str, Any]:
         """XGBoost's parameters, with the objective for binary and regression tasks (a multiclass one is
@@ -199,7 +210,7 @@ class GBDTStudent(Student):
 
         with tempfile.TemporaryDirectory(prefix="tabcompress-rows-") as folder:
             files, total, n = [], np.zeros(T_rest.shape[1:]), 0
-            parts = ((self.encoder_.transform(X), T) for X, T in stream.chunks())
+            parts = ((self.encoder_.transform(X), self._learnt(np.asarray(T))) for X, T in stream.chunks())
             for i, (Z, T) in enumerate(itertools.chain(parts, [(Z_rest, T_rest)])):
                 if not len(Z):
                     continue
@@ -331,7 +342,7 @@ class GBDTStudent(Student):
         return _softmax(margin)
 
     def fitted_settings(self) -> dict[str, Any]:
-        return {"max_depth": int(self.max_depth)}
+        return {"max_depth": int(self.max_depth), "grow_on": self.grow_on}
 
     def _portable_model(self) -> tuple[dict, dict]:
         from tabcompress.students.portable import floats, output

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tabcompress.config import Flag, Number, OneOf, Whole, parameter
-from tabcompress.students.base import Student
+from tabcompress.students.base import Student, most_probable_one_hot
 from tabcompress.students.encoding import TabularEncoder
 
 if TYPE_CHECKING:
@@ -122,7 +122,8 @@ class TreeStudent(Student):
         passes, starts = self.refine_passes, self.refine_starts
         classify = self.task_ != "regression"
         by_class = classify and self.grow_on == "classes"
-        grown = self._grow(Z, _one_hot(targets) if by_class else targets, sample_weight)
+        # on one-hot classes, the squared error a regression tree splits by is Gini's criterion
+        grown = self._grow(Z, most_probable_one_hot(targets) if by_class else targets, sample_weight)
         # what a search's pruned sizes need of the grown tree (more_sizes), as arrays; not pickled
         tree = grown.tree_
         self._grown = (tree.children_left.copy(), tree.children_right.copy(), tree.impurity.copy(),
@@ -187,7 +188,7 @@ class TreeStudent(Student):
             return "probabilities, all rows", grown
         # Classification alternates probability- and class-grown trees; regression has only values.
         by_class = classify and start % 2 == 1
-        fit_on = _one_hot(targets) if by_class else targets
+        fit_on = most_probable_one_hot(targets) if by_class else targets
         what = "classes" if by_class else ("probabilities" if classify else "values")
         if start == 1 and classify:
             return f"{what}, all rows", self._grow(Z, fit_on, sample_weight)
@@ -328,12 +329,6 @@ def pruning_path(left: np.ndarray, right: np.ndarray, impurity: np.ndarray,
         alphas.append(max(float(gain[t]), alphas[-1]))
         counts.append(leaves[0])
     return np.array(alphas), np.array(counts)
-
-
-def _one_hot(targets: np.ndarray) -> np.ndarray:
-    """The teacher's most probable class of each row, one-hot (a tree grown on it splits by Gini's
-    criterion in squared-error form)."""
-    return np.eye(targets.shape[1])[np.argmax(targets, axis=1)]
 
 
 def _loss(model: DecisionTreeRegressor, Z: np.ndarray, targets: np.ndarray, classify: bool,
