@@ -16,11 +16,14 @@ point over every cell) goes to stdout.
 
 ``--sizes 500x6,300x8`` replaces the grid by those trees × depths (learning rate 0.3), and ``--regime full``
 takes the full regime's rows (20 % held out, at most ``--max-train-rows`` training rows) with ``--ratio``
-MUNGE rows per training row, at most 100,000: the trial behind depth 8 in the ladder of sizes
-(docs/measurements.md, "Compact boosted trees, and depth 8")::
+MUNGE rows per training row, at most 100,000; ``--grow-on probabilities,classes`` tries each size both
+ways. The trials behind depth 8 in the ladder of sizes and gbdt's ``--grow-on`` (docs/measurements.md,
+"Compact boosted trees, depth 8 and trees grown on classes")::
 
-    python bench/trials_gbdt.py --regime full --ratio 5 --datasets adult,magic --teachers rf \
+    python bench/trials_gbdt.py --regime full --ratio 5 --datasets adult,magic --teachers rf \\
         --sizes 500x6,1000x6,300x8,600x8
+    python bench/trials_gbdt.py --regime full --ratio 5 --datasets letter,covertype_75k,magic,adult \\
+        --teachers rf,xgb --sizes 20x4,57x3 --grow-on probabilities,classes
 
 Grids: gbdt, trees 25, 50, 100, 200, 400 (per class) × learning rate 0.1, 0.2, 0.3, 0.5 at depth 4;
 linear, l2 0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1. Reading the defaults off the summary: gbdt's learning rate
@@ -74,10 +77,13 @@ def main() -> None:
     p.add_argument("--max-train-rows", type=int, default=20000, help="the full regime's most training rows")
     p.add_argument("--ratio", type=float, default=RATIO, help="MUNGE rows per training row (at most 100,000)")
     p.add_argument("--sizes", help="gbdt only: trees x depths to try instead of the grid, e.g. 500x6,300x8")
+    p.add_argument("--grow-on", default="probabilities",
+                   help="gbdt with --sizes: what the trees learn: probabilities, classes, or both comma-separated")
     a = p.parse_args()
     if a.sizes:
-        GRIDS["gbdt"] = [{"n_trees": int(t), "learning_rate": 0.3, "max_depth": int(d)}
-                         for t, d in (size.split("x") for size in a.sizes.split(","))]
+        GRIDS["gbdt"] = [{"n_trees": int(t), "learning_rate": 0.3, "max_depth": int(d), "grow_on": way}
+                         for t, d in (size.split("x") for size in a.sizes.split(","))
+                         for way in a.grow_on.split(",")]
     sink = a.out.open("a") if a.out else None
     records: list[dict] = []
     for seed in map(int, a.seeds.split(",")):

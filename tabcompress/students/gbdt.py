@@ -73,7 +73,8 @@ class GBDTStudent(Student):
     name = "gbdt"
     variants = ({"grow_on": "probabilities"}, {"grow_on": "classes"})
     # Depth 8 is for large bounds: filled to hundreds of rounds, it follows a forest teacher's deep trees
-    # better than depth 6 at the same rounds (docs/measurements.md, "Compact boosted trees, and depth 8").
+    # better than depth 6 at the same rounds (docs/measurements.md, "Compact boosted trees, depth 8 and trees
+    # grown on classes").
     sizes = tuple({"trees": trees, "max_depth": depth}
                   for trees, depth in ((5, 2), (10, 3), (20, 3), (20, 4), (50, 4), (100, 4), (100, 6), (200, 6),
                                        (100, 8)))
