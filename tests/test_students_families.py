@@ -388,12 +388,13 @@ def test_a_gbdt_student_pickled_with_float32_leaves_loads_into_the_compact_array
     X, T, classes = magic_soft
     student = GBDTStudent(n_trees=12, max_depth=3, random_state=0).fit(X, T, classes=classes)
     # the arrays as a student pickled before the compact ones held them
-    old = {k: v for k, v in vars(student).items() if k not in ("missing_bits_", "leaf_", "leaf_scale_")}
+    old = {k: v for k, v in vars(student).items() if k not in ("missing_bits_", "leaf_", "leaf_scale_", "grow_on")}
     old.update(leaf_=student.leaf_values_.astype(np.float32), missing_left_=student.missing_left_,
                tree_output_=student.tree_output_.astype(np.int32), feature_=student.feature_.astype(np.int16))
     loaded = GBDTStudent.__new__(GBDTStudent)
     loaded.__setstate__(old)
     assert "tree_output_" not in vars(loaded) and loaded.leaf_.dtype == np.float16
+    assert loaded.grow_on == "probabilities"  # a student from before --grow-on reached gbdt
     np.testing.assert_array_equal(loaded.missing_left_, student.missing_left_)
     np.testing.assert_allclose(loaded.predict_proba(X), student.predict_proba(X), rtol=1e-6)
     assert (loaded.predict(X) == student.predict(X)).all()

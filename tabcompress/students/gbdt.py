@@ -61,8 +61,8 @@ class GBDTStudent(Student):
     After training the booster is compiled into complete binary trees of the ensemble's depth, in arrays
     (node ``i``'s children are ``2i + 1`` and ``2i + 2``, so no child indices are stored): per split its
     feature (one byte up to 256 features), threshold (float32, XGBoost's own) and whether a missing value
-    goes left (one bit); per tree its leaf values, as float16 multiples of one scale (each within 2⁻¹¹ of
-    its own size of XGBoost's: the margins move by less than a thousandth of their leaves' sum); and
+    goes left (one bit); per tree its leaf values, as float16 multiples of one scale (each rounded to
+    within 2⁻¹¹ of XGBoost's value, so a margin moves by at most that share of its leaves' sizes); and
     the base margins. Tree ``t`` adds to output ``t % n_outputs``, as XGBoost grows them. A leaf above
     the last level is held as splits no row fails. A row goes left when its value, as float32, is below
     the threshold, as in XGBoost. A split costs about 5 bytes and a leaf 2, against some 21 per node
