@@ -314,7 +314,7 @@ class GBDTStudent(Student):
         n_trees = len(self.leaf_)
         tree = np.arange(n_trees)
         by_output = np.eye(len(self.base_margin_))[self.tree_output_]  # (n_trees, n_outputs)
-        leaf_values, missing_left = self.leaf_values_, None
+        missing_left = None  # unpacked from its bits when a row has a missing value
         out = np.empty((len(Z), len(self.base_margin_)))
         step = max(1, _CHUNK_CELLS // n_trees)
         for start in range(0, len(Z), step):
@@ -330,7 +330,8 @@ class GBDTStudent(Student):
                     missing_left = self.missing_left_ if missing_left is None else missing_left
                     go_left = np.where(missing, missing_left[tree, node], go_left)
                 node = 2 * node + 2 - go_left
-            out[start:start + step] = leaf_values[tree, node - (2**self.depth_ - 1)] @ by_output
+            leaves = self.leaf_[tree, node - (2**self.depth_ - 1)].astype(np.float64) * self.leaf_scale_
+            out[start:start + step] = leaves @ by_output
         return out + self.base_margin_
 
     def _predict_raw(self, X: pd.DataFrame) -> np.ndarray:
