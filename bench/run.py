@@ -65,7 +65,6 @@ from tabcompress.evaluation.metrics import serialized_bytes  # noqa: E402
 from tabcompress.generators import CTGANGenerator, MUNGEGenerator  # noqa: E402
 from tabcompress.generators.cache import fit_generator  # noqa: E402
 from tabcompress.generators.registry import build_generator, resolve_generator  # noqa: E402
-from tabcompress.methods.search import validation_split  # noqa: E402
 from tabcompress.report import environment, to_json, versions  # noqa: E402
 from tabcompress.run.modes import train_student  # noqa: E402
 from tabcompress.schema import Schema  # noqa: E402
@@ -525,11 +524,10 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
             timings.update({k: {"s": v} for k, v in trained.timings_s.items()})
             timings["label_real"] = t["label_real"]
             # the search's candidates trained on its fit rows: their B5 trains on the same real rows
-            split = validation_split(len(X_train), config,
-                                     teacher.classes_[np.argmax(T_train, axis=1)] if classify else None)
+            fit_rows = None if trained.validation is None else trained.validation[0]
             measured = measure_frontier(trained, config, task=teacher.task, classes=classes, X_test=X_test,
                                         teacher_pred=teacher_pred, y_test=y_true, cutter=cutter,
-                                        fit_true_label=fit_true_label, fit_rows=None if split is None else split[0])
+                                        fit_true_label=fit_true_label, fit_rows=fit_rows)
             results["frontier"].append({
                 "dataset": name, "seed": seed, "teacher": teacher_kind, "student": FRONTIER_STUDENT,
                 "settings": dict(args.set), "frontier_share": args.frontier_share, "teacher_bytes": teacher_bytes,

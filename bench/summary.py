@@ -213,8 +213,12 @@ def equal_bytes(points: list[dict[str, Any]]) -> dict[str, Any]:
     return {**counts(points), "per_size": counts(one_per_size(points))}
 
 
-#: a candidate's options that say how it was trained, not its size (a tree grown on the teacher's classes)
-TRAINING_WAYS = ("grow_on",)
+def training_ways() -> frozenset[str]:
+    """A candidate's options that say how it was trained, not its size: those of every registered
+    student's variants (a tree or gbdt grown on the teacher's classes)."""
+    from tabcompress.students.registry import student_class, student_names
+
+    return frozenset(key for name in student_names() for way in student_class(name).variants for key in way)
 
 
 def one_per_size(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -224,9 +228,10 @@ def one_per_size(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
     candidate trained again on every training row)."""
     out = [p for p in points if p["kind"] == "student"]
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    ways = training_ways()
     for p in points:
         if p["kind"] != "student":
-            size = sorted((k, str(v)) for k, v in (p.get("params") or {}).items() if k not in TRAINING_WAYS)
+            size = sorted((k, str(v)) for k, v in (p.get("params") or {}).items() if k not in ways)
             groups[(p["dataset"], p["teacher"], p.get("family"), tuple(size))].append(p)
     for group in groups.values():
         shipped = [p for p in group if p["kind"] == "shipped"]

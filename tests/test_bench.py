@@ -283,6 +283,8 @@ def _fake_search(teacher, X, T, depths=(2, 3, 6), chosen=3):
     """What train_student with --student auto returns: a TrainedStudent-like object with candidates."""
     from types import SimpleNamespace
 
+    import numpy as np
+
     from tabcompress.students import make_student
 
     classes = teacher.classes_ if teacher.is_classifier else None
@@ -291,8 +293,9 @@ def _fake_search(teacher, X, T, depths=(2, 3, 6), chosen=3):
         student = make_student("tree", max_depth=d, random_state=0).fit(X, T, classes=classes)
         candidates.append(_Candidate(f"tree depth {d}", "tree", {"max_depth": d}, student, d == chosen, 0.8 + d / 100))
     best = next(c.student for c in candidates if c.chosen)
+    n_fit = int(0.8 * len(X))  # the fit rows and the validation rows, as a search keeps them
     return SimpleNamespace(student=best, candidates=candidates, generator_info={"name": "munge"}, n_synthetic=0,
-                           timings_s={"student_fit": 0.1})
+                           timings_s={"student_fit": 0.1}, validation=(np.arange(n_fit), np.arange(n_fit, len(X))))
 
 
 def test_frontier_scores_every_candidate_with_b4_and_b5():
@@ -570,3 +573,5 @@ def test_frontier_runs_tabcompress_search(tmp_path):
         assert "error" not in c["B4"] and "error" not in c["B5"], c
         assert c["B4"]["b4"]["budget_bytes"] == c["serialized_bytes"]
     assert entry["shipped"]["label"] == entry["chosen"]
+    # the candidates' B5 on the search's own fit rows (train_student says which), the shipped one's on all
+    assert {c["B5"]["rows"] for c in cands} == {"fit"} and entry["shipped"]["B5"]["rows"] == "all"

@@ -74,3 +74,22 @@ def test_train_student_reuses_a_fitted_generator(teachers, magic):
     fresh = train_student(teacher, X, label_rows(teacher, X), schema, config)
     assert "generator_fit" in fresh.timings_s and fresh.generator_info["reused"] is False
     np.testing.assert_array_equal(fresh.student.predict_proba(X), trained.student.predict_proba(X))
+
+
+def test_train_student_says_which_rows_its_search_fitted_on(teachers, magic):
+    from tabcompress.methods.search import validation_split
+    from tabcompress.run.modes import train_student
+    from tabcompress.teachers.labeling import label_rows
+
+    teacher = Teacher.from_model(__import__("joblib").load(teachers["rf_magic"]))
+    X = magic.drop(columns="target").iloc[:400].reset_index(drop=True)
+    T = label_rows(teacher, X)
+    config = Settings.from_options(generator="none", baseline=False)
+    trained = train_student(teacher, X, T, Schema.infer(X), config)
+    fit, validation = validation_split(len(X), config, teacher.classes_[np.argmax(T, axis=1)])
+    np.testing.assert_array_equal(trained.validation[0], fit)
+    np.testing.assert_array_equal(trained.validation[1], validation)
+    assert trained.search.fit_rows == len(fit) and trained.search.validation_rows == len(validation)
+    # without validation rows there is no search, and nothing to say
+    none = train_student(teacher, X, T, Schema.infer(X), config.replace(validation_size=0))
+    assert none.validation is None and none.search is None

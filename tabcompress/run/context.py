@@ -129,6 +129,9 @@ class TrainedStudent:
     search: Any = None  # the validation search (tabcompress.methods.search.SearchResult), when one ran
     notes: list[str] = field(default_factory=list)  # notes made while training (already shown)
     chosen: dict[str, Any] | None = None  # the student family and the options of its size, as shipped
+    #: the fit rows and the validation rows of the training rows the search used (index arrays or slices, as
+    #: :func:`tabcompress.methods.search.validation_split` gives them), when it kept validation rows
+    validation: tuple[Any, Any] | None = field(default=None, repr=False)
 
     @property
     def candidates(self) -> list[Any]:

@@ -569,7 +569,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     return TrainedStudent(student=student, baseline=baseline, generator=generator,
                           generator_info=generator_info, n_synthetic=int(len(X_synth)),
                           timings_s=stages.seconds, selection=selection_info, budget=budget_info,
-                          X_synth=X_synth, T_synth=T_synth, search=searched, notes=notes,
+                          X_synth=X_synth, T_synth=T_synth, search=searched, notes=notes, validation=split,
                           chosen={"student": chosen_family, **chosen_params,
                                   "generator": name if n_used else "none"})
 
