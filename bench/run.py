@@ -355,32 +355,24 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
             generated["B3"] = munge.sample(int(round(args.munge_ratio * n)), random_state=seed + 1)
         gen_records["B3"] = {"fit_rows": int(munge.n_fit_rows_), "p": args.munge_p, "s": args.munge_s,
                              "synthetic_rows": int(len(generated["B3"])), **_stage_pair(shared, "B3")}
-    # tabcompress's generator depends on the student (``--generator auto``): each one it picks is
-    # fitted once per dataset and seed, as the library would, without the cache. (The frontier's search
-    # fits its own generators inside train_student.)
+    # tabcompress's generator depends on the student and the teacher (``--generator auto``): each one it
+    # picks is fitted once per dataset and seed (and teacher, for one that reads the teacher's trees), as
+    # the library would, without the cache. (The frontier's search fits its own generators inside
+    # train_student.)
     tc_gens: dict[str, Any] = {}
 
-    def tabcompress_generator(config: Settings):
-        name = resolve_generator(config, schema)
-        if name != "none" and name not in tc_gens:
-            key = f"tabcompress_generator_fit:{name}"
-            with meter.stage(shared, key):
-                gen, _ = fit_generator(build_generator(name, config, device="cpu"), X_train, schema,
-                                       random_state=seed, cache=None)
-            tc_gens[name] = gen
-            log(f"  tabcompress {name}: {shared[key]['s']:.1f} s")
-        return tc_gens.get(name)
-
-    if "tabcompress" in args.methods:
-        for student_name in cell_students(args):
-            tabcompress_generator(tabcompress_config(args, seed, student_name))
-    results["generators"].append({
-        "dataset": name, "seed": seed,
-        **gen_records,
-        "tabcompress": {gname: {"fit_rows": int(gen.n_fit_rows_), **training_facts(gen),
-                                "fit": shared[f"tabcompress_generator_fit:{gname}"]}
-                        for gname, gen in tc_gens.items()},
-    })
+    def tabcompress_generator(config: Settings, teacher: Teacher, teacher_kind: str):
+        gname = resolve_generator(config, schema, teacher)
+        if gname == "none":
+            return None
+        built = build_generator(gname, config, device="cpu", teacher=teacher)
+        key = f"{gname}@{teacher_kind}" if any(p.needs_teacher for p in built.parts) else gname
+        if key not in tc_gens:
+            stage = f"tabcompress_generator_fit:{key}"
+            with meter.stage(shared, stage):
+                tc_gens[key], _ = fit_generator(built, X_train, schema, random_state=seed, cache=None)
+            log(f"  tabcompress {key}: {shared[stage]['s']:.1f} s")
+        return key, tc_gens[key]
 
     # -- students on the true labels (B0, B5): they do not depend on the teacher, so each family and
     # size is fitted once per dataset and seed and scored against each teacher ---------------------
@@ -478,13 +470,13 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                     continue
                 if method == "tabcompress":
                     config = tabcompress_config(args, seed, student_name)
-                    gen = tabcompress_generator(config)
+                    gen_key, gen = tabcompress_generator(config, teacher, teacher_kind) or (None, None)
                     with meter.stage(timings, "train_student"):
                         trained = train_student(teacher, X_train, T_train, schema, config, generator=gen)
                     student = trained.student
                     timings.update({k: {"s": v} for k, v in trained.timings_s.items()})
                     if gen is not None:
-                        timings["generator_fit"] = shared[f"tabcompress_generator_fit:{gen.name}"]
+                        timings["generator_fit"] = shared[f"tabcompress_generator_fit:{gen_key}"]
                     timings["label_real"] = t["label_real"]
                     synthetic = trained.n_synthetic
                 elif method in ("B0", "B5"):
@@ -539,6 +531,14 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                 + (f", shipped {shipped['fidelity']:.4f} ({shipped['serialized_bytes'] / 1024:.1f} KiB)" if shipped else "")
                 + ": " + "  ".join(f"{c['label']} {c['fidelity']:.4f} ({c['serialized_bytes'] / 1024:.1f} KiB)"
                                    for c in measured["candidates"]))
+
+    results["generators"].append({
+        "dataset": name, "seed": seed,
+        **gen_records,
+        "tabcompress": {key: {"fit_rows": int(gen.n_fit_rows_), **training_facts(gen),
+                              "fit": shared[f"tabcompress_generator_fit:{key}"]}
+                        for key, gen in tc_gens.items()},
+    })
 
 
 # -- the frontier: every student tabcompress's search tried ----------------------------------------

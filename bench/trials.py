@@ -13,8 +13,8 @@ MUNGE); M50 (50× MUNGE); SEL (10× MUNGE, half of it chosen by two rounds of te
 selection); SELr3 (three rounds, 70 % selected); SELnoU (SEL without the uncertainty term); COP (10×
 copula); CT (10× CTGAN at the library's settings); MIX (10× munge+ctgan); CT20 and MIX20 (the same at
 20×); F20 (20× rows sampled from the teacher's trees, as data-free runs make them); MF20 (10× MUNGE plus
-10× such rows). A trailing ``h`` (e.g. ``B3h``) trains on the teacher's hard classes instead of its
-probabilities. Tree students are CART's greedy trees unless the variant ends in ``+R`` (e.g.
+10× such rows); MF40 (20× of each). A trailing ``h`` (e.g. ``B3h``) trains on the teacher's hard
+classes instead of its probabilities. Tree students are CART's greedy trees unless the variant ends in ``+R`` (e.g.
 ``M20+R``): then the grown tree's splits are refined (``refine_passes=3``) from the library's default
 number of starting trees; ``+R1``, ``+R2``, ... sets that number (``refine_starts``).
 
@@ -36,9 +36,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
+from baselines import baseline_student  # noqa: E402
 
 from tabcompress import Teacher, evaluation  # noqa: E402
-from tabcompress.generators import make_generator  # noqa: E402
+from tabcompress.config import Settings  # noqa: E402
+from tabcompress.errors import InputError  # noqa: E402
+from tabcompress.generators.registry import build_generator  # noqa: E402
 from tabcompress.methods.selection import SelectionRule, train_with_selection  # noqa: E402
 from tabcompress.students import make_student  # noqa: E402
 from tabcompress.teachers.labeling import label_rows  # noqa: E402
@@ -58,6 +61,7 @@ VARIANTS = {
     "MIX20": ("munge+ctgan", 20, None),
     "F20": ("forest", 20, None),
     "MF20": ("munge+forest", 20, None),
+    "MF40": ("munge+forest", 40, None),
 }
 
 
@@ -83,20 +87,21 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
     X_train, X_test, y_train = data.X_train, data.X_test, data.y_train
     schema, classify, text = data.schema, data.classify, data.text_columns
     generators: dict[str, object] = {}
+    settings = Settings().replace(early_stop=True)
     for kind in a.teachers.split(","):
-        teacher = Teacher.from_model(bench.build_teacher(kind, classify, text, seed, False).fit(X_train, y_train))
+        model = bench.fit_teacher(bench.build_teacher(kind, classify, text, seed, False), X_train, y_train)
+        teacher = Teacher.from_model(model)
         T_train, T_test = label_rows(teacher, X_train), label_rows(teacher, X_test)
         teacher_pred = teacher.classes_[np.argmax(T_test, axis=1)] if classify else T_test
         for student_name in a.students.split(","):
             options = {k: v for k, v in bench.STUDENTS[student_name].items() if k != "student"}
             kind_of_student = bench.STUDENTS[student_name]["student"]
-            if kind_of_student == "mlp":
-                options["device"] = "cpu"
 
             def make(refine: bool = False, starts: int | None = None):
-                extra = ({"refine_passes": 3 if refine else 0, "refine_starts": starts}
-                         if kind_of_student == "tree" else {})
-                return make_student(kind_of_student, random_state=seed, **options, **extra)
+                if kind_of_student != "tree":  # built from its options as a run builds it, on the CPU
+                    return baseline_student(kind_of_student, options, seed)
+                return make_student("tree", random_state=seed, **options, refine_passes=3 if refine else 0,
+                                    refine_starts=starts)
 
             fit_kwargs = {"classes": teacher.classes_ if classify else None, "categorical": schema.categorical}
             scores = {}
@@ -115,14 +120,19 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                     student = make_this().fit(X_train, targets(T_train), **fit_kwargs)
                 else:
                     gen_name, ratio, selection = VARIANTS[base]
-                    if "forest" in gen_name:
-                        gen_name = f"{gen_name}:{kind}"  # the forest rows come from this teacher
-                        if gen_name not in generators:
-                            generators[gen_name] = _ForestRows(teacher, schema, X_train, seed, gen_name)
-                    if gen_name not in generators:
-                        generators[gen_name] = make_generator(gen_name, early_stop=True).fit(
-                            X_train, schema, random_state=seed)
-                    gen = generators[gen_name]
+                    key = f"{gen_name}:{kind}"  # rows from the teacher's trees are this teacher's
+                    if key not in generators:
+                        # as a run builds it (--generator NAME): CTGAN stops early, the forest's rows
+                        # come from this teacher's trees
+                        try:
+                            generators[key] = build_generator(gen_name, settings, teacher=teacher).fit(
+                                X_train, schema, random_state=seed)
+                        except InputError as err:  # trees the forest's rows cannot be read from
+                            generators[key] = None
+                            print(f"{name} {seed} {kind}: {gen_name}: {err}", file=sys.stderr)
+                    gen = generators[key]
+                    if gen is None:
+                        continue
                     n = ratio * len(X_train)
                     if selection is None:
                         rows = gen.sample(n, random_state=seed + 1)
@@ -142,27 +152,6 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                                            "seconds": round(time.perf_counter() - start, 2)}) + "\n")
                     sink.flush()
             print(name, seed, kind, student_name, scores, flush=True)
-
-
-class _ForestRows:
-    """Rows from the teacher's trees (data-free sampling), brought into the real rows' schema; for
-    ``munge+forest``, half of them MUNGE rows instead."""
-
-    def __init__(self, teacher, schema, X_train, seed, name):
-        from tabcompress.generators.forest import ForestSampler
-        from tabcompress.teachers.space import feature_space
-
-        self.sampler = ForestSampler(feature_space(teacher))
-        self.schema = schema
-        self.munge = (make_generator("munge").fit(X_train, schema, random_state=seed)
-                      if name.startswith("munge+") else None)
-
-    def sample(self, n, random_state=None):
-        n_forest = n if self.munge is None else n // 2
-        rows = self.schema.conform(self.sampler.sample(n_forest, random_state=random_state))
-        if self.munge is None:
-            return rows
-        return pd.concat([self.munge.sample(n - n_forest, random_state=random_state), rows], ignore_index=True)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,23 @@ def test_auto_picks_from_student_and_columns(bank, magic, covertype):
     assert resolve_generator(Settings.from_options(generator="copula", student="mlp"), bank_schema) == "copula"
 
 
+def test_auto_adds_rows_from_the_teachers_trees_where_they_count_rows(teachers, magic):
+    schema = Schema.infer(magic.drop(columns="target"))
+    forest, pipeline, boosted = (Teacher.from_model(joblib.load(teachers[name]))
+                                 for name in ("rf_magic", "pipe_bank", "xgb_magic"))
+    tree = Settings.from_options(student="tree")
+    assert forest.counts_rows and pipeline.counts_rows and not boosted.counts_rows
+    assert resolve_generator(tree, schema, forest) == "munge+forest"
+    assert resolve_generator(tree, None, pipeline) == "munge+forest"  # read through its one-hot encoder
+    assert resolve_generator(tree, schema, boosted) == "munge"  # XGBoost's cover is a sum of hessians
+    assert resolve_generator(tree, schema) == "munge"  # no teacher known yet
+    assert resolve_generator(Settings.from_options(student="gbdt"), schema, forest) == "munge+forest"
+    assert resolve_generator(Settings.from_options(student="auto"), schema, forest) == "munge+forest"
+    for other in (Settings.from_options(student="mlp"), Settings.from_options(student="linear"),
+                  Settings.from_options(student="tree", generator="munge")):
+        assert resolve_generator(other, schema, forest) == "munge"
+
+
 # -- selection ----------------------------------------------------------------------------------
 def test_select_takes_the_top_scores_with_a_region_cap():
     scores = np.array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0], dtype=float)
@@ -168,7 +185,7 @@ def test_damaged_cache_entry_is_refitted(teachers, tmp_path):
 
 def test_library_defaults_run_without_torch_for_trees(teachers, bank):
     result = distill(teachers["pipe_bank"], bank, Settings.from_options(seed=0))
-    assert result.report["generator"]["name"] == "munge"
+    assert result.report["generator"]["name"] == "munge+forest"
     # all of them, a quarter or none, as the validation rows chose
     assert result.report["data"]["synthetic_rows"] in {0, 5 * result.report["data"]["train_rows"],
                                                        20 * result.report["data"]["train_rows"]}

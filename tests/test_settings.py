@@ -117,7 +117,7 @@ def test_report_records_resolved_settings_absolute_paths_and_umask(teachers, tmp
     report = json.loads(done.stdout)
     settings = report["settings"]
     assert settings["data"]["target"] == "target"  # 'target when present', resolved
-    assert settings["generator"]["name"] == "munge"  # auto's pick
+    assert settings["generator"]["name"] == "munge+forest"  # auto's pick for a forest and a tree
     assert settings["generator"]["synthetic_rows"] == report["data"]["synthetic_rows"]
     assert settings["device"] == "cpu" and settings["output"]["student_format"] == "joblib"
     assert settings["student"]["refine_passes"] == 0 and settings["generator"]["cache_dir"]

@@ -14,7 +14,8 @@ import pytest
 from conftest import heldout_rows, predict_in_fresh_process, run_cli
 from test_cli_bad_input import assert_bad_input
 
-from tabcompress import InputError, load_teacher
+from tabcompress import InputError, Settings, load_teacher
+from tabcompress.generators.registry import resolve_generator
 from tabcompress.teachers import Teacher
 
 lgb = pytest.importorskip("lightgbm")
@@ -146,6 +147,12 @@ def test_data_free_from_a_lightgbm_teacher(magic_lgb, tmp_path):
     report = json.loads(done.stdout)
     majority = max(np.mean(magic_lgb["model"].predict(X)), 1 - np.mean(magic_lgb["model"].predict(X)))
     assert report["metrics"]["student"]["fidelity"] > max(0.75, majority)
+
+
+def test_auto_samples_its_trees_unless_they_split_on_categories(bank_lgb, magic_lgb):
+    tree = Settings.from_options(student="tree")
+    assert resolve_generator(tree, None, Teacher.from_model(magic_lgb["model"])) == "munge+forest"
+    assert resolve_generator(tree, None, Teacher.from_model(bank_lgb["model"])) == "munge"
 
 
 def test_data_free_refuses_categorical_splits_in_one_line(bank_lgb, tmp_path):

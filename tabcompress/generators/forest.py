@@ -40,8 +40,9 @@ import numpy as np
 import pandas as pd
 
 from tabcompress.config import Whole, check, parameter
+from tabcompress.errors import InputError
 from tabcompress.generators.base import Generator, ProgressCallback
-from tabcompress.teachers.space import CODE, INDICATOR, NUMERIC, FeatureSpace
+from tabcompress.teachers.space import CODE, INDICATOR, NUMERIC, FeatureSpace, feature_space
 
 #: rows sampled per vectorised block (bounds memory: two float arrays of block × inputs)
 BLOCK_ROWS = 50_000
@@ -195,6 +196,20 @@ class ForestSampler:
         return pd.DataFrame(out, columns=space.schema.names)
 
 
+def follows_training_rows(teacher: Any) -> bool:
+    """Whether rows drawn from ``teacher``'s trees follow its training rows: its trees count the rows
+    that reached each node (``Teacher.counts_rows``; XGBoost's cover, a sum of hessians, weighs the
+    regions where it is unsure instead) and the sampler can read them (not LightGBM's categorical
+    splits, say)."""
+    if teacher is None or not teacher.counts_rows:
+        return False
+    try:
+        feature_space(teacher)  # read once: the generator's fit takes it from the cache
+    except InputError:
+        return False
+    return True
+
+
 @dataclass(eq=False)
 class TeacherTreesGenerator(Generator):
     """Rows from the regions of the teacher's training data (see :class:`ForestSampler`).
@@ -216,8 +231,6 @@ class TeacherTreesGenerator(Generator):
         return cls(teacher=teacher, trees_per_row=settings.generator.forest_trees)
 
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
-        from tabcompress.teachers.space import feature_space
-
         if self.teacher is None:
             raise ValueError("the forest generator samples a teacher's trees: build it with teacher=")
         self.sampler_ = ForestSampler(feature_space(self.teacher), trees_per_row=self.trees_per_row)

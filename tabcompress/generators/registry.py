@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from tabcompress.config import Settings
     from tabcompress.generators.base import Generator
     from tabcompress.schema import Schema
+    from tabcompress.teachers.base import Teacher
 
 def make_generator(name: str, **params: Any) -> "Generator | None":
     """The generator ``name`` built with ``params``; None for ``none``. A mixture (``a+b``) takes no
@@ -48,27 +49,42 @@ def trains(name: str) -> bool:
     return any(p != NO_GENERATOR and GENERATORS.get(p).trains for p in generator_parts(name))
 
 
-def auto_generator(student: str, schema: "Schema | None" = None) -> str:
-    """``--generator auto``'s pick for a student on data with ``schema``: MUNGE for tree students, whose
-    few splits must follow the real rows' distribution, which MUNGE's rows keep and CTGAN's do not (and
-    for the gbdt and linear students, whose defaults were measured on MUNGE rows). For
-    an MLP: CTGAN when at least a third of the columns are categorical (MUNGE's nearest neighbours are
-    poor when most of the distance is category mismatches); half MUNGE and half CTGAN rows when some are
-    (CTGAN covers category combinations MUNGE's rows miss); MUNGE when none are. The benchmark's cells
-    behind the rule are in docs/measurements.md ("Generators and auto's rule").
+#: the students ``auto`` gives rows from the teacher's trees where they follow its training rows
+TREES_FROM_TREES = ("tree", "gbdt", "auto")
+
+
+def auto_generator(student: str, schema: "Schema | None" = None, teacher: "Teacher | None" = None) -> str:
+    """``--generator auto``'s pick for a student on data with ``schema``, distilling ``teacher``.
+
+    * A tree, boosted trees, a linear model and ``--student auto``'s search of them: MUNGE, whose rows
+      keep the real rows' distribution that a tree's few splits must follow (CTGAN's do not).
+    * For the students made of trees (:data:`TREES_FROM_TREES`), half MUNGE and half rows drawn from the
+      teacher's own trees, when those trees count the training rows at each node (forests, LightGBM,
+      CatBoost; :func:`~tabcompress.generators.forest.follows_training_rows`): those rows follow the
+      teacher's training data, which may be far larger than the rows at hand.
+    * An MLP: CTGAN when at least a third of the columns are categorical (MUNGE's nearest neighbours are
+      poor when most of the distance is category mismatches); half MUNGE and half CTGAN rows when some
+      are (CTGAN covers category combinations MUNGE's rows miss); MUNGE when none are.
+
+    The measurements behind the rule are in docs/measurements.md ("Generators and auto's rule").
     """
-    if student == "mlp" and schema is not None and schema.categorical:
-        if len(schema.categorical) >= len(schema.columns) / 3:
-            return "ctgan"
-        return "munge+ctgan"
+    if student == "mlp":
+        if schema is not None and schema.categorical:
+            return "ctgan" if len(schema.categorical) >= len(schema.columns) / 3 else "munge+ctgan"
+        return "munge"
+    if student in TREES_FROM_TREES and teacher is not None:
+        from tabcompress.generators.forest import follows_training_rows
+
+        if follows_training_rows(teacher):
+            return "munge+forest"
     return "munge"
 
 
-def resolve_generator(settings: "Settings", schema: "Schema | None" = None) -> str:
-    """The generator a run uses: the one set, or ``auto``'s pick."""
+def resolve_generator(settings: "Settings", schema: "Schema | None" = None, teacher: "Teacher | None" = None) -> str:
+    """The generator a run uses: the one set, or ``auto``'s pick (for ``teacher``, when it is known)."""
     if settings.generator.name != "auto":
         return settings.generator.name
-    return auto_generator(settings.student_name, schema)
+    return auto_generator(settings.student_name, schema, teacher)
 
 
 __all__ = ["GENERATORS", "NO_GENERATOR", "auto_generator", "build_generator", "generator_names", "generator_parts",

@@ -399,7 +399,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     if time_left is None:
         time_left = settings.budget.time_budget
     reused = generator is not None and hasattr(generator, "schema_")
-    name = generator.name if generator is not None else resolve_generator(settings, schema)
+    name = generator.name if generator is not None else resolve_generator(settings, schema, teacher)
     fit_kwargs = _fit_kwargs(teacher, schema)
     deadline = started + time_left if time_left is not None else None
 

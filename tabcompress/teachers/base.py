@@ -177,6 +177,9 @@ class Teacher(ABC):
     #: tabcompress that installs it; None when it is one of tabcompress's own dependencies.
     library: str | None = None
     extra: str | None = None
+    #: Whether the weight its trees record at a node is the number of training rows that reached it
+    #: (so rows drawn from the trees follow its training data); XGBoost's cover is a sum of hessians.
+    counts_rows: bool = False
 
     def __init__(self, model: Any, *, task: str, classes: Any, feature_names: Sequence[Any] | None,
                  n_features: int, kind: str, source: Path | None = None):

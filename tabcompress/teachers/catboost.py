@@ -143,6 +143,7 @@ class CatBoostTeacher(Teacher):
     file_suffixes = (".cbm", ".json")
     library = "catboost"
     extra = "catboost"
+    counts_rows = True  # a leaf's weight: the learning rows (their weights) that reached it
 
     # -- construction ----------------------------------------------------------------------------
     @classmethod

@@ -49,6 +49,7 @@ class LightGBMTeacher(Teacher):
     file_suffixes = (".txt",)
     library = "lightgbm"
     extra = "lightgbm"
+    counts_rows = True  # a node's count
 
     @classmethod
     def handles(cls, model: Any) -> bool:

@@ -91,6 +91,8 @@ class SklearnTeacher(Teacher):
             n_features = len(names) if names is not None else estimator.get_booster().num_features()
         kind = describe_model(model, type(model).__name__)
         self._estimator = estimator
+        # scikit-learn's trees count (weighted) rows at each node; an XGBoost wrapper's hold its cover
+        self.counts_rows = not isinstance(estimator, _xgb_sklearn_classes())
         super().__init__(model, task=task, classes=classes, feature_names=names, n_features=n_features, kind=kind,
                          source=source)
 

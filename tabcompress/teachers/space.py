@@ -15,6 +15,7 @@ ensemble's own input space, where :mod:`tabcompress.generators.forest` samples r
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,9 +122,20 @@ def _flatten(trees: list[TreeNodes]) -> Forest:
 
 
 # -- the whole space ------------------------------------------------------------------------------
+#: each teacher's space, read once: a run may ask whether the trees can be read before it samples them
+_SPACES: "weakref.WeakKeyDictionary[Teacher, FeatureSpace]" = weakref.WeakKeyDictionary()
+
+
 def feature_space(teacher: Teacher) -> FeatureSpace:
     """Read the teacher's trees (and encoder) into a :class:`FeatureSpace`; an :class:`InputError`
     says when the teacher hides something data-free distillation needs."""
+    space = _SPACES.get(teacher)
+    if space is None:
+        space = _SPACES[teacher] = _read_space(teacher)
+    return space
+
+
+def _read_space(teacher: Teacher) -> FeatureSpace:
     trees = teacher.trees()
     if not trees:
         raise InputError("teacher: the ensemble holds no trees")
