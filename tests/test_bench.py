@@ -104,6 +104,42 @@ def test_quick_results_are_complete_and_in_range(quick, name, task):
     assert _number(head["median_speedup_vs_B2"], 0.0)
 
 
+def test_merge_takes_methods_from_parts_and_refuses_a_different_teacher(quick, tmp_path):
+    base = (quick / "bank_1500.json").read_text()
+
+    def part(name, change=None):
+        data = json.loads(base)
+        data["name"] = name
+        if change:
+            change(data["teachers"][0])
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(data))
+        return path
+
+    def merge(*specs):
+        return subprocess.run([sys.executable, str(ROOT / "bench" / "merge.py"), *map(str, specs),
+                               "--out", str(tmp_path / "merged.json")], capture_output=True, text=True, cwd=ROOT)
+
+    first = part("first")
+    # the same teacher pickled a few bytes apart (as two fits of one LightGBM model may be)
+    again = part("again", lambda t: t.update(serialized_bytes=t["serialized_bytes"] + 4))
+    done = merge(f"{first}:B0,B1", f"{again}:B3,tabcompress")
+    assert done.returncode == 0, done.stderr
+    merged = json.loads((tmp_path / "merged.json").read_text())
+    assert {r["method"] for r in merged["runs"]} == {"B0", "B1", "B3", "tabcompress"}
+    assert [p["name"] for p in merged["parts"]] == ["first", "again"]
+    # one run's command once, and its time once when two parts are taken from one file
+    assert merged["command"] == json.loads(base)["command"].strip()
+    assert merge(f"{first}:B0,B1", f"{first}:B3,tabcompress").returncode == 0
+    assert json.loads((tmp_path / "merged.json").read_text())["elapsed_s"] == json.loads(base)["elapsed_s"]
+    other = part("other", lambda t: t.update(n_nodes=t["n_nodes"] + 1))
+    refused = merge(f"{first}:B0,B1", f"{other}:B3")
+    assert refused.returncode != 0 and "differs between parts (n_nodes)" in refused.stderr
+    bigger = part("bigger", lambda t: t.update(serialized_bytes=2 * t["serialized_bytes"]))
+    assert "(serialized_bytes)" in merge(f"{first}:B0,B1", f"{bigger}:B3").stderr
+    assert "two parts both give" in merge(f"{first}:B0,B1", f"{again}:B1").stderr
+
+
 def test_headroom_is_computed_from_the_means():
     sys.path.insert(0, str(ROOT / "bench"))
     import summary
