@@ -109,8 +109,13 @@ class ForestSampler:
         p = len(space.input_kind)
         low = np.full((n, p), -np.inf)
         high = np.full((n, p), np.inf)
+        # the boxes as flat arrays: one gather per level reads a row's bound on its node's feature
+        low_flat, high_flat = low.reshape(-1), high.reshape(-1)
         allowed = np.ones((n, max(self._n_slots, 1)), dtype=bool)
         indicator = space.input_kind == INDICATOR
+        any_indicator = bool(indicator.any())
+        # a tiny floor: a compatible child with zero recorded weight stays reachable
+        weight = forest.weight + 1e-9
         for _ in range(self.trees_per_row):
             node = forest.roots[rng.integers(forest.n_trees, size=n)]
             rows = np.arange(n)
@@ -122,30 +127,28 @@ class ForestSampler:
                     break
                 t = forest.threshold[node]
                 left, right = forest.left[node], forest.right[node]
-                ind = indicator[f]
-                num = ~ind
-                left_ok, right_ok = np.ones(rows.size, bool), np.ones(rows.size, bool)
+                at = rows * p + f
+                lo, hi = low_flat[at], high_flat[at]
                 # box (low, high] meets x <= t when low < t, and x > t when high > t
-                left_ok[num] = low[rows[num], f[num]] < t[num]
-                right_ok[num] = high[rows[num], f[num]] > t[num]
-                if ind.any():
+                left_ok, right_ok = lo < t, hi > t
+                ind = indicator[f] if any_indicator else None
+                if ind is not None and ind.any():
                     r_i, f_i = rows[ind], f[ind]
                     right_ok[ind] = allowed[r_i, self._slot[f_i]]  # "is category k"
                     left_ok[ind] = (allowed[r_i] & self._others[f_i]).any(axis=1)  # "is another one"
-                # a tiny floor: a compatible child with zero recorded weight stays reachable
-                w_left = (forest.weight[left] + 1e-9) * left_ok
-                w_right = (forest.weight[right] + 1e-9) * right_ok
+                w_left = weight[left] * left_ok
+                w_right = weight[right] * right_ok
                 go_left = rng.random(rows.size) * (w_left + w_right) < w_left
-                m = go_left & num
-                high[rows[m], f[m]] = np.minimum(high[rows[m], f[m]], t[m])
-                m = ~go_left & num
-                low[rows[m], f[m]] = np.maximum(low[rows[m], f[m]], t[m])
-                m = go_left & ind
-                allowed[rows[m], self._slot[f[m]]] = False
-                m = ~go_left & ind
-                if m.any():
-                    keep = ~self._others[f[m]]  # the group shrinks to the slot; other groups untouched
-                    allowed[rows[m]] &= keep
+                num_left, num_right = (go_left, ~go_left) if ind is None else (go_left & ~ind, ~go_left & ~ind)
+                high_flat[at[num_left]] = np.minimum(hi[num_left], t[num_left])
+                low_flat[at[num_right]] = np.maximum(lo[num_right], t[num_right])
+                if ind is not None:
+                    m = go_left & ind
+                    allowed[rows[m], self._slot[f[m]]] = False
+                    m = ~go_left & ind
+                    if m.any():
+                        keep = ~self._others[f[m]]  # the group shrinks to the slot; other groups untouched
+                        allowed[rows[m]] &= keep
                 node = np.where(go_left, left, right)
         values = self._draw_values(low, high, rng)
         return self._decode(values, allowed, rng)

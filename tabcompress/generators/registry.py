@@ -63,7 +63,8 @@ def auto_generator(student: str, schema: "Schema | None" = None, teacher: "Teach
       poor when most of the distance is category mismatches); half MUNGE and half CTGAN rows when some
       are (CTGAN covers category combinations MUNGE's rows miss); MUNGE when none are.
 
-    The measurements behind the rule are in docs/measurements.md ("Generators and auto's rule").
+    The measurements behind the rule are in docs/measurements.md ("Generators and auto's rule", "Rows
+    from the teacher's trees in `auto`").
     """
     if student == "mlp":
         if schema is not None and schema.categorical:
