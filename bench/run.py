@@ -64,7 +64,7 @@ from tabcompress.errors import SettingError  # noqa: E402
 from tabcompress.evaluation.metrics import serialized_bytes  # noqa: E402
 from tabcompress.generators import CTGANGenerator, MUNGEGenerator  # noqa: E402
 from tabcompress.generators.cache import fit_generator  # noqa: E402
-from tabcompress.generators.registry import build_generator, resolve_generator  # noqa: E402
+from tabcompress.generators.registry import GENERATORS, build_generator, generator_parts, resolve_generator  # noqa: E402
 from tabcompress.report import environment, to_json, versions  # noqa: E402
 from tabcompress.run.modes import train_student  # noqa: E402
 from tabcompress.schema import Schema  # noqa: E402
@@ -361,16 +361,18 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
     # train_student.)
     tc_gens: dict[str, Any] = {}
 
-    def tabcompress_generator(config: Settings, teacher: Teacher, teacher_kind: str):
+    def tabcompress_generator(config: Settings, teacher: Teacher, teacher_kind: str) -> tuple[str | None, Any]:
+        """The generator's key in ``tc_gens`` and the fitted generator; (None, None) for real rows only."""
         gname = resolve_generator(config, schema, teacher)
         if gname == "none":
-            return None
-        built = build_generator(gname, config, device="cpu", teacher=teacher)
-        key = f"{gname}@{teacher_kind}" if any(p.needs_teacher for p in built.parts) else gname
+            return None, None
+        reads_teacher = any(GENERATORS.get(part).needs_teacher for part in generator_parts(gname))
+        key = f"{gname}@{teacher_kind}" if reads_teacher else gname
         if key not in tc_gens:
             stage = f"tabcompress_generator_fit:{key}"
             with meter.stage(shared, stage):
-                tc_gens[key], _ = fit_generator(built, X_train, schema, random_state=seed, cache=None)
+                tc_gens[key], _ = fit_generator(build_generator(gname, config, device="cpu", teacher=teacher),
+                                                X_train, schema, random_state=seed, cache=None)
             log(f"  tabcompress {key}: {shared[stage]['s']:.1f} s")
         return key, tc_gens[key]
 
@@ -470,7 +472,7 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                     continue
                 if method == "tabcompress":
                     config = tabcompress_config(args, seed, student_name)
-                    gen_key, gen = tabcompress_generator(config, teacher, teacher_kind) or (None, None)
+                    gen_key, gen = tabcompress_generator(config, teacher, teacher_kind)
                     with meter.stage(timings, "train_student"):
                         trained = train_student(teacher, X_train, T_train, schema, config, generator=gen)
                     student = trained.student

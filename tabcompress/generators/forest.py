@@ -131,8 +131,10 @@ class ForestSampler:
                 lo, hi = low_flat[at], high_flat[at]
                 # box (low, high] meets x <= t when low < t, and x > t when high > t
                 left_ok, right_ok = lo < t, hi > t
-                ind = indicator[f] if any_indicator else None
-                if ind is not None and ind.any():
+                ind = indicator[f] if any_indicator else None  # None: no one-hot input at this level
+                if ind is not None and not ind.any():
+                    ind = None
+                if ind is not None:
                     r_i, f_i = rows[ind], f[ind]
                     right_ok[ind] = allowed[r_i, self._slot[f_i]]  # "is category k"
                     left_ok[ind] = (allowed[r_i] & self._others[f_i]).any(axis=1)  # "is another one"
