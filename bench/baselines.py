@@ -31,8 +31,8 @@ from tabcompress.students.registry import student_class
 from tabcompress.teachers.labeling import label_rows
 
 # The baselines grow scikit-learn's greedy CART tree, as the published recipes do; the refinement of a
-# grown tree's splits (TreeStudent's refine_passes) is tabcompress's own.
-BASELINE_TREE_OPTIONS = {"refine_passes": 0}
+# grown tree's splits (TreeStudent's refine_passes) and the lookahead at its root are tabcompress's own.
+BASELINE_TREE_OPTIONS = {"refine_passes": 0, "lookahead": 1}
 
 
 def score_predictions(task: str, teacher_pred: np.ndarray, pred: np.ndarray,

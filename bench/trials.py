@@ -16,7 +16,9 @@ copula); CT (10× CTGAN at the library's settings); MIX (10× munge+ctgan); CT20
 10× such rows); MF40 (20× of each). A trailing ``h`` (e.g. ``B3h``) trains on the teacher's hard
 classes instead of its probabilities. Tree students are CART's greedy trees unless the variant ends in ``+R`` (e.g.
 ``M20+R``): then the grown tree's splits are refined (``refine_passes=3``) from the library's default
-number of starting trees; ``+R1``, ``+R2``, ... sets that number (``refine_starts``).
+number of starting trees; ``+R1``, ``+R2``, ... sets that number (``refine_starts``). Unrefined trees
+look ahead at the root as the library does unless ``--lookahead`` says how many roots to try (1: CART's
+greedy tree, as every trial before the lookahead measured).
 
     python bench/trials.py --datasets magic,letter,adult --seeds 0,1,2 --variants M20,M20+R
     python bench/trials.py --datasets adult,magic --variants M20+R1,M20+R2,M20+R
@@ -73,6 +75,8 @@ def main() -> None:
     p.add_argument("--teachers", default="rf,xgb")
     p.add_argument("--students", default="tree4,tree8")
     p.add_argument("--variants", default="B1,B3,SEL")
+    p.add_argument("--lookahead", type=int, help="tree students: root splits tried (1: CART's tree); "
+                   "default: the library's")
     p.add_argument("--out", type=Path, help="also append one JSON line per run here")
     a = p.parse_args()
     sink = a.out.open("a") if a.out else None
@@ -101,7 +105,7 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                 if kind_of_student != "tree":  # built from its options as a run builds it, on the CPU
                     return baseline_student(kind_of_student, options, seed)
                 return make_student("tree", random_state=seed, **options, refine_passes=3 if refine else 0,
-                                    refine_starts=starts)
+                                    refine_starts=starts, lookahead=a.lookahead)
 
             fit_kwargs = {"classes": teacher.classes_ if classify else None, "categorical": schema.categorical}
             scores = {}

@@ -415,6 +415,12 @@ class StudentSettings:
         None, Whole(1, none=True), "Tree student with refinement: trees grown from different starts and "
         "refined; the one that disagrees least with the teacher on the training rows is kept.",
         panel=PANEL_STUDENT, shown="6 for classification, 1 for regression")
+    lookahead: int | None = setting(
+        None, Whole(1, none=True), "Tree student: root splits tried (the greedy one and the next best "
+        "features' splits, each with greedy subtrees beneath); another root replaces CART's only when its "
+        "tree disagrees less with the teacher on the training rows by more than 2 %. 1 = CART's tree. "
+        "Not used with --refine (its starts search instead) or --max-leaf-nodes.",
+        panel=PANEL_STUDENT, shown="5")
     adversarial: bool = setting(
         False, Flag(), "MLP student: add a KDGAN-style adversarial term (a discriminator on rows and "
         "Gumbel-softmax labels).", panel=PANEL_RESEARCH)

@@ -60,10 +60,10 @@ def test_refine_is_the_old_default_spelled_out(magic):
     on = TreeStudent(max_depth=4, refine=True, random_state=0).fit(X, soft, classes=classes)
     spelled = TreeStudent(max_depth=4, refine_passes=3, refine_starts=6, random_state=0).fit(X, soft, classes=classes)
     np.testing.assert_array_equal(on.threshold_, spelled.threshold_)
-    assert on.fitted_settings() == {"max_depth": 4, "refine_passes": 3, "refine_starts": 6}
+    assert on.fitted_settings() == {"max_depth": 4, "refine_passes": 3, "refine_starts": 6, "lookahead": 1}
     off = TreeStudent(max_depth=4, random_state=0).fit(X, soft, classes=classes)
     assert off.refinement_ is None and off.fitted_settings() == {"max_depth": 4, "refine_passes": 0,
-                                                                 "refine_starts": 1}
+                                                                 "refine_starts": 1, "lookahead": 5}
     values = X["FLength"].to_numpy()
     regression = TreeStudent(max_depth=4, refine=True, random_state=0).fit(X, values)
     assert regression.refinement_ is None

@@ -158,4 +158,6 @@ def evaluate(teacher, students: dict[str, Any], X_test: pd.DataFrame, teacher_ou
         student_section["refined"] = shipped.refinement_ is not None
         if shipped.refinement_ is not None:
             student_section["refinement"] = shipped.refinement_
+    if getattr(shipped, "lookahead_", None):  # a tree student whose root was chosen by lookahead
+        student_section["lookahead"] = shipped.lookahead_
     return metrics, teacher_section, student_section, notes

@@ -35,6 +35,12 @@ PRUNE_MAX_NODES = 2**13 - 1
 DEFAULT_REFINE_PASSES = 3
 DEFAULT_REFINE_STARTS = 6
 SCREEN_ROWS = 50_000
+# Root lookahead (TreeStudent._look_ahead): the root splits tried, the greedy one included, and how much lower (as a
+# share) a lookahead tree's training loss must be to replace the greedy tree; each the choice of a trial
+# in docs/measurements.md ("Root lookahead"). Candidates are grown on at most LOOKAHEAD_ROWS rows.
+DEFAULT_LOOKAHEAD = 5
+LOOKAHEAD_MARGIN = 0.02
+LOOKAHEAD_ROWS = 100_000
 # Trees with more leaves than this are not refined unless passes are asked for: refinement costs a pass
 # over every row per feature per depth, and such a tree is not the small student it is meant for.
 AUTO_REFINE_MAX_LEAVES = 1024
@@ -89,6 +95,7 @@ class TreeStudent(Student):
     refine: bool = parameter(False, Flag())
     refine_passes: int | None = parameter(None, Whole(0, none=True))
     refine_starts: int | None = parameter(None, Whole(1, none=True))
+    lookahead: int | None = parameter(None, Whole(1, none=True))
     random_state: int | None = parameter(None, Whole(0, 2**32 - 1, none=True))
 
     @classmethod
@@ -97,7 +104,7 @@ class TreeStudent(Student):
         grow_on = "probabilities" if s.grow_on == "auto" else s.grow_on
         return cls(max_depth=DEFAULT_DEPTH if s.max_depth is None else s.max_depth, max_leaf_nodes=s.max_leaf_nodes,
                    grow_on=grow_on, ccp_alpha=s.ccp_alpha, refine=s.refine, refine_passes=s.refine_passes,
-                   refine_starts=s.refine_starts,
+                   refine_starts=s.refine_starts, lookahead=s.lookahead,
                    random_state=settings.seed)
 
     @classmethod
@@ -123,7 +130,8 @@ class TreeStudent(Student):
         classify = self.task_ != "regression"
         by_class = classify and self.grow_on == "classes"
         # on one-hot classes, the squared error a regression tree splits by is Gini's criterion
-        grown = self._grow(Z, most_probable_one_hot(targets) if by_class else targets, sample_weight)
+        fit_on = most_probable_one_hot(targets) if by_class else targets
+        grown = self._grow(Z, fit_on, sample_weight)
         # what a search's pruned sizes need of the grown tree (more_sizes), as arrays; not pickled
         tree = grown.tree_
         self._grown = (tree.children_left.copy(), tree.children_right.copy(), tree.impurity.copy(),
@@ -131,8 +139,13 @@ class TreeStudent(Student):
         if passes is None:
             auto = self.refine and classify and grown.tree_.n_leaves <= AUTO_REFINE_MAX_LEAVES
             passes = DEFAULT_REFINE_PASSES if auto else 0
-        self.refinement_ = None
+        self.refinement_ = self.lookahead_ = None
         self.refine_passes_, self.refine_starts_ = 0, 1
+        if passes == 0:  # refinement's starts are its own search; without it, one level of lookahead
+            grown = self._look_ahead(grown, Z, fit_on, targets, sample_weight, classify)
+            tree = grown.tree_
+            self._grown = (tree.children_left.copy(), tree.children_right.copy(), tree.impurity.copy(),
+                           tree.weighted_n_node_samples.copy())
         if passes == 0 or grown.tree_.max_depth == 0:
             return grown
         if starts is None:
@@ -177,6 +190,91 @@ class TreeStudent(Student):
         return DecisionTreeRegressor(
             max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf, ccp_alpha=self.ccp_alpha, random_state=self.random_state,
+        ).fit(Z, targets, sample_weight=sample_weight)
+
+    def _look_ahead(self, greedy: DecisionTreeRegressor, Z: np.ndarray, fit_on: np.ndarray, targets: np.ndarray,
+                    sample_weight: np.ndarray | None, classify: bool) -> Any:
+        """``greedy``, or a tree with another root when that fits the training rows better by more than
+        ``LOOKAHEAD_MARGIN`` of the greedy tree's loss (disagreement with the teacher's classes, or
+        squared error to its values).
+
+        CART picks the root split that lowers the squared error most on its own, not the one under which
+        the best tree of the asked depth grows. So the best ``lookahead`` root splits (each feature's best
+        split, ranked by that decrease) are each tried with greedy subtrees grown beneath them: one level
+        of lookahead (Murthy & Salzberg 1995, "Lookahead and pathology in decision tree induction").
+        The candidates are grown on at most ``LOOKAHEAD_ROWS`` rows; the winner is grown again on all.
+        ``lookahead_`` records the losses and whether the root changed."""
+        k = DEFAULT_LOOKAHEAD if self.lookahead is None else int(self.lookahead)
+        tree = greedy.tree_
+        if k < 2 or self.max_leaf_nodes is not None or tree.node_count < 3 or tree.max_depth < 2:
+            return greedy  # a leaf budget is spent across the whole tree, not per side of the root
+        rows = np.arange(len(Z))
+        if len(Z) > LOOKAHEAD_ROWS:
+            rng = np.random.default_rng(self.random_state)
+            rows = np.sort(rng.choice(len(Z), size=LOOKAHEAD_ROWS, replace=False))
+        Zs, Fs, Ts = Z[rows], fit_on[rows], targets[rows]
+        Ws = None if sample_weight is None else sample_weight[rows]
+        greedy_loss = _prediction_loss(greedy.predict(Zs), Ts, classify, Ws)
+        root = (int(tree.feature[0]), float(tree.threshold[0]))
+        best = None
+        splits = [split for split in self._root_splits(Zs, Fs, Ws, k) if split[:2] != root]
+        for feature, threshold, missing_left in splits:
+            left = _goes_left(Zs[:, feature], threshold, missing_left)
+            if not _weighs_both(left, Ws):
+                continue
+            predicted = np.empty((len(Zs), Fs.reshape(len(Fs), -1).shape[1]))
+            for side in (left, ~left):
+                grown = self._grow_side(Zs[side], Fs[side], None if Ws is None else Ws[side], Ws, len(Zs))
+                predicted[side] = grown.predict(Zs[side]).reshape(int(side.sum()), -1)
+            loss = _prediction_loss(predicted, Ts, classify, Ws)
+            if best is None or loss < best[0]:
+                best = (loss, feature, threshold, missing_left)
+        chosen = best is not None and best[0] < (1 - LOOKAHEAD_MARGIN) * greedy_loss
+        self.lookahead_ = {"roots_tried": 1 + len(splits), "rows": int(len(Zs)),
+                           "loss": "disagreement" if classify else "squared_error", "greedy_loss": greedy_loss,
+                           "best_loss": greedy_loss if best is None else best[0], "root_changed": bool(chosen)}
+        if not chosen:
+            return greedy
+        _, feature, threshold, missing_left = best
+        left = _goes_left(Z[:, feature], threshold, missing_left)
+        if not _weighs_both(left, sample_weight):  # the sample's split leaves one side of all rows weightless
+            self.lookahead_["root_changed"] = False
+            return greedy
+        sides = [self._grow_side(Z[side], fit_on[side], None if sample_weight is None else sample_weight[side],
+                                 sample_weight, len(Z)) for side in (left, ~left)]
+        return _joined(feature, threshold, missing_left, sides, fit_on, sample_weight)
+
+    def _root_splits(self, Z: np.ndarray, fit_on: np.ndarray, sample_weight: np.ndarray | None,
+                     k: int) -> list[tuple[int, float, bool]]:
+        """The ``k`` features' best root splits that lower the squared error most, as (feature,
+        threshold, missing values go left): one stump per feature."""
+        from sklearn.tree import DecisionTreeRegressor
+
+        splits = []
+        for feature in range(Z.shape[1]):
+            stump = DecisionTreeRegressor(max_depth=1, min_samples_leaf=self.min_samples_leaf,
+                                          random_state=self.random_state)
+            tree = stump.fit(Z[:, [feature]], fit_on, sample_weight=sample_weight).tree_
+            if tree.node_count < 3:
+                continue
+            decrease = tree.impurity[0] * tree.weighted_n_node_samples[0] - (
+                tree.impurity[1:3] * tree.weighted_n_node_samples[1:3]).sum()
+            splits.append((float(decrease), feature, float(tree.threshold[0]), bool(tree.missing_go_to_left[0])))
+        splits.sort(key=lambda split: -split[0])  # stable: equal decreases keep the features' order
+        return [split[1:] for split in splits[:k]]
+
+    def _grow_side(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None,
+                   all_weight: np.ndarray | None, n_all: int) -> DecisionTreeRegressor:
+        """A greedy tree one level shallower for one side of a lookahead root. scikit-learn weighs a
+        node's impurity by its share of the tree's rows in cost-complexity pruning, so the side's alpha
+        is scaled by the whole's rows over the side's: it prunes as the whole tree would."""
+        from sklearn.tree import DecisionTreeRegressor
+
+        share = (len(Z) / n_all) if all_weight is None else sample_weight.sum() / all_weight.sum()
+        return DecisionTreeRegressor(
+            max_depth=None if self.max_depth is None else self.max_depth - 1,
+            min_samples_leaf=self.min_samples_leaf, ccp_alpha=self.ccp_alpha / share if share > 0 else 0.0,
+            random_state=self.random_state,
         ).fit(Z, targets, sample_weight=sample_weight)
 
     def _start(self, start: int, grown: DecisionTreeRegressor, Z: np.ndarray, targets: np.ndarray,
@@ -233,6 +331,7 @@ class TreeStudent(Student):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_grown", None)  # what a search needs of the grown tree, not part of the student
+        state.pop("lookahead_", None)  # the fit's record for the report: not worth its bytes in the student
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -266,7 +365,8 @@ class TreeStudent(Student):
         return values[:, 0] if self.task_ == "regression" else values
 
     def fitted_settings(self) -> dict[str, int | None]:
-        return {"max_depth": self.max_depth, "refine_passes": self.refine_passes_, "refine_starts": self.refine_starts_}
+        return {"max_depth": self.max_depth, "refine_passes": self.refine_passes_, "refine_starts": self.refine_starts_,
+                "lookahead": self.lookahead_["roots_tried"] if getattr(self, "lookahead_", None) else 1}
 
     def leaf_ids(self, X: pd.DataFrame) -> np.ndarray:
         """The leaf each row lands in (used to spread selected rows across the tree's regions)."""
@@ -331,14 +431,67 @@ def pruning_path(left: np.ndarray, right: np.ndarray, impurity: np.ndarray,
     return np.array(alphas), np.array(counts)
 
 
-def _loss(model: DecisionTreeRegressor, Z: np.ndarray, targets: np.ndarray, classify: bool,
-          sample_weight: np.ndarray | None) -> float:
-    """Refinement's loss for ``model`` on rows ``Z``: disagreement with the teacher's class, or squared
-    error to its values."""
-    predicted = model.predict(Z)
+def _goes_left(values: np.ndarray, threshold: float, missing_left: bool) -> np.ndarray:
+    """Which rows a split sends left, as prediction routes them (``TreeStudent._leaves``)."""
+    return np.where(np.isnan(values), missing_left, values <= threshold)
+
+
+def _weighs_both(left: np.ndarray, sample_weight: np.ndarray | None) -> bool:
+    """Whether both sides of a split hold rows of some weight (a tree cannot be grown on none)."""
+    if sample_weight is None:
+        return bool(left.any() and not left.all())
+    return bool(sample_weight[left].sum() > 0 and sample_weight[~left].sum() > 0)
+
+
+def _joined(feature: int, threshold: float, missing_left: bool, sides: list[DecisionTreeRegressor],
+            targets: np.ndarray, sample_weight: np.ndarray | None) -> Any:
+    """One tree: a root split on ``feature`` at ``threshold`` over the fitted trees ``sides`` (left,
+    right), as the node arrays ``TreeStudent._compile`` and the pruning path read from a scikit-learn
+    tree (children after their parent, -1 at a leaf)."""
+    from types import SimpleNamespace
+
+    left, right = (side.tree_ for side in sides)
+    T = targets.reshape(len(targets), -1)
+    mean = np.average(T, axis=0, weights=sample_weight)
+    # scikit-learn's squared-error impurity of a node: the variance, averaged over the outputs
+    impurity = float(np.average(((T - mean) ** 2).mean(axis=1), weights=sample_weight))
+
+    def children(side: Any, offset: int) -> np.ndarray:
+        return np.where(side >= 0, side + offset, side)
+
+    n_left = left.node_count
+    nodes = SimpleNamespace(
+        node_count=1 + n_left + right.node_count,
+        max_depth=1 + max(left.max_depth, right.max_depth),
+        n_leaves=left.n_leaves + right.n_leaves,
+        feature=np.r_[feature, left.feature, right.feature],
+        threshold=np.r_[threshold, left.threshold, right.threshold],
+        missing_go_to_left=np.r_[missing_left, left.missing_go_to_left.astype(bool),
+                                 right.missing_go_to_left.astype(bool)],
+        children_left=np.r_[1, children(left.children_left, 1), children(right.children_left, 1 + n_left)],
+        children_right=np.r_[1 + n_left, children(left.children_right, 1),
+                             children(right.children_right, 1 + n_left)],
+        value=np.vstack([mean[None, :], left.value.reshape(n_left, -1),
+                         right.value.reshape(right.node_count, -1)]),
+        impurity=np.r_[impurity, left.impurity, right.impurity],
+        weighted_n_node_samples=np.r_[left.weighted_n_node_samples[0] + right.weighted_n_node_samples[0],
+                                      left.weighted_n_node_samples, right.weighted_n_node_samples],
+    )
+    return SimpleNamespace(tree_=nodes)
+
+
+def _prediction_loss(predicted: np.ndarray, targets: np.ndarray, classify: bool,
+                     sample_weight: np.ndarray | None) -> float:
+    """Disagreement of ``predicted`` with the teacher's classes, or its squared error to the values."""
     if classify:
         errors = (np.argmax(predicted, axis=1) != np.argmax(targets, axis=1)).astype(np.float64)
     else:
-        errors = (predicted.reshape(len(Z), -1) - targets.reshape(len(Z), -1)) ** 2
+        errors = (predicted.reshape(len(targets), -1) - targets.reshape(len(targets), -1)) ** 2
         errors = errors.sum(axis=1)
     return float(np.average(errors, weights=sample_weight))
+
+
+def _loss(model: DecisionTreeRegressor, Z: np.ndarray, targets: np.ndarray, classify: bool,
+          sample_weight: np.ndarray | None) -> float:
+    """Refinement's loss for ``model`` on rows ``Z`` (see ``_prediction_loss``)."""
+    return _prediction_loss(model.predict(Z), targets, classify, sample_weight)

@@ -1,0 +1,122 @@
+"""The tree student's root lookahead: another root only when it fits the training rows clearly better, and
+the tree it ships routes rows as the candidate was judged."""
+
+import numpy as np
+import pytest
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.tree import DecisionTreeRegressor
+
+from tabcompress.students.tree import LOOKAHEAD_MARGIN, TreeStudent, pruning_path
+
+CATEGORICAL = ["Wilderness_Area"]
+
+
+def _disagreement(student, X, T) -> float:
+    return float(np.mean(np.argmax(student.predict_proba(X), axis=1) != np.argmax(T, axis=1)))
+
+
+@pytest.fixture(scope="module")
+def covertype_soft(covertype):
+    X = covertype.drop(columns="target").reset_index(drop=True)
+    numeric = X.select_dtypes("number")  # the teacher reads the numbers; the student all columns
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(numeric, covertype["target"])
+    return X, forest.predict_proba(numeric), forest.classes_
+
+
+@pytest.fixture(scope="module")
+def house_values(house):
+    X = house.drop(columns="target").reset_index(drop=True)
+    return X, RandomForestRegressor(n_estimators=20, random_state=0).fit(X, house["target"]).predict(X)
+
+
+def test_lookahead_1_is_cart(covertype_soft):
+    X, T, classes = covertype_soft
+    student = TreeStudent(max_depth=6, lookahead=1, random_state=0).fit(X, T, classes=classes, categorical=CATEGORICAL)
+    reference = DecisionTreeRegressor(max_depth=6, random_state=0).fit(student.encoder_.transform(X), T)
+    np.testing.assert_array_equal(student.threshold_, reference.tree_.threshold)
+    assert student.lookahead_ is None and student.fitted_settings()["lookahead"] == 1
+
+
+def test_a_new_root_fits_the_training_rows_better_by_the_margin(covertype_soft):
+    X, T, classes = covertype_soft
+    greedy = TreeStudent(max_depth=6, lookahead=1, random_state=0).fit(X, T, classes=classes, categorical=CATEGORICAL)
+    student = TreeStudent(max_depth=6, random_state=0).fit(X, T, classes=classes, categorical=CATEGORICAL)
+    info = student.lookahead_
+    assert info["root_changed"] and info["roots_tried"] == 5 == student.fitted_settings()["lookahead"]
+    assert student.feature_[0] != greedy.feature_[0]
+    # the shipped tree routes rows as the candidate was judged, and its depth is the asked one
+    assert _disagreement(student, X, T) == pytest.approx(info["best_loss"], abs=1e-12)
+    assert _disagreement(greedy, X, T) == pytest.approx(info["greedy_loss"], abs=1e-12)
+    assert info["best_loss"] < (1 - LOOKAHEAD_MARGIN) * info["greedy_loss"]
+    assert student.complexity()["depth"] == 6
+    # every node's value is the mean target of the rows that reach it
+    leaves = student.leaf_ids(X)
+    for leaf in np.unique(leaves)[:5]:
+        np.testing.assert_allclose(student.value_[leaf], T[leaves == leaf].mean(axis=0))
+
+
+def test_greedy_is_kept_inside_the_margin(magic):
+    X = magic.drop(columns="target").reset_index(drop=True)
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, magic["target"])
+    T = forest.predict_proba(X)
+    greedy = TreeStudent(max_depth=4, lookahead=1, random_state=0).fit(X, T, classes=forest.classes_)
+    student = TreeStudent(max_depth=4, random_state=0).fit(X, T, classes=forest.classes_)
+    assert not student.lookahead_["root_changed"]
+    np.testing.assert_array_equal(student.threshold_, greedy.threshold_)
+
+
+def test_regression_lookahead_lowers_the_squared_error(house_values):
+    X, values = house_values
+    greedy = TreeStudent(max_depth=4, lookahead=1, random_state=0).fit(X, values)
+    student = TreeStudent(max_depth=4, random_state=0).fit(X, values)
+    assert student.lookahead_["root_changed"]
+    error = np.mean((student.predict(X) - values) ** 2)
+    assert error == pytest.approx(student.lookahead_["best_loss"], rel=1e-9)
+    assert error < (1 - LOOKAHEAD_MARGIN) * np.mean((greedy.predict(X) - values) ** 2)
+
+
+def test_a_lookahead_tree_prunes_and_survives_a_round_trip(house_values, tmp_path):
+    import joblib
+
+    X, values = house_values
+    student = TreeStudent(max_depth=4, random_state=0).fit(X, values)
+    assert student.lookahead_["root_changed"]
+    alphas, leaves = pruning_path(*student._grown)
+    assert leaves[0] == student.complexity()["n_leaves"] and leaves[-1] == 1
+    assert np.all(np.diff(alphas) >= 0)
+    pruned = TreeStudent(max_depth=4, ccp_alpha=float(alphas[len(alphas) // 2]), random_state=0).fit(X, values)
+    assert pruned.complexity()["n_leaves"] < student.complexity()["n_leaves"]
+    joblib.dump(student, tmp_path / "s.joblib")
+    loaded = joblib.load(tmp_path / "s.joblib")
+    np.testing.assert_array_equal(loaded.predict(X), student.predict(X))
+    assert not hasattr(loaded, "lookahead_")  # the fit's record is the report's, not the student's bytes
+
+
+def test_lookahead_stays_out_of_leaf_budgets_and_refinement(covertype_soft):
+    X, T, classes = covertype_soft
+    fit = {"classes": classes, "categorical": CATEGORICAL}
+    by_leaves = TreeStudent(max_depth=None, max_leaf_nodes=20, random_state=0).fit(X, T, **fit)
+    refined = TreeStudent(max_depth=6, refine=True, refine_starts=1, random_state=0).fit(X, T, **fit)
+    assert by_leaves.lookahead_ is None and refined.lookahead_ is None
+
+
+def test_many_rows_judge_the_roots_on_a_sample(covertype_soft, monkeypatch):
+    import tabcompress.students.tree as tree
+
+    X, T, classes = covertype_soft
+    monkeypatch.setattr(tree, "LOOKAHEAD_ROWS", 500)
+    student = TreeStudent(max_depth=6, random_state=0).fit(X, T, classes=classes, categorical=CATEGORICAL)
+    assert student.lookahead_["rows"] == 500
+    again = TreeStudent(max_depth=6, random_state=0).fit(X, T, classes=classes, categorical=CATEGORICAL)
+    np.testing.assert_array_equal(student.threshold_, again.threshold_)  # the sample follows the seed
+
+
+def test_weights_count_as_repeated_rows(house_values):
+    X, values = house_values
+    weight = np.tile([1.0, 2.0, 0.0], len(X) // 3 + 1)[:len(X)]
+    weighted = TreeStudent(max_depth=4, random_state=0).fit(X, values, sample_weight=weight)
+    repeat = np.repeat(np.arange(len(X)), weight.astype(int))
+    repeated = TreeStudent(max_depth=4, random_state=0).fit(X.iloc[repeat].reset_index(drop=True), values[repeat])
+    assert weighted.lookahead_["root_changed"] == repeated.lookahead_["root_changed"]
+    assert weighted.lookahead_["best_loss"] == pytest.approx(repeated.lookahead_["best_loss"], rel=1e-9)
+    np.testing.assert_allclose(weighted.predict(X), repeated.predict(X))
