@@ -202,6 +202,7 @@ def test_out_is_a_file(teachers, tmp_path):
     ("--generator-rows", "-1", "--generator-rows"),
     ("--refine-passes", "-1", "--refine-passes"),
     ("--refine-starts", "0", "--refine-starts"),
+    ("--lookahead", "0", "--lookahead"),
     ("--target-fidelity", "0", "--target-fidelity"),
     ("--target-fidelity", "1.5", "--target-fidelity"),
     ("--max-size", "big", "--max-size"),
