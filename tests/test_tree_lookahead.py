@@ -120,3 +120,14 @@ def test_weights_count_as_repeated_rows(house_values):
     assert weighted.lookahead_["root_changed"] == repeated.lookahead_["root_changed"]
     assert weighted.lookahead_["best_loss"] == pytest.approx(repeated.lookahead_["best_loss"], rel=1e-9)
     np.testing.assert_allclose(weighted.predict(X), repeated.predict(X))
+
+
+def test_few_rows_keep_carts_tree(house_values):
+    from tabcompress.students.tree import LOOKAHEAD_MIN_ROWS
+
+    X, values = house_values
+    few = slice(0, LOOKAHEAD_MIN_ROWS - 1)
+    student = TreeStudent(max_depth=4, random_state=0).fit(X[few], values[few])
+    greedy = TreeStudent(max_depth=4, lookahead=1, random_state=0).fit(X[few], values[few])
+    assert student.lookahead_ is None
+    np.testing.assert_array_equal(student.threshold_, greedy.threshold_)

@@ -41,6 +41,10 @@ SCREEN_ROWS = 50_000
 DEFAULT_LOOKAHEAD = 5
 LOOKAHEAD_MARGIN = 0.02
 LOOKAHEAD_ROWS = 100_000
+# Below this many rows a lower training loss says little about held-out rows (a root chosen on 50-100
+# prototypes alone swung R² to -7.8 in a trial), so the tree stays CART's. A guard, not a tuned value:
+# every default run's fit has thousands of rows (real plus synthetic).
+LOOKAHEAD_MIN_ROWS = 1_000
 # Trees with more leaves than this are not refined unless passes are asked for: refinement costs a pass
 # over every row per feature per depth, and such a tree is not the small student it is meant for.
 AUTO_REFINE_MAX_LEAVES = 1024
@@ -206,8 +210,9 @@ class TreeStudent(Student):
         ``lookahead_`` records the losses and whether the root changed."""
         k = DEFAULT_LOOKAHEAD if self.lookahead is None else int(self.lookahead)
         tree = greedy.tree_
-        if k < 2 or self.max_leaf_nodes is not None or tree.node_count < 3 or tree.max_depth < 2:
-            return greedy  # a leaf budget is spent across the whole tree, not per side of the root
+        if (k < 2 or self.max_leaf_nodes is not None  # a leaf budget is spent across the whole tree
+                or tree.node_count < 3 or tree.max_depth < 2 or len(Z) < LOOKAHEAD_MIN_ROWS):
+            return greedy
         rows = np.arange(len(Z))
         if len(Z) > LOOKAHEAD_ROWS:
             rng = np.random.default_rng(self.random_state)
