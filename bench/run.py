@@ -263,6 +263,12 @@ def fit_teacher(model: Any, X: pd.DataFrame, y: pd.Series) -> Any:
     return model.fit(X, y)
 
 
+def trial_teacher(kind: str, data: "Split", seed: int) -> Teacher:
+    """The benchmark's teacher of ``kind`` fitted on ``data``'s training rows, as the side trials use it."""
+    model = build_teacher(kind, data.classify, data.text_columns, seed, False)
+    return Teacher.from_model(fit_teacher(model, data.X_train, data.y_train))
+
+
 @dataclass
 class Split:
     """One dataset's rows for one seed, as every bench script splits them."""

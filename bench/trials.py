@@ -38,9 +38,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
-from baselines import baseline_student  # noqa: E402
+from baselines import baseline_student, teacher_predictions  # noqa: E402
 
-from tabcompress import Teacher, evaluation  # noqa: E402
+from tabcompress import evaluation  # noqa: E402
 from tabcompress.config import Settings  # noqa: E402
 from tabcompress.errors import InputError  # noqa: E402
 from tabcompress.generators.registry import build_generator  # noqa: E402
@@ -88,15 +88,13 @@ def main() -> None:
 def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
     name, path = bench.resolve_dataset(spec, a.data_dir)
     data = bench.load_split(name, path, seed)
-    X_train, X_test, y_train = data.X_train, data.X_test, data.y_train
-    schema, classify, text = data.schema, data.classify, data.text_columns
+    X_train, X_test, schema, classify = data.X_train, data.X_test, data.schema, data.classify
     generators: dict[str, object] = {}
     settings = Settings().replace(early_stop=True)
     for kind in a.teachers.split(","):
-        model = bench.fit_teacher(bench.build_teacher(kind, classify, text, seed, False), X_train, y_train)
-        teacher = Teacher.from_model(model)
-        T_train, T_test = label_rows(teacher, X_train), label_rows(teacher, X_test)
-        teacher_pred = teacher.classes_[np.argmax(T_test, axis=1)] if classify else T_test
+        teacher = bench.trial_teacher(kind, data, seed)
+        T_train = label_rows(teacher, X_train)
+        teacher_pred = teacher_predictions(teacher, X_test)
         for student_name in a.students.split(","):
             options = {k: v for k, v in bench.STUDENTS[student_name].items() if k != "student"}
             kind_of_student = bench.STUDENTS[student_name]["student"]

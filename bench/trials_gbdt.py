@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
 
-from tabcompress import Teacher, evaluation  # noqa: E402
+from tabcompress import evaluation  # noqa: E402
 from tabcompress.evaluation.metrics import latency, serialized_bytes  # noqa: E402
 from tabcompress.generators import make_generator  # noqa: E402
 from tabcompress.students import make_student  # noqa: E402
@@ -103,8 +103,7 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> list[dict]
     one_row = X_test.iloc[:1]
     records = []
     for kind in a.teachers.split(","):
-        teacher = Teacher.from_model(bench.fit_teacher(
-            bench.build_teacher(kind, data.classify, data.text_columns, seed, False), X_train, data.y_train))
+        teacher = bench.trial_teacher(kind, data, seed)
         T, T_test = label_rows(teacher, X), label_rows(teacher, X_test)
         teacher_pred = teacher.classes_[np.argmax(T_test, axis=1)] if data.classify else T_test
         fit_kwargs = {"classes": teacher.classes_ if data.classify else None, "categorical": schema.categorical}

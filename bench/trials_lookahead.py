@@ -3,7 +3,7 @@
 The benchmark's splits (3,000 training rows, 5,000 held out), its forest and XGBoost teachers, and the
 rows a default run gives a tree student (``auto``'s generator for the teacher, 20 synthetic rows per
 real one). Per (dataset, seed, teacher, depth) the student's own code ranks the root splits
-(``TreeStudent._root_splits``) and grows greedy subtrees under each (``_grow_side``); each candidate's
+(``TreeStudent._root_splits``) and grows greedy subtrees under each (``_grow_sides``); each candidate's
 training loss and held-out fidelity are written as one JSON line. Then a table: for k roots tried and a
 margin m, the mean change in held-out fidelity against CART's tree when the candidate of lowest
 training loss among the first k ships only if its loss is more than m below CART's.
@@ -26,8 +26,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
+from baselines import teacher_predictions  # noqa: E402
 
-from tabcompress import Teacher, evaluation  # noqa: E402
+from tabcompress import evaluation  # noqa: E402
 from tabcompress.config import Settings  # noqa: E402
 from tabcompress.generators.registry import auto_generator, build_generator  # noqa: E402
 from tabcompress.students.tree import TreeStudent, _goes_left, _prediction_loss  # noqa: E402
@@ -61,10 +62,8 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
     data = bench.load_split(name, path, seed)
     X_train, X_test, schema, classify = data.X_train, data.X_test, data.schema, data.classify
     for kind in a.teachers.split(","):
-        model = bench.build_teacher(kind, classify, data.text_columns, seed, False)
-        teacher = Teacher.from_model(bench.fit_teacher(model, X_train, data.y_train))
-        T_test = label_rows(teacher, X_test)
-        wanted = teacher.classes_[np.argmax(T_test, axis=1)] if classify else T_test
+        teacher = bench.trial_teacher(kind, data, seed)
+        wanted = teacher_predictions(teacher, X_test)
         generator_name = auto_generator("tree", schema, teacher)
         generator = build_generator(generator_name, Settings(), teacher=teacher).fit(X_train, schema,
                                                                                    random_state=seed)
@@ -85,8 +84,8 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
             for feature, threshold, missing_left in cart._root_splits(Z, T2, None, ROOTS):
                 left, left_test = (_goes_left(M[:, feature], threshold, missing_left) for M in (Z, Z_test))
                 train, test = np.empty(T2.shape), np.empty((len(Z_test), T2.shape[1]))
-                for side, side_test in ((left, left_test), (~left, ~left_test)):
-                    grown = cart._grow_side(Z[side], T2[side], None, None, len(Z))
+                sides = cart._grow_sides(Z, T2, None, left)  # a stump's split has rows on both sides
+                for side, side_test, grown in zip((left, ~left), (left_test, ~left_test), sides):
                     train[side] = grown.predict(Z[side]).reshape(int(side.sum()), -1)
                     if side_test.any():
                         test[side_test] = grown.predict(Z_test[side_test]).reshape(int(side_test.sum()), -1)

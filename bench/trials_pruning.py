@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
 
-from tabcompress import Teacher, evaluation  # noqa: E402
+from tabcompress import evaluation  # noqa: E402
 from tabcompress.generators import make_generator  # noqa: E402
 from tabcompress.students import TreeStudent  # noqa: E402
 from tabcompress.teachers.labeling import label_rows  # noqa: E402
@@ -36,8 +36,7 @@ RATIO = 20
 
 def cell(name: str, path: Path, kind: str, seed: int, depth: int) -> dict:
     data = bench.load_split(name, path, seed)
-    teacher = Teacher.from_model(bench.fit_teacher(bench.build_teacher(kind, data.classify, data.text_columns, seed,
-                                                                       False), data.X_train, data.y_train))
+    teacher = bench.trial_teacher(kind, data, seed)
     order = np.random.default_rng(seed).permutation(len(data.X_train))
     n_val = len(order) // 5
     X_val = data.X_train.iloc[order[:n_val]].reset_index(drop=True)

@@ -136,10 +136,6 @@ class TreeStudent(Student):
         # on one-hot classes, the squared error a regression tree splits by is Gini's criterion
         fit_on = most_probable_one_hot(targets) if by_class else targets
         grown = self._grow(Z, fit_on, sample_weight)
-        # what a search's pruned sizes need of the grown tree (more_sizes), as arrays; not pickled
-        tree = grown.tree_
-        self._grown = (tree.children_left.copy(), tree.children_right.copy(), tree.impurity.copy(),
-                       tree.weighted_n_node_samples.copy())
         if passes is None:
             auto = self.refine and classify and grown.tree_.n_leaves <= AUTO_REFINE_MAX_LEAVES
             passes = DEFAULT_REFINE_PASSES if auto else 0
@@ -147,9 +143,10 @@ class TreeStudent(Student):
         self.refine_passes_, self.refine_starts_ = 0, 1
         if passes == 0:  # refinement's starts are its own search; without it, one level of lookahead
             grown = self._look_ahead(grown, Z, fit_on, targets, sample_weight, classify)
-            tree = grown.tree_
-            self._grown = (tree.children_left.copy(), tree.children_right.copy(), tree.impurity.copy(),
-                           tree.weighted_n_node_samples.copy())
+        # what a search's pruned sizes need of the grown tree (more_sizes), as arrays; not pickled
+        tree = grown.tree_
+        self._grown = (tree.children_left.copy(), tree.children_right.copy(), tree.impurity.copy(),
+                       tree.weighted_n_node_samples.copy())
         if passes == 0 or grown.tree_.max_depth == 0:
             return grown
         if starts is None:
@@ -188,12 +185,18 @@ class TreeStudent(Student):
                             "screen_rows": int(len(Zs)), "starts": losses}
         return model
 
-    def _grow(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None) -> DecisionTreeRegressor:
+    def _grow(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None, *,
+              levels_above: int = 0, share: float = 1.0) -> DecisionTreeRegressor:
+        """CART's tree on ``Z``; with ``levels_above``, a subtree that many levels below a root, grown on
+        ``share`` of the whole tree's rows (weight). scikit-learn weighs a node's impurity by its share of
+        the tree's rows in cost-complexity pruning, so a subtree's alpha is divided by its share: it
+        prunes as the whole tree would."""
         from sklearn.tree import DecisionTreeRegressor
 
         return DecisionTreeRegressor(
-            max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
-            min_samples_leaf=self.min_samples_leaf, ccp_alpha=self.ccp_alpha, random_state=self.random_state,
+            max_depth=None if self.max_depth is None else self.max_depth - levels_above,
+            max_leaf_nodes=self.max_leaf_nodes, min_samples_leaf=self.min_samples_leaf,
+            ccp_alpha=self.ccp_alpha / share if share > 0 else 0.0, random_state=self.random_state,
         ).fit(Z, targets, sample_weight=sample_weight)
 
     def _look_ahead(self, greedy: DecisionTreeRegressor, Z: np.ndarray, fit_on: np.ndarray, targets: np.ndarray,
@@ -225,28 +228,27 @@ class TreeStudent(Student):
         splits = [split for split in self._root_splits(Zs, Fs, Ws, k) if split[:2] != root]
         for feature, threshold, missing_left in splits:
             left = _goes_left(Zs[:, feature], threshold, missing_left)
-            if not _weighs_both(left, Ws):
+            sides = self._grow_sides(Zs, Fs, Ws, left)
+            if sides is None:
                 continue
             predicted = np.empty((len(Zs), Fs.reshape(len(Fs), -1).shape[1]))
-            for side in (left, ~left):
-                grown = self._grow_side(Zs[side], Fs[side], None if Ws is None else Ws[side], Ws, len(Zs))
+            for side, grown in zip((left, ~left), sides):
                 predicted[side] = grown.predict(Zs[side]).reshape(int(side.sum()), -1)
             loss = _prediction_loss(predicted, Ts, classify, Ws)
             if best is None or loss < best[0]:
-                best = (loss, feature, threshold, missing_left)
+                best = (loss, feature, threshold, missing_left, sides)
         chosen = best is not None and best[0] < (1 - LOOKAHEAD_MARGIN) * greedy_loss
         self.lookahead_ = {"roots_tried": 1 + len(splits), "rows": int(len(Zs)),
                            "loss": "disagreement" if classify else "squared_error", "greedy_loss": greedy_loss,
                            "best_loss": greedy_loss if best is None else best[0], "root_changed": bool(chosen)}
         if not chosen:
             return greedy
-        _, feature, threshold, missing_left = best
-        left = _goes_left(Z[:, feature], threshold, missing_left)
-        if not _weighs_both(left, sample_weight):  # the sample's split leaves one side of all rows weightless
-            self.lookahead_["root_changed"] = False
-            return greedy
-        sides = [self._grow_side(Z[side], fit_on[side], None if sample_weight is None else sample_weight[side],
-                                 sample_weight, len(Z)) for side in (left, ~left)]
+        _, feature, threshold, missing_left, sides = best
+        if len(Zs) < len(Z):  # judged on a sample: the winner is grown again on every row
+            sides = self._grow_sides(Z, fit_on, sample_weight, _goes_left(Z[:, feature], threshold, missing_left))
+            if sides is None:  # the sample's split leaves one side of all rows weightless
+                self.lookahead_["root_changed"] = False
+                return greedy
         return _joined(feature, threshold, missing_left, sides, fit_on, sample_weight)
 
     def _root_splits(self, Z: np.ndarray, fit_on: np.ndarray, sample_weight: np.ndarray | None,
@@ -268,19 +270,16 @@ class TreeStudent(Student):
         splits.sort(key=lambda split: -split[0])  # stable: equal decreases keep the features' order
         return [split[1:] for split in splits[:k]]
 
-    def _grow_side(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None,
-                   all_weight: np.ndarray | None, n_all: int) -> DecisionTreeRegressor:
-        """A greedy tree one level shallower for one side of a lookahead root. scikit-learn weighs a
-        node's impurity by its share of the tree's rows in cost-complexity pruning, so the side's alpha
-        is scaled by the whole's rows over the side's: it prunes as the whole tree would."""
-        from sklearn.tree import DecisionTreeRegressor
-
-        share = (len(Z) / n_all) if all_weight is None else sample_weight.sum() / all_weight.sum()
-        return DecisionTreeRegressor(
-            max_depth=None if self.max_depth is None else self.max_depth - 1,
-            min_samples_leaf=self.min_samples_leaf, ccp_alpha=self.ccp_alpha / share if share > 0 else 0.0,
-            random_state=self.random_state,
-        ).fit(Z, targets, sample_weight=sample_weight)
+    def _grow_sides(self, Z: np.ndarray, fit_on: np.ndarray, sample_weight: np.ndarray | None,
+                    left: np.ndarray) -> list[DecisionTreeRegressor] | None:
+        """CART's subtrees, one level shallower, on the rows a root split sends ``left`` and right; None
+        when one side holds no rows of any weight (a tree cannot be grown on none)."""
+        weight = np.ones(len(Z)) if sample_weight is None else sample_weight
+        shares = [weight[side].sum() / weight.sum() for side in (left, ~left)]
+        if min(shares) <= 0:
+            return None
+        return [self._grow(Z[side], fit_on[side], None if sample_weight is None else sample_weight[side],
+                           levels_above=1, share=share) for side, share in zip((left, ~left), shares)]
 
     def _start(self, start: int, grown: DecisionTreeRegressor, Z: np.ndarray, targets: np.ndarray,
                sample_weight: np.ndarray | None, rng: np.random.Generator,
@@ -439,13 +438,6 @@ def pruning_path(left: np.ndarray, right: np.ndarray, impurity: np.ndarray,
 def _goes_left(values: np.ndarray, threshold: float, missing_left: bool) -> np.ndarray:
     """Which rows a split sends left, as prediction routes them (``TreeStudent._leaves``)."""
     return np.where(np.isnan(values), missing_left, values <= threshold)
-
-
-def _weighs_both(left: np.ndarray, sample_weight: np.ndarray | None) -> bool:
-    """Whether both sides of a split hold rows of some weight (a tree cannot be grown on none)."""
-    if sample_weight is None:
-        return bool(left.any() and not left.all())
-    return bool(sample_weight[left].sum() > 0 and sample_weight[~left].sum() > 0)
 
 
 def _joined(feature: int, threshold: float, missing_left: bool, sides: list[DecisionTreeRegressor],
