@@ -8,6 +8,10 @@ training loss and held-out fidelity are written as one JSON line. Then a table: 
 margin m, the mean change in held-out fidelity against CART's tree when the candidate of lowest
 training loss among the first k ships only if its loss is more than m below CART's.
 
+With ``--levels 1,2,3`` it trials instead how many levels from the root look ahead (the student's
+``LOOKAHEAD_LEVELS``, the other defaults as shipped): per run, each level's held-out fidelity, fit
+seconds and nodes changed; the table gives each level's mean change against the first.
+
     OMP_NUM_THREADS=1 python bench/trials_lookahead.py --datasets magic,adult,letter,bank_marketing --out A.jsonl
     python bench/trials_lookahead.py --table A.jsonl B.jsonl
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -31,6 +36,7 @@ from baselines import teacher_predictions  # noqa: E402
 from tabcompress import evaluation  # noqa: E402
 from tabcompress.config import Settings  # noqa: E402
 from tabcompress.generators.registry import auto_generator, build_generator  # noqa: E402
+from tabcompress.students import tree  # noqa: E402
 from tabcompress.students.tree import TreeStudent, _goes_left, _prediction_loss  # noqa: E402
 from tabcompress.teachers.labeling import label_rows  # noqa: E402
 
@@ -45,6 +51,7 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--teachers", default="rf,xgb")
     p.add_argument("--depths", default="4,8")
+    p.add_argument("--levels", help="levels from the root that look ahead, to compare (e.g. 1,2,3)")
     p.add_argument("--out", type=Path, help="append one JSON line per (dataset, seed, teacher, depth)")
     p.add_argument("--table", type=Path, nargs="+", help="print the table of rules from these files")
     a = p.parse_args()
@@ -72,6 +79,14 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
         T = np.concatenate([label_rows(teacher, X_train), label_rows(teacher, rows)])
         fit = {"classes": teacher.classes_ if classify else None, "categorical": schema.categorical}
         for depth in map(int, a.depths.split(",")):
+            if a.levels:
+                record = {"dataset": name, "seed": seed, "teacher": kind, "depth": depth, "generator": generator_name,
+                          "levels": compare_levels(a.levels, depth, X, T, X_test, fit, seed, teacher, wanted)}
+                sink.write(json.dumps(record) + "\n")
+                sink.flush()
+                print(name, seed, kind, depth, [(v["levels"], round(v["fidelity"], 4), v["nodes_changed"])
+                                                for v in record["levels"]], flush=True)
+                continue
             cart = TreeStudent(max_depth=depth, lookahead=1, random_state=seed).fit(X, T, **fit)
             Z, Z_test = cart.encoder_.transform(X, dtype=np.float32), cart.encoder_.transform(X_test, dtype=np.float32)
             T2 = T.reshape(len(T), -1)
@@ -100,8 +115,34 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                   [round(c["fidelity"], 4) for c in candidates], flush=True)
 
 
+def compare_levels(levels: str, depth: int, X: pd.DataFrame, T: np.ndarray, X_test: pd.DataFrame, fit: dict,
+                   seed: int, teacher, wanted: np.ndarray) -> list[dict]:
+    """The default tree student grown with each number of lookahead levels: held-out fidelity, fit
+    seconds, nodes changed."""
+    shipped = tree.LOOKAHEAD_LEVELS
+    results = []
+    try:
+        for level in map(int, levels.split(",")):
+            tree.LOOKAHEAD_LEVELS = level
+            start = time.perf_counter()
+            student = TreeStudent(max_depth=depth, random_state=seed).fit(X, T, **fit)
+            seconds = time.perf_counter() - start
+            predicted = np.asarray(student.predict(X_test))
+            if not teacher.is_classifier:
+                predicted = predicted.reshape(-1)
+            fidelity = evaluation.fidelity(teacher.task, wanted, predicted)["fidelity"]
+            results.append({"levels": level, "fidelity": fidelity, "seconds": seconds,
+                            "nodes_changed": (student.lookahead_ or {}).get("nodes_changed", 0)})
+    finally:
+        tree.LOOKAHEAD_LEVELS = shipped
+    return results
+
+
 def table(records: list[dict]) -> None:
     """Mean held-out change against CART's tree per (k, margin) and depth: runs up / down."""
+    if "levels" in records[0]:
+        levels_table(records)
+        return
     print("| roots | margin | " + " | ".join(f"depth {d}" for d in sorted({r['depth'] for r in records})) + " |")
     print("|---:|---:|" + "---|" * len({r["depth"] for r in records}))
     for k in (3, 5, 8):
@@ -115,6 +156,22 @@ def table(records: list[dict]) -> None:
             cells = [f"{np.mean(v):+.4f} ({sum(x > 0 for x in v)} up, {sum(x < 0 for x in v)} down)"
                      for _, v in sorted(by_depth.items())]
             print(f"| {k} | {margin:.0%} | " + " | ".join(cells) + " |")
+
+
+def levels_table(records: list[dict]) -> None:
+    """Mean held-out change of each number of lookahead levels against the first, per depth: runs up /
+    down, and the fit's time as a multiple of the first's."""
+    depths = sorted({r["depth"] for r in records})
+    print("| levels | " + " | ".join(f"depth {d}" for d in depths) + " | fit time (× the first) |")
+    print("|---:|" + "---|" * len(depths) + "---:|")
+    for i, level in enumerate(v["levels"] for v in records[0]["levels"]):
+        cells, ratios = [], []
+        for depth in depths:
+            change = np.array([r["levels"][i]["fidelity"] - r["levels"][0]["fidelity"]
+                               for r in records if r["depth"] == depth])
+            cells.append(f"{change.mean():+.4f} ({(change > 0).sum()} up, {(change < 0).sum()} down)")
+        ratios = [r["levels"][i]["seconds"] / r["levels"][0]["seconds"] for r in records]
+        print(f"| {level} | " + " | ".join(cells) + f" | {np.mean(ratios):.2f} |")
 
 
 if __name__ == "__main__":

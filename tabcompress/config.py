@@ -416,10 +416,11 @@ class StudentSettings:
         "refined; the one that disagrees least with the teacher on the training rows is kept.",
         panel=PANEL_STUDENT, shown="6 for classification, 1 for regression")
     lookahead: int | None = setting(
-        None, Whole(1, none=True), "Tree student: root splits tried (the greedy one and the next best "
-        "features' splits, each with greedy subtrees beneath); another root replaces CART's only when its "
-        "tree disagrees less with the teacher on the training rows by more than 2 %. 1 = CART's tree. "
-        "Not used with --refine (its starts search instead), --max-leaf-nodes, or under 1,000 rows.",
+        None, Whole(1, none=True), "Tree student: splits tried at each node of the top three levels (the "
+        "greedy one and the next best features' splits, each with greedy subtrees beneath); another split "
+        "replaces CART's only when its subtree disagrees less with the teacher on the training rows by more "
+        "than 2 %. 1 = CART's tree. Not used with --refine (its starts search instead), --max-leaf-nodes, "
+        "or on under 1,000 rows.",
         panel=PANEL_STUDENT, shown="5")
     adversarial: bool = setting(
         False, Flag(), "MLP student: add a KDGAN-style adversarial term (a discriminator on rows and "

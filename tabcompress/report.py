@@ -325,10 +325,12 @@ def render_summary(report: dict[str, Any], console) -> None:
     elif report["student"].get("refined") is False:
         console.print("tree refinement: off (--refine turns it on)", highlight=False)
     lookahead = report["student"].get("lookahead")
-    if lookahead and lookahead["root_changed"]:
+    if lookahead and lookahead["nodes_changed"]:
         what = "disagreement with the teacher" if lookahead["loss"] == "disagreement" else "squared error"
-        console.print(f"tree root by lookahead: training {what} {lookahead['greedy_loss']:.4g} (CART's root) → "
-                      f"{lookahead['best_loss']:.4g} (best of {lookahead['roots_tried']} roots)", highlight=False)
+        splits = "split" if lookahead["nodes_changed"] == 1 else "splits"
+        console.print(f"tree splits by lookahead: training {what} {lookahead['greedy_loss']:.4g} (CART's tree) → "
+                      f"{lookahead['shipped_loss']:.4g} ({lookahead['nodes_changed']} {splits} changed in the top "
+                      f"{lookahead['levels']} levels)", highlight=False)
     for line in search_lines(report):
         console.print(line, highlight=False)
     tsc = report.get("tsc")

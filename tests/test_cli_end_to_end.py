@@ -93,6 +93,11 @@ def test_default_tree_is_not_refined(teachers, tmp_path):
     student = report["settings"]["student"]
     assert (student["refine"], student["refine_passes"], student["refine_starts"]) == (False, 0, 1)
     assert "tree refinement: off" in done.stderr
+    lookahead = report["student"].get("lookahead")  # the summary's line on lookahead, when a split changed
+    changed = bool(lookahead and lookahead["nodes_changed"])
+    assert ("tree splits by lookahead" in done.stderr) == changed
+    if changed:
+        assert f"({lookahead['nodes_changed']} split" in done.stderr and lookahead["levels"] == 3
 
 
 def test_mlp_student_and_python_dash_m(teachers, tmp_path):

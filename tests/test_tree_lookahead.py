@@ -131,3 +131,52 @@ def test_few_rows_keep_carts_tree(house_values):
     greedy = TreeStudent(max_depth=4, lookahead=1, random_state=0).fit(X[few], values[few])
     assert student.lookahead_ is None
     np.testing.assert_array_equal(student.threshold_, greedy.threshold_)
+
+
+@pytest.fixture()
+def small_nodes_look_ahead(monkeypatch):
+    """The fixtures' 1,200-1,500 rows leave the root's sides under LOOKAHEAD_MIN_ROWS; lower it so
+    that nodes below the root look ahead too."""
+    import tabcompress.students.tree as tree
+
+    monkeypatch.setattr(tree, "LOOKAHEAD_MIN_ROWS", 150)
+    return tree
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_nodes_below_the_root_look_ahead(task, covertype_soft, house_values, small_nodes_look_ahead, monkeypatch):
+    X, T = (covertype_soft[0], covertype_soft[1]) if task == "classification" else house_values
+    fit = {"classes": covertype_soft[2], "categorical": CATEGORICAL} if task == "classification" else {}
+    greedy = TreeStudent(max_depth=5, lookahead=1, random_state=0).fit(X, T, **fit)
+    student = TreeStudent(max_depth=5, random_state=0).fit(X, T, **fit)
+    monkeypatch.setattr(small_nodes_look_ahead, "LOOKAHEAD_LEVELS", 1)
+    root_only = TreeStudent(max_depth=5, random_state=0).fit(X, T, **fit)
+    info = student.lookahead_
+
+    def loss(model):
+        if task == "classification":
+            return _disagreement(model, X, T)
+        return float(np.mean((model.predict(X) - T) ** 2))
+
+    assert info["levels"] == 3 and info["nodes_changed"] > int(info["root_changed"])
+    # the record is the shipped tree's own loss, each changed node lowered it, and the root's choice is
+    # the one root-only lookahead makes
+    assert loss(student) == pytest.approx(info["shipped_loss"], rel=1e-9, abs=1e-12)
+    assert info["shipped_loss"] < loss(root_only) <= loss(greedy)
+    assert info["root_changed"] == root_only.lookahead_["root_changed"]
+    assert root_only.lookahead_["nodes_changed"] == int(root_only.lookahead_["root_changed"])
+    assert student.complexity()["depth"] == 5
+    leaves = student.leaf_ids(X)
+    targets = T.reshape(len(T), -1)
+    for leaf in np.unique(leaves):
+        np.testing.assert_allclose(student.value_[leaf], targets[leaves == leaf].mean(axis=0).ravel(), rtol=1e-6)
+    alphas, n_leaves = pruning_path(*student._grown)  # the composed arrays prune as a grown tree does
+    assert n_leaves[0] == student.complexity()["n_leaves"] and n_leaves[-1] == 1 and np.all(np.diff(alphas) >= 0)
+
+
+def test_lookahead_below_the_root_follows_the_seed(covertype_soft, small_nodes_look_ahead):
+    X, T, classes = covertype_soft
+    fit = {"classes": classes, "categorical": CATEGORICAL}
+    first, again = (TreeStudent(max_depth=5, random_state=3).fit(X, T, **fit) for _ in range(2))
+    np.testing.assert_array_equal(first.threshold_, again.threshold_)
+    np.testing.assert_array_equal(first.feature_, again.feature_)

@@ -35,11 +35,13 @@ PRUNE_MAX_NODES = 2**13 - 1
 DEFAULT_REFINE_PASSES = 3
 DEFAULT_REFINE_STARTS = 6
 SCREEN_ROWS = 50_000
-# Root lookahead (TreeStudent._look_ahead): the root splits tried, the greedy one included, and how much lower (as a
-# share) a lookahead tree's training loss must be to replace the greedy tree; each the choice of a trial
-# in docs/measurements.md ("Root lookahead"). Candidates are grown on at most LOOKAHEAD_ROWS rows.
+# Lookahead (TreeStudent._look_ahead): the splits tried at a node, the greedy one included; how much lower
+# (as a share) a lookahead subtree's training loss must be to replace the greedy one; and the levels from
+# the root where nodes look ahead; each the choice of a trial in docs/measurements.md ("Root lookahead",
+# "Lookahead below the root"). A node's candidates are grown on at most LOOKAHEAD_ROWS of its rows.
 DEFAULT_LOOKAHEAD = 5
 LOOKAHEAD_MARGIN = 0.02
+LOOKAHEAD_LEVELS = 3
 LOOKAHEAD_ROWS = 100_000
 # Below this many rows a lower training loss says little about held-out rows (a root chosen on 50-100
 # prototypes alone swung R² to -7.8 in a trial), so the tree stays CART's. A guard, not a tuned value:
@@ -201,20 +203,39 @@ class TreeStudent(Student):
 
     def _look_ahead(self, greedy: DecisionTreeRegressor, Z: np.ndarray, fit_on: np.ndarray, targets: np.ndarray,
                     sample_weight: np.ndarray | None, classify: bool) -> Any:
-        """``greedy``, or a tree with another root when that fits the training rows better by more than
-        ``LOOKAHEAD_MARGIN`` of the greedy tree's loss (disagreement with the teacher's classes, or
-        squared error to its values).
+        """``greedy``, or a tree whose top splits were chosen by lookahead when that fits the training rows
+        better (disagreement with the teacher's classes, or squared error to its values).
 
-        CART picks the root split that lowers the squared error most on its own, not the one under which
-        the best tree of the asked depth grows. So the best ``lookahead`` root splits (each feature's best
-        split, ranked by that decrease) are each tried with greedy subtrees grown beneath them: one level
-        of lookahead (Murthy & Salzberg 1995, "Lookahead and pathology in decision tree induction").
-        The candidates are grown on at most ``LOOKAHEAD_ROWS`` rows; the winner is grown again on all.
-        ``lookahead_`` records the losses and whether the root changed."""
+        CART picks each split for the squared error it lowers on its own, not for the best tree of the
+        asked depth that grows beneath it. So at the root the best ``lookahead`` splits (each feature's
+        best split, ranked by that decrease) are each tried with greedy subtrees grown beneath them, and
+        another split replaces CART's only when its tree's loss is more than ``LOOKAHEAD_MARGIN`` below
+        the greedy tree's: one level of lookahead (Murthy & Salzberg 1995, "Lookahead and pathology in
+        decision tree induction"). The same choice is then made at the root of each side, on its rows,
+        down to ``LOOKAHEAD_LEVELS`` levels. A node's candidates are judged on at most
+        ``LOOKAHEAD_ROWS`` of its rows; the winner is grown again on all. ``lookahead_`` records the
+        root's losses, the nodes changed and the shipped tree's loss, on the root's rows."""
         k = DEFAULT_LOOKAHEAD if self.lookahead is None else int(self.lookahead)
+        if k < 2 or self.max_leaf_nodes is not None:  # a leaf budget is spent across the whole tree
+            return greedy
+        changed = []  # one entry per node whose split changed
+        shipped = self._look_ahead_at(greedy, Z, fit_on, targets, sample_weight, classify, k, changed,
+                                      levels_above=0, share=1.0)
+        if self.lookahead_ is not None:
+            rows = self.lookahead_.pop("_rows")
+            predicted = _node_predictions(shipped.tree_, Z[rows])
+            self.lookahead_.update(levels=LOOKAHEAD_LEVELS, nodes_changed=len(changed), shipped_loss=_prediction_loss(
+                predicted, targets[rows], classify, None if sample_weight is None else sample_weight[rows]))
+        return shipped
+
+    def _look_ahead_at(self, greedy: DecisionTreeRegressor, Z: np.ndarray, fit_on: np.ndarray, targets: np.ndarray,
+                       sample_weight: np.ndarray | None, classify: bool, k: int, changed: list, *,
+                       levels_above: int, share: float) -> Any:
+        """``_look_ahead``'s choice at one node: ``greedy`` is CART's subtree on the node's rows ``Z``,
+        ``levels_above`` levels below the tree's root, holding ``share`` of the tree's rows (weight); a
+        changed split is appended to ``changed``."""
         tree = greedy.tree_
-        if (k < 2 or self.max_leaf_nodes is not None  # a leaf budget is spent across the whole tree
-                or tree.node_count < 3 or tree.max_depth < 2 or len(Z) < LOOKAHEAD_MIN_ROWS):
+        if tree.node_count < 3 or tree.max_depth < 2 or len(Z) < LOOKAHEAD_MIN_ROWS:
             return greedy
         rows = np.arange(len(Z))
         if len(Z) > LOOKAHEAD_ROWS:
@@ -223,12 +244,12 @@ class TreeStudent(Student):
         Zs, Fs, Ts = Z[rows], fit_on[rows], targets[rows]
         Ws = None if sample_weight is None else sample_weight[rows]
         greedy_loss = _prediction_loss(greedy.predict(Zs), Ts, classify, Ws)
-        root = (int(tree.feature[0]), float(tree.threshold[0]))
+        root = (int(tree.feature[0]), float(tree.threshold[0]), bool(tree.missing_go_to_left[0]))
         best = None
-        splits = [split for split in self._root_splits(Zs, Fs, Ws, k) if split[:2] != root]
+        splits = [split for split in self._root_splits(Zs, Fs, Ws, k) if split[:2] != root[:2]]
         for feature, threshold, missing_left in splits:
             left = _goes_left(Zs[:, feature], threshold, missing_left)
-            sides = self._grow_sides(Zs, Fs, Ws, left)
+            sides = self._grow_sides(Zs, Fs, Ws, left, levels_above, share)
             if sides is None:
                 continue
             predicted = np.empty((len(Zs), Fs.reshape(len(Fs), -1).shape[1]))
@@ -236,20 +257,34 @@ class TreeStudent(Student):
                 predicted[side] = grown.predict(Zs[side]).reshape(int(side.sum()), -1)
             loss = _prediction_loss(predicted, Ts, classify, Ws)
             if best is None or loss < best[0]:
-                best = (loss, feature, threshold, missing_left, sides)
+                best = (loss, (feature, threshold, missing_left), sides)
         chosen = best is not None and best[0] < (1 - LOOKAHEAD_MARGIN) * greedy_loss
-        self.lookahead_ = {"roots_tried": 1 + len(splits), "rows": int(len(Zs)),
-                           "loss": "disagreement" if classify else "squared_error", "greedy_loss": greedy_loss,
-                           "best_loss": greedy_loss if best is None else best[0], "root_changed": bool(chosen)}
-        if not chosen:
+        split, sides = (best[1], best[2]) if chosen else (root, None)
+        if (chosen and len(Zs) < len(Z)) or (not chosen and levels_above + 1 < LOOKAHEAD_LEVELS):
+            # the winner grown again on every row (judged on a sample), or CART's sides to look below
+            sides = self._grow_sides(Z, fit_on, sample_weight, _goes_left(Z[:, split[0]], *split[1:]),
+                                     levels_above, share)
+            chosen = chosen and sides is not None  # None: a split leaves one side of all rows weightless
+        if levels_above == 0:
+            self.lookahead_ = {"roots_tried": 1 + len(splits), "rows": int(len(Zs)), "_rows": rows,
+                               "loss": "disagreement" if classify else "squared_error", "greedy_loss": greedy_loss,
+                               "best_loss": greedy_loss if best is None else best[0], "root_changed": bool(chosen)}
+        if sides is None:
             return greedy
-        _, feature, threshold, missing_left, sides = best
-        if len(Zs) < len(Z):  # judged on a sample: the winner is grown again on every row
-            sides = self._grow_sides(Z, fit_on, sample_weight, _goes_left(Z[:, feature], threshold, missing_left))
-            if sides is None:  # the sample's split leaves one side of all rows weightless
-                self.lookahead_["root_changed"] = False
-                return greedy
-        return _joined(feature, threshold, missing_left, sides, fit_on, sample_weight)
+        if chosen:
+            changed.append(levels_above)
+        if levels_above + 1 < LOOKAHEAD_LEVELS:  # the same choice at the root of each side
+            left = _goes_left(Z[:, split[0]], *split[1:])
+            weight = np.ones(len(Z)) if sample_weight is None else sample_weight
+            looked = [self._look_ahead_at(grown, Z[side], fit_on[side], targets[side],
+                                          None if sample_weight is None else sample_weight[side], classify, k,
+                                          changed, levels_above=levels_above + 1,
+                                          share=share * weight[side].sum() / weight.sum())
+                      for side, grown in zip((left, ~left), sides)]
+            if not chosen and all(new is old for new, old in zip(looked, sides)):
+                return greedy  # nothing changed below CART's own split
+            sides = looked
+        return _joined(*split, sides, fit_on, sample_weight)
 
     def _root_splits(self, Z: np.ndarray, fit_on: np.ndarray, sample_weight: np.ndarray | None,
                      k: int) -> list[tuple[int, float, bool]]:
@@ -271,7 +306,8 @@ class TreeStudent(Student):
         return [split[1:] for split in splits[:k]]
 
     def _grow_sides(self, Z: np.ndarray, fit_on: np.ndarray, sample_weight: np.ndarray | None,
-                    left: np.ndarray) -> list[DecisionTreeRegressor] | None:
+                    left: np.ndarray, levels_above: int = 0, share: float = 1.0
+                    ) -> list[DecisionTreeRegressor] | None:
         """CART's subtrees, one level shallower, on the rows a root split sends ``left`` and right; None
         when one side holds no rows of any weight (a tree cannot be grown on none)."""
         weight = np.ones(len(Z)) if sample_weight is None else sample_weight
@@ -279,7 +315,8 @@ class TreeStudent(Student):
         if min(shares) <= 0:
             return None
         return [self._grow(Z[side], fit_on[side], None if sample_weight is None else sample_weight[side],
-                           levels_above=1, share=share) for side, share in zip((left, ~left), shares)]
+                           levels_above=levels_above + 1, share=share * side_share)
+                for side, side_share in zip((left, ~left), shares)]
 
     def _start(self, start: int, grown: DecisionTreeRegressor, Z: np.ndarray, targets: np.ndarray,
                sample_weight: np.ndarray | None, rng: np.random.Generator,
@@ -475,6 +512,18 @@ def _joined(feature: int, threshold: float, missing_left: bool, sides: list[Deci
                                       left.weighted_n_node_samples, right.weighted_n_node_samples],
     )
     return SimpleNamespace(tree_=nodes)
+
+
+def _node_predictions(nodes: Any, Z: np.ndarray) -> np.ndarray:
+    """The node arrays' (a scikit-learn tree's ``tree_`` or ``_joined``'s) mean targets for the rows ``Z``,
+    routed as ``_goes_left`` routes them."""
+    node = np.zeros(len(Z), dtype=np.intp)
+    for _ in range(int(nodes.max_depth)):
+        inner = nodes.children_left[node] >= 0
+        at = node[inner]
+        left = _goes_left(Z[inner, nodes.feature[at]], nodes.threshold[at], nodes.missing_go_to_left[at].astype(bool))
+        node[inner] = np.where(left, nodes.children_left[at], nodes.children_right[at])
+    return nodes.value[node].reshape(len(Z), -1)
 
 
 def _prediction_loss(predicted: np.ndarray, targets: np.ndarray, classify: bool,
