@@ -80,7 +80,8 @@ def test_real_rows_as_synthetic_score_one(bank_setup):
     assert abs(other["score"]["accuracy_ratio"] - 1.0) < 0.03, other["score"]
     assert other["synthetic"]["train_rows"] == len(X_other) and other["real"]["train_rows"] == len(X_train)
     assert other["test_rows"] == len(X_test)
-    assert other["student"] == {"name": "tree", "options": {"max_depth": 6, "refine_passes": 0, "random_state": 0}}
+    assert other["student"] == {"name": "tree", "options": {"max_depth": 6, "refine_passes": 0, "lookahead": 1,
+                                                            "random_state": 0}}
     assert other["synthetic"]["complexity"]["depth"] <= 6
     assert other["synthetic"]["copies_of_test_rows"] == 0
     assert 0.5 < other["teacher"]["target_accuracy"] <= 1.0

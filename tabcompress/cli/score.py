@@ -24,8 +24,8 @@ def score(
     target: Annotated[Optional[str], setting("target", panel=None)] = None,
     categorical: Annotated[Optional[str], setting("categorical", panel=None, show_default=False)] = None,
     test_size: Annotated[float, setting("test_size", panel=None)] = default("test_size"),
-    max_depth: Annotated[int, typer.Option(help="Depth of the reference tree student (its splits are not "
-                                           "refined).")] = 6,
+    max_depth: Annotated[int, typer.Option(help="Depth of the reference tree student (CART's greedy tree: "
+                                           "no refinement, no lookahead).")] = 6,
     max_synthetic_rows: Annotated[Optional[int], typer.Option(help="Score a random subsample of at most this many "
                                                               "synthetic rows.", show_default=False)] = None,
     seed: Annotated[int, setting("seed", panel=None)] = default("seed"),

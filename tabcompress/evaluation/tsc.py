@@ -9,9 +9,9 @@ Inception Score does not).
 
 Here, for tabular data, :func:`tsc_score` and its two callers do the same with these choices:
 
-* The reference student is small and fixed: by default a depth-6 tree (``make_student("tree",
-  max_depth=6, refine_passes=0)``). Refinement stays off so the score measures the rows, not our
-  optimiser; ``student`` / ``student_options`` choose another.
+* The reference student is small and fixed: by default CART's depth-6 tree (``make_student("tree",
+  max_depth=6, refine_passes=0, lookahead=1)``). Refinement and lookahead stay off so the score
+  measures the rows, not our optimiser; ``student`` / ``student_options`` choose another.
 * The same student is trained twice, on the teacher's soft targets (probabilities, or values for a
   regressor): once on the synthetic rows, once on the real training rows. Both are scored on the same
   held-out real rows, which neither saw. The score is the synthetic-trained student's figure divided
@@ -54,7 +54,7 @@ from tabcompress.teachers import Teacher, load_teacher
 from tabcompress.teachers.labeling import DEFAULT_CHUNK_ROWS, label_rows
 
 #: the reference tree's settings; ``random_state`` is the run's seed
-REFERENCE_TREE_OPTIONS: dict[str, Any] = {"max_depth": 6, "refine_passes": 0}
+REFERENCE_TREE_OPTIONS: dict[str, Any] = {"max_depth": 6, "refine_passes": 0, "lookahead": 1}
 
 
 def reference_student_options(student: str = "tree", student_options: dict[str, Any] | None = None,
