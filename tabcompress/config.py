@@ -420,7 +420,8 @@ class StudentSettings:
         "greedy one and the next best features' splits, each with greedy subtrees beneath); another split "
         "replaces CART's only when its subtree disagrees less with the teacher on the training rows by more "
         "than 2 %. 1 = CART's tree. Not used with --refine (its starts search instead), --max-leaf-nodes, "
-        "or on under 1,000 rows.",
+        "or on under 1,000 rows. A search of sizes grows its candidates by CART unless this is given; the "
+        "tree chosen looks ahead.",
         panel=PANEL_STUDENT, shown="5")
     adversarial: bool = setting(
         False, Flag(), "MLP student: add a KDGAN-style adversarial term (a discriminator on rows and "

@@ -139,6 +139,8 @@ def test_a_run_chooses_on_validation_rows_and_reports_it(tmp_path, teachers):
     assert all(c["bytes"] < unpruned[c["params"]["max_depth"]] for c in pruned)
     assert report["settings"]["student"]["ccp_alpha"] == chosen[0]["params"].get("ccp_alpha", 0.0)
     assert report["data"]["synthetic_rows"] == chosen[0]["synthetic_rows"]
+    # the candidates were CART's trees (candidate_options); the tree shipped looks ahead, as the settings say
+    assert report["settings"]["student"]["lookahead"] == 5
     assert (out / "frontier.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "chosen on" in done.stderr and "frontier:" in done.stderr
 

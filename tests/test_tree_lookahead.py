@@ -180,3 +180,16 @@ def test_lookahead_below_the_root_follows_the_seed(covertype_soft, small_nodes_l
     first, again = (TreeStudent(max_depth=5, random_state=3).fit(X, T, **fit) for _ in range(2))
     np.testing.assert_array_equal(first.threshold_, again.threshold_)
     np.testing.assert_array_equal(first.feature_, again.feature_)
+
+
+def test_a_search_of_sizes_grows_its_tree_candidates_by_cart():
+    """A search of sizes fits a dozen trees or more: its candidates are CART's trees unless --lookahead is
+    given; the tree it ships is grown with the settings' lookahead (run/modes.py)."""
+    from tabcompress import Settings
+    from tabcompress.methods.search import candidate_options
+
+    assert candidate_options("tree", Settings.from_options(target_fidelity=0.9)) == {"lookahead": 1}
+    assert candidate_options("tree", Settings.from_options(student="auto")) == {"lookahead": 1}
+    assert candidate_options("tree", Settings.from_options(max_size="20KB", lookahead=3)) == {}
+    assert candidate_options("gbdt", Settings.from_options(target_fidelity=0.9)) == {}
+    assert candidate_options("tree", Settings()) == {}  # one size: the candidates are the student as set

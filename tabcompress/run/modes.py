@@ -506,8 +506,11 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
             plan.replanned = {"n_synthetic": n_synthetic, "rounds": rounds, "adjustments": replan.adjustments}
 
         # -- synthetic rows, teacher labels, and the first student on them ---------------------------
+        # with validation rows this first student is the search's first candidate
+        as_candidate = search_mod.candidate_options(families[0], settings) if split is not None else {}
         result = train_with_selection(
-            make=lambda: make(families[0], reference), fit_kwargs=fit_kwargs, label=label, generator=generator,
+            make=lambda: make(families[0], {**reference, **as_candidate}), fit_kwargs=fit_kwargs, label=label,
+            generator=generator,
             X_real=X_fit, T_real=T_fit, n_synthetic=n_synthetic, seed=settings.seed, stage=stages.run,
             student_name=families[0], settings=SelectionRule.from_settings(settings, rounds))
         first, X_synth, T_synth = result.student, result.X_synth, result.T_synth
@@ -525,7 +528,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     else:
         def fit(family: str, params: dict[str, Any], data: search_mod.DataOption) -> Any:
             X, T = _with_synthetic(X_fit, T_fit, X_synth, T_synth, data.n_synthetic)
-            return make(family, params).fit(X, T, **fit_kwargs)
+            return make(family, {**params, **search_mod.candidate_options(family, settings)}).fit(X, T, **fit_kwargs)
 
         search = search_mod.Search(settings, fit=fit, X_val=X_val, T_val=T_val, n_real=len(X_fit),
                                    classes=teacher.classes_ if teacher.is_classifier else None,
