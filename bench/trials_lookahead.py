@@ -165,7 +165,7 @@ def levels_table(records: list[dict]) -> None:
     print("| levels | " + " | ".join(f"depth {d}" for d in depths) + " | fit time (× the first) |")
     print("|---:|" + "---|" * len(depths) + "---:|")
     for i, level in enumerate(v["levels"] for v in records[0]["levels"]):
-        cells, ratios = [], []
+        cells = []
         for depth in depths:
             change = np.array([r["levels"][i]["fidelity"] - r["levels"][0]["fidelity"]
                                for r in records if r["depth"] == depth])

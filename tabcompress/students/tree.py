@@ -125,6 +125,11 @@ class TreeStudent(Student):
         refines = bool(self.refine_passes) or (self.refine and self.refine_passes is None)
         Z = self.encoder_.fit(X, targets).transform(X, dtype=np.float64 if refines else np.float32)
         self._compile(self._fit_tree(Z, targets, sample_weight))
+        if self.lookahead_ is not None:  # the shipped tree's loss, on the rows its root was judged on
+            rows = self.lookahead_.pop("_rows")
+            self.lookahead_["shipped_loss"] = _prediction_loss(
+                self.value_[self._leaves(Z[rows])], targets[rows], self.task_ != "regression",
+                None if sample_weight is None else sample_weight[rows])
 
     def _fit_tree(self, Z: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray | None
                   ) -> DecisionTreeRegressor:
@@ -214,7 +219,7 @@ class TreeStudent(Student):
         decision tree induction"). The same choice is then made at the root of each side, on its rows,
         down to ``LOOKAHEAD_LEVELS`` levels. A node's candidates are judged on at most
         ``LOOKAHEAD_ROWS`` of its rows; the winner is grown again on all. ``lookahead_`` records the
-        root's losses, the nodes changed and the shipped tree's loss, on the root's rows."""
+        root's losses and the nodes changed (``_fit`` adds the shipped tree's loss, on the root's rows)."""
         k = DEFAULT_LOOKAHEAD if self.lookahead is None else int(self.lookahead)
         if k < 2 or self.max_leaf_nodes is not None:  # a leaf budget is spent across the whole tree
             return greedy
@@ -222,10 +227,7 @@ class TreeStudent(Student):
         shipped = self._look_ahead_at(greedy, Z, fit_on, targets, sample_weight, classify, k, changed,
                                       levels_above=0, share=1.0)
         if self.lookahead_ is not None:
-            rows = self.lookahead_.pop("_rows")
-            predicted = _node_predictions(shipped.tree_, Z[rows])
-            self.lookahead_.update(levels=LOOKAHEAD_LEVELS, nodes_changed=len(changed), shipped_loss=_prediction_loss(
-                predicted, targets[rows], classify, None if sample_weight is None else sample_weight[rows]))
+            self.lookahead_.update(levels=LOOKAHEAD_LEVELS, nodes_changed=len(changed))
         return shipped
 
     def _look_ahead_at(self, greedy: DecisionTreeRegressor, Z: np.ndarray, fit_on: np.ndarray, targets: np.ndarray,
@@ -260,10 +262,10 @@ class TreeStudent(Student):
                 best = (loss, (feature, threshold, missing_left), sides)
         chosen = best is not None and best[0] < (1 - LOOKAHEAD_MARGIN) * greedy_loss
         split, sides = (best[1], best[2]) if chosen else (root, None)
+        left = _goes_left(Z[:, split[0]], *split[1:])
         if (chosen and len(Zs) < len(Z)) or (not chosen and levels_above + 1 < LOOKAHEAD_LEVELS):
             # the winner grown again on every row (judged on a sample), or CART's sides to look below
-            sides = self._grow_sides(Z, fit_on, sample_weight, _goes_left(Z[:, split[0]], *split[1:]),
-                                     levels_above, share)
+            sides = self._grow_sides(Z, fit_on, sample_weight, left, levels_above, share)
             chosen = chosen and sides is not None  # None: a split leaves one side of all rows weightless
         if levels_above == 0:
             self.lookahead_ = {"roots_tried": 1 + len(splits), "rows": int(len(Zs)), "_rows": rows,
@@ -274,13 +276,10 @@ class TreeStudent(Student):
         if chosen:
             changed.append(levels_above)
         if levels_above + 1 < LOOKAHEAD_LEVELS:  # the same choice at the root of each side
-            left = _goes_left(Z[:, split[0]], *split[1:])
-            weight = np.ones(len(Z)) if sample_weight is None else sample_weight
             looked = [self._look_ahead_at(grown, Z[side], fit_on[side], targets[side],
                                           None if sample_weight is None else sample_weight[side], classify, k,
-                                          changed, levels_above=levels_above + 1,
-                                          share=share * weight[side].sum() / weight.sum())
-                      for side, grown in zip((left, ~left), sides)]
+                                          changed, levels_above=levels_above + 1, share=share * side_share)
+                      for side, side_share, grown in zip((left, ~left), _side_shares(left, sample_weight), sides)]
             if not chosen and all(new is old for new, old in zip(looked, sides)):
                 return greedy  # nothing changed below CART's own split
             sides = looked
@@ -310,8 +309,7 @@ class TreeStudent(Student):
                     ) -> list[DecisionTreeRegressor] | None:
         """CART's subtrees, one level shallower, on the rows a root split sends ``left`` and right; None
         when one side holds no rows of any weight (a tree cannot be grown on none)."""
-        weight = np.ones(len(Z)) if sample_weight is None else sample_weight
-        shares = [weight[side].sum() / weight.sum() for side in (left, ~left)]
+        shares = _side_shares(left, sample_weight)
         if min(shares) <= 0:
             return None
         return [self._grow(Z[side], fit_on[side], None if sample_weight is None else sample_weight[side],
@@ -477,6 +475,12 @@ def _goes_left(values: np.ndarray, threshold: float, missing_left: bool) -> np.n
     return np.where(np.isnan(values), missing_left, values <= threshold)
 
 
+def _side_shares(left: np.ndarray, sample_weight: np.ndarray | None) -> list[float]:
+    """The shares of the rows (weight) a split sends left and right."""
+    weight = np.ones(len(left)) if sample_weight is None else sample_weight
+    return [weight[side].sum() / weight.sum() for side in (left, ~left)]
+
+
 def _joined(feature: int, threshold: float, missing_left: bool, sides: list[DecisionTreeRegressor],
             targets: np.ndarray, sample_weight: np.ndarray | None) -> Any:
     """One tree: a root split on ``feature`` at ``threshold`` over the fitted trees ``sides`` (left,
@@ -512,18 +516,6 @@ def _joined(feature: int, threshold: float, missing_left: bool, sides: list[Deci
                                       left.weighted_n_node_samples, right.weighted_n_node_samples],
     )
     return SimpleNamespace(tree_=nodes)
-
-
-def _node_predictions(nodes: Any, Z: np.ndarray) -> np.ndarray:
-    """The node arrays' (a scikit-learn tree's ``tree_`` or ``_joined``'s) mean targets for the rows ``Z``,
-    routed as ``_goes_left`` routes them."""
-    node = np.zeros(len(Z), dtype=np.intp)
-    for _ in range(int(nodes.max_depth)):
-        inner = nodes.children_left[node] >= 0
-        at = node[inner]
-        left = _goes_left(Z[inner, nodes.feature[at]], nodes.threshold[at], nodes.missing_go_to_left[at].astype(bool))
-        node[inner] = np.where(left, nodes.children_left[at], nodes.children_right[at])
-    return nodes.value[node].reshape(len(Z), -1)
 
 
 def _prediction_loss(predicted: np.ndarray, targets: np.ndarray, classify: bool,
