@@ -25,6 +25,13 @@ ways. The trials behind depth 8 in the ladder of sizes and gbdt's ``--grow-on`` 
     python bench/trials_gbdt.py --regime full --ratio 5 --datasets letter,covertype_75k,magic,adult \\
         --teachers rf,xgb --sizes 20x4,57x3 --grow-on probabilities,classes
 
+``--rows munge,real,true`` trains each grid point three ways: as above, on the real rows alone with the
+teacher's targets, and on the real rows with their true labels (the benchmark's B5). The trial behind
+docs/measurements.md's "Why B5 is level at full size"::
+
+    python bench/trials_gbdt.py --regime full --ratio 5 --datasets letter,covertype_75k --teachers xgb,rf \
+        --sizes 94x3,170x3 --rows true,real,munge
+
 Grids: gbdt, trees 25, 50, 100, 200, 400 (per class) × learning rate 0.1, 0.2, 0.3, 0.5 at depth 4;
 linear, l2 0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1. Reading the defaults off the summary: gbdt's learning rate
 is the one with the best mean fidelity at each number of trees, and linear's l2 the one with the best
@@ -48,6 +55,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import run as bench  # noqa: E402
+from baselines import true_targets  # noqa: E402
 
 from tabcompress import evaluation  # noqa: E402
 from tabcompress.evaluation.metrics import latency, serialized_bytes  # noqa: E402
@@ -77,6 +85,10 @@ def main() -> None:
     p.add_argument("--max-train-rows", type=int, default=20000, help="the full regime's most training rows")
     p.add_argument("--ratio", type=float, default=RATIO, help="MUNGE rows per training row (at most 100,000)")
     p.add_argument("--sizes", help="gbdt only: trees x depths to try instead of the grid, e.g. 500x6,300x8")
+    p.add_argument("--rows", default="munge",
+                   help="what each grid point trains on, comma-separated: munge (the real rows with the teacher's "
+                        "targets plus --ratio MUNGE rows), real (the real rows alone, the teacher's targets), "
+                        "true (the real rows with their true labels or values: the benchmark's B5)")
     p.add_argument("--grow-on", default="probabilities",
                    help="gbdt with --sizes: what the trees learn: probabilities, classes, or both comma-separated")
     a = p.parse_args()
@@ -100,20 +112,29 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> list[dict]
     n_rows = min(MAX_SYNTHETIC, int(a.ratio * len(X_train)))
     rows = make_generator("munge").fit(X_train, schema, random_state=seed).sample(n_rows, random_state=seed + 1)
     X = pd.concat([X_train, rows], ignore_index=True)
+    kinds_of_rows = a.rows.split(",")
     one_row = X_test.iloc[:1]
     records = []
     for kind in a.teachers.split(","):
         teacher = bench.trial_teacher(kind, data, seed)
         T, T_test = label_rows(teacher, X), label_rows(teacher, X_test)
         teacher_pred = teacher.classes_[np.argmax(T_test, axis=1)] if data.classify else T_test
+        if data.classify:  # how closely the teacher answers its own training rows with their labels
+            on_train = np.mean(teacher.classes_[np.argmax(T[:len(X_train)], axis=1)] == data.y_train.to_numpy())
+            print(f"{name} {seed} {kind}: the teacher agrees with the true class on {on_train:.4f} of the "
+                  f"training rows, {np.mean(teacher_pred == data.y_test.to_numpy()):.4f} of the held-out rows",
+                  file=sys.stderr, flush=True)
         fit_kwargs = {"classes": teacher.classes_ if data.classify else None, "categorical": schema.categorical}
+        training = {"munge": (X, T), "real": (X_train, T[:len(X_train)]),
+                    "true": (X_train, true_targets(data.y_train, teacher.classes_ if data.classify else None))}
         points = [(REFERENCE[0], REFERENCE[1])] + [(a.family, params) for params in GRIDS[a.family]]
-        for student_name, params in points:
+        for (student_name, params), rows_kind in itertools.product(points, kinds_of_rows):
             start = time.perf_counter()
             seeded = {} if student_name == "linear" else {"random_state": seed}
-            student = make_student(student_name, **seeded, **params).fit(X, T, **fit_kwargs)
+            student = make_student(student_name, **seeded, **params).fit(*training[rows_kind], **fit_kwargs)
             seconds = time.perf_counter() - start
             record = {"dataset": name, "seed": seed, "teacher": kind, "student": student_name, **params,
+                      **({"rows": rows_kind} if len(kinds_of_rows) > 1 else {}),
                       "fidelity": evaluation.fidelity(teacher.task, teacher_pred, student.predict(X_test))["fidelity"],
                       "fit_s": round(seconds, 3), "bytes": serialized_bytes(student),
                       "one_row_ms": round(latency(student.predict, one_row, batch_repeats=1,
@@ -123,14 +144,14 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> list[dict]
             if sink:
                 sink.write(json.dumps(record) + "\n")
                 sink.flush()
-            print(name, seed, kind, student_name, params, f"fidelity {record['fidelity']:.4f}",
+            print(name, seed, kind, student_name, params, rows_kind, f"fidelity {record['fidelity']:.4f}",
                   f"{seconds:.1f} s", flush=True)
     return records
 
 
 def summarise(records: list[dict], family: str) -> None:
     """Mean fidelity (over every dataset, seed and teacher) per grid point, with its size and latency."""
-    keys = ["student", *GRIDS[family][0]]
+    keys = ["student", *GRIDS[family][0], *(["rows"] if "rows" in records[0] else [])]
     frame = pd.DataFrame(records)
     frame[keys] = frame[keys].astype(object).where(frame[keys].notna(), "-")  # the reference tree has none
     table = (frame.groupby(keys)
