@@ -309,8 +309,9 @@ class GeneratorSettings:
     synthetic_max_rows: int = setting(
         400_000, Whole(0), "At most this many synthetic rows from the ratio; 0 = no cap.",
         panel=PANEL_GENERATOR)
-    epochs: int = setting(
-        100, Whole(1), "Generator training epochs (ctgan, tvae): the most it trains.", panel=PANEL_TRAINING)
+    epochs: int | None = setting(
+        None, Whole(1, none=True), "Generator training epochs (ctgan, tvae): the most it trains.",
+        panel=PANEL_TRAINING, shown="100; CTGAN more on a small table, enough for 1,800 optimiser steps")
     early_stop: bool = setting(
         True, Flag(), "Stop generator training when its losses flatten.", panel=PANEL_TRAINING)
     batch_size: int = setting(

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tabcompress.generators.ctgan import CTGANGenerator, EarlyStopRule
+from tabcompress.generators.ctgan import DEFAULT_EPOCHS, MIN_STEPS, CTGANGenerator, EarlyStopRule
 from tabcompress.schema import Schema
 
 # Settings under which the rule fires as soon as it may: a change can never exceed the losses' whole
@@ -98,6 +98,28 @@ def test_early_stop_is_reproducible(early, magic_slice):
     again = CTGANGenerator(epochs=30, batch_size=100, transformer_rows=200, **ALWAYS_FLAT).fit(X, schema, random_state=3)
     assert again.epochs_run_ == gen.epochs_run_
     pd.testing.assert_frame_equal(again.sample(300, random_state=5), gen.sample(300, random_state=5))
+
+
+def test_default_epochs_give_a_small_table_enough_optimiser_steps():
+    # CTGAN steps once per batch: 3,000 rows in batches of 500 are 6 steps an epoch, so 1,800 steps
+    # take 300 epochs; a table of 39,000 rows gets them within the default 100 (and may stop early
+    # after 24); epochs given are kept as given
+    gen = CTGANGenerator()
+    assert gen._planned_epochs(3000) == (300, 300)
+    assert gen._planned_epochs(39000) == (DEFAULT_EPOCHS, 24)
+    assert gen._planned_epochs(10) == (MIN_STEPS, MIN_STEPS)  # fewer rows than a batch: one step an epoch
+    assert CTGANGenerator(epochs=5)._planned_epochs(3000) == (5, 0)
+    assert CTGANGenerator(min_steps=600, batch_size=100)._planned_epochs(3000) == (DEFAULT_EPOCHS, 20)
+
+
+def test_no_early_stop_before_the_step_floor(magic_slice):
+    # 600 rows in batches of 100 are 6 steps an epoch: 60 steps take 10 epochs, and the rule, which would
+    # fire at epoch 6, waits for them; the report gives the epochs planned
+    X, schema = magic_slice
+    gen = CTGANGenerator(batch_size=100, min_steps=60, transformer_rows=200, **ALWAYS_FLAT).fit(
+        X, schema, random_state=3)
+    assert (gen.epochs_run_, gen.stop_reason_) == (10, "early_stop")
+    assert gen.training_facts()["epochs"] == gen.epochs_planned_ == DEFAULT_EPOCHS
 
 
 def test_time_limit_stops_after_the_first_epoch(magic_slice):

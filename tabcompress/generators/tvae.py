@@ -51,7 +51,7 @@ class TVAEGenerator(Generator):
     @classmethod
     def from_settings(cls, settings, *, device="cpu", teacher=None, time_limit=None) -> "TVAEGenerator":
         g = settings.generator
-        return cls(epochs=g.epochs, batch_size=g.batch_size, max_rows=g.fit_rows, device=device)
+        return cls(epochs=g.epochs or cls.epochs, batch_size=g.batch_size, max_rows=g.fit_rows, device=device)
 
     # The very functions CTGANGenerator encodes and decodes with, so both models see rows the same way.
     # They read only ``self.schema_`` and set/read ``self.constants_``. Borrowed rather than inherited:
