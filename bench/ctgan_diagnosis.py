@@ -28,6 +28,12 @@ sampled; classification only; fitted once per teacher).
     python bench/ctgan_diagnosis.py --datasets magic,adult,credit_default,california_housing \\
         --configs munge,ctgan,ctgan300,ctgan_cls --out bench/results/ctgan_diagnosis.jsonl
     python bench/ctgan_diagnosis.py --table bench/results/ctgan_diagnosis.jsonl
+
+``--realism`` prints only the score a run computes on its rows (:mod:`tabcompress.evaluation.realism`,
+against the rows the generator was fitted on), for generators that need no GAN fit as well:
+
+    python bench/ctgan_diagnosis.py --realism --teachers rf,lgbm --configs munge,munge+forest,forest,copula \
+        --datasets magic,adult,credit_default,california_housing,covertype_75k,letter,bank_marketing,house_16H
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ from baselines import teacher_predictions  # noqa: E402
 
 from tabcompress import evaluation  # noqa: E402
 from tabcompress.config import Settings  # noqa: E402
+from tabcompress.errors import InputError  # noqa: E402
+from tabcompress.evaluation.realism import detection_auc  # noqa: E402
 from tabcompress.generators.ctgan import CTGANGenerator  # noqa: E402
 from tabcompress.generators.registry import build_generator  # noqa: E402
 from tabcompress.schema import Schema  # noqa: E402
@@ -79,6 +87,9 @@ def main() -> None:
     p.add_argument("--rows-cache", type=Path, help="keep each configuration's rows here, and reuse them")
     p.add_argument("--out", type=Path, help="append one JSON line per (dataset, seed, config, teacher) here")
     p.add_argument("--table", nargs="+", type=Path, help="print the tables of these JSON-lines files and stop")
+    p.add_argument("--realism", action="store_true",
+                   help="only the score a run computes: per teacher and configuration, the detection AUC "
+                        "(tabcompress.evaluation.realism) of the rows against the training rows they came from")
     a = p.parse_args()
     if a.table:
         table([json.loads(line) for path in a.table for line in path.read_text().splitlines() if line])
@@ -86,7 +97,28 @@ def main() -> None:
     sink = a.out.open("a") if a.out else None
     for seed in map(int, a.seeds.split(",")):
         for spec in a.datasets.split(","):
-            run_dataset(spec, seed, a, sink)
+            (realism if a.realism else run_dataset)(spec, seed, a, sink)
+
+
+def realism(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
+    """The detection AUC a run computes (against its fit rows) for each configuration's rows."""
+    name, path = bench.resolve_dataset(spec, a.data_dir)
+    data = bench.load_split(name, path, seed)
+    for kind in a.teachers.split(","):
+        teacher = bench.trial_teacher(kind, data, seed)
+        for config in a.configs.split(","):
+            try:
+                _, sample = fit_config(config, data, seed, teacher)
+            except InputError as err:  # trees whose rows cannot be read
+                print(f"{name} {kind} {config}: {err}", file=sys.stderr)
+                continue
+            rows = sample(a.ratio * len(data.X_train), seed + 1)
+            record = {"dataset": name, "seed": seed, "teacher": kind, "config": config,
+                      "detection_auc": detection_auc(data.X_train, rows, data.schema, seed=seed)}
+            print(json.dumps(record), flush=True)
+            if sink:
+                sink.write(json.dumps(record) + "\n")
+                sink.flush()
 
 
 def encoded(X: pd.DataFrame, schema: Schema) -> np.ndarray:
@@ -177,7 +209,8 @@ def fit_config(config: str, data, seed: int, teacher=None):
 
         return gen, sample
     settings = Settings().replace(**CTGAN_CONFIGS[config]) if config in CTGAN_CONFIGS else Settings()
-    gen = build_generator("ctgan" if config in CTGAN_CONFIGS else config, settings).fit(X, schema, random_state=seed)
+    gen = build_generator("ctgan" if config in CTGAN_CONFIGS else config, settings, teacher=teacher).fit(
+        X, schema, random_state=seed)
     return gen, lambda n, random_state: gen.sample(n, random_state=random_state)
 
 

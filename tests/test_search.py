@@ -102,6 +102,32 @@ def test_a_choice_below_real_rows_alone_is_noted():
     assert any("than the same student on the real rows alone" in n for n in result.notes)
 
 
+def test_rows_that_do_not_look_real_must_earn_their_place():
+    # CTGAN-like rows (a classifier tells them from real ones at AUC 0.99): the real rows alone ship
+    # when the student trained on them is at least as faithful on the validation rows, however close
+    options = [DataOption("none", 0), DataOption("ctgan", 100), DataOption("ctgan", 400)]
+    table = {("tree", 6, 0): (0.90, 11_000), ("tree", 6, 100): (0.89, 11_500), ("tree", 6, 400): (0.89, 12_000)}
+    plain = search(Settings(), table).run(options)
+    assert plain.chosen.data.n_synthetic == 400  # within the noise: the settings' own stays, with a note
+    doubtful = search(Settings(), table)
+    doubtful.realism = lambda: 0.99
+    result = doubtful.run(options)
+    assert result.chosen.data.n_synthetic == 0 and result.chosen.chosen
+    assert "the real rows alone" in result.rule and sum(c.chosen for c in result.candidates) == 1
+    assert any("tells them apart at ROC AUC 0.99" in n and "trains on the real rows alone" in n for n in result.notes)
+    # rows that do help still ship; so does a student whose real-rows twin breaks a size bound
+    table[("tree", 6, 400)] = (0.91, 12_000)
+    doubtful = search(Settings(), table)
+    doubtful.realism = lambda: 0.99
+    assert doubtful.run(options).chosen.data.n_synthetic == 400
+    assert doubtful.detection_auc is None  # not measured: the rows helped
+    bounded = {("tree", d, n): v for (f, d, n), v in TABLE.items()}
+    bounded[("tree", 6, 0)] = (0.97, 13_000)
+    doubtful = search(Settings.from_options(max_size=12_500), bounded)
+    doubtful.realism = lambda: 0.99
+    assert doubtful.run([DataOption("none", 0), DataOption("munge", 400)]).chosen.data.n_synthetic == 400
+
+
 def test_data_options_and_split():
     assert data_options("munge", 1000) == [DataOption("none", 0), DataOption("munge", 250), DataOption("munge", 1000)]
     assert data_options("none", 1000) == [DataOption("none", 0)]

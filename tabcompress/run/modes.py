@@ -24,6 +24,7 @@ import pandas as pd
 from tabcompress import data as data_mod
 from tabcompress.config import Settings
 from tabcompress.errors import InputError, SettingError
+from tabcompress.evaluation.realism import detection_auc
 from tabcompress.generators.cache import GeneratorCache, fit_generator, fit_is_cached
 from tabcompress.generators.forest import ForestSampler
 from tabcompress.generators.registry import build_generator, resolve_generator, trains
@@ -532,7 +533,8 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
 
         search = search_mod.Search(settings, fit=fit, X_val=X_val, T_val=T_val, n_real=len(X_fit),
                                    classes=teacher.classes_ if teacher.is_classifier else None,
-                                   deadline=deadline, note=note, n_train=len(X_train))
+                                   deadline=deadline, note=note, n_train=len(X_train),
+                                   realism=lambda: detection_auc(X_fit, X_synth, schema, seed=settings.seed))
         options = search_mod.data_options(name, len(X_synth))
         with stages.run("search", "choosing the student on the validation rows",
                         f"{len(X_fit):,} fit rows, {len(X_val):,} validation rows"):
@@ -540,6 +542,8 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
                 first = search.judge(families[0], reference, options[-1], student=first,
                                      fit_s=stages.seconds.get("student_fit"))
             searched = search.run(options, first)
+        if search.detection_auc is not None:  # measured only where the search needed it
+            generator_info["detection_auc"] = round(search.detection_auc, 4)
         chosen = searched.chosen
         chosen_family, chosen_params, n_used = chosen.family, chosen.params, chosen.data.n_synthetic
         student = make(chosen_family, chosen_params)
