@@ -83,7 +83,8 @@ def main() -> None:
     p.add_argument("--configs", default="munge,ctgan,ctgan300,ctgan_cls")
     p.add_argument("--ratio", type=int, default=20, help="synthetic rows per training row")
     p.add_argument("--weights", default="none",
-                   help="how the synthetic rows are weighed in the trees' fits: none, balanced, ratio (comma-separated)")
+                   help="how the synthetic rows are weighed in the trees' fits: none, balanced, ratio "
+                        "(comma-separated)")
     p.add_argument("--rows-cache", type=Path, help="keep each configuration's rows here, and reuse them")
     p.add_argument("--out", type=Path, help="append one JSON line per (dataset, seed, config, teacher) here")
     p.add_argument("--table", nargs="+", type=Path, help="print the tables of these JSON-lines files and stop")
@@ -260,7 +261,8 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                                 depth: int = depth, teacher=teacher, teacher_pred=teacher_pred, kwargs=kwargs) -> float:
                     student = make_student("tree", random_state=seed, max_depth=depth, refine_passes=0,
                                            lookahead=1).fit(X, T, sample_weight=weight, **kwargs)
-                    return round(evaluation.fidelity(teacher.task, teacher_pred, student.predict(X_test))["fidelity"], 4)
+                    scored = evaluation.fidelity(teacher.task, teacher_pred, student.predict(X_test))
+                    return round(scored["fidelity"], 4)
                 if (kind, depth) not in real_only:
                     real_only[(kind, depth)] = fidelity_on(X_train, T_train)
                 record[f"tree{depth}_real"] = real_only[(kind, depth)]
@@ -301,7 +303,8 @@ def table(records: list[dict]) -> None:
     print(frame.groupby("config")[view + tree_cols].mean().to_string(float_format=lambda v: f"{v:.4f}"))
     for depth in DEPTHS:
         ratio = max(int(c.split("_x")[1]) for c in tree_cols if c.startswith(f"tree{depth}_x"))
-        wins = (frame[f"tree{depth}_x{ratio}"] >= frame[f"tree{depth}_real"]).groupby(frame["config"]).agg(["sum", "size"])
+        wins = (frame[f"tree{depth}_x{ratio}"] >= frame[f"tree{depth}_real"]).groupby(frame["config"]).agg(
+            ["sum", "size"])
         print(f"\ntree{depth}: cells where ×{ratio} rows ≥ real rows alone:",
               ", ".join(f"{c} {int(r['sum'])}/{int(r['size'])}" for c, r in wins.iterrows()))
     print("\nper cell, tree8 at the largest ratio minus real rows alone:")

@@ -1,8 +1,8 @@
 """How real synthetic rows look: a detection score.
 
 A classifier is trained to tell the synthetic rows from real ones, and scored by its ROC AUC on rows it
-did not train on: 0.5 when it cannot, 1.0 when it always can (the "classifier two-sample test", Lopez-Paz & Oquab
-2017). Rows that are easy to tell apart lie where the real rows do not, and a student trained on many of
+did not train on: 0.5 when it cannot, 1.0 when it always can (the "classifier two-sample test",
+Lopez-Paz & Oquab 2017). Rows that are easy to tell apart lie where the real rows do not, and a student trained on many of
 them learns the teacher where users' rows never are (docs/measurements.md, "What is wrong with CTGAN's
 rows": CTGAN's rows scored 0.99 or more on every dataset tried, MUNGE's 0.69-0.86 against held-out rows).
 """
