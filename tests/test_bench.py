@@ -70,7 +70,10 @@ def test_quick_results_are_complete_and_in_range(quick, name, task):
         else:
             assert _number(r["end_to_end_s"], 0.0, 600)
         ratio = {"B2": 9, "B3": 10, "tabcompress": Settings().generator.synthetic_ratio}.get(r["method"], 0)
-        assert r["synthetic_rows"] == ratio * r["real_rows"]
+        if r["method"] == "tabcompress":  # all of its rows, a quarter or none, as its validation rows chose
+            assert r["synthetic_rows"] in {0, ratio * r["real_rows"] / 4, ratio * r["real_rows"]}, r
+        else:
+            assert r["synthetic_rows"] == ratio * r["real_rows"]
         assert all(_number(v["s"], 0.0) for v in r["timings"].values())
     # bank has text columns: the forest and XGBoost take them through a one-hot Pipeline, LightGBM and
     # CatBoost natively (the bench's way of building each teacher)
