@@ -47,7 +47,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import cross_val_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -58,7 +57,7 @@ from baselines import teacher_predictions  # noqa: E402
 from tabcompress import evaluation  # noqa: E402
 from tabcompress.config import Settings  # noqa: E402
 from tabcompress.errors import InputError  # noqa: E402
-from tabcompress.evaluation.realism import detection_auc  # noqa: E402
+from tabcompress.evaluation.realism import as_numbers, detection_auc, detector  # noqa: E402
 from tabcompress.generators.ctgan import CTGANGenerator  # noqa: E402
 from tabcompress.generators.registry import build_generator  # noqa: E402
 from tabcompress.schema import Schema  # noqa: E402
@@ -122,12 +121,6 @@ def realism(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                 sink.flush()
 
 
-def encoded(X: pd.DataFrame, schema: Schema) -> np.ndarray:
-    """Rows as numbers: numeric columns as they are, categorical ones as their codes."""
-    return np.column_stack([schema[c].codes(X[c]) if schema[c].is_categorical else X[c].to_numpy(np.float64)
-                            for c in schema.names]).astype(np.float64)
-
-
 def quality(rows: pd.DataFrame, real: pd.DataFrame, schema: Schema, seed: int) -> dict[str, float]:
     """Marginals, pairwise dependence and a detection score of ``rows`` against ``real``."""
     ks, tv = [], []
@@ -141,7 +134,7 @@ def quality(rows: pd.DataFrame, real: pd.DataFrame, schema: Schema, seed: int) -
             x, y = x[~np.isnan(x)], y[~np.isnan(y)]
             if len(x) and len(y):
                 ks.append(float(ks_2samp(x, y).statistic))
-    A, B = encoded(rows, schema), encoded(real, schema)
+    A, B = as_numbers(rows, schema), as_numbers(real, schema)
     with np.errstate(invalid="ignore", divide="ignore"):
         ca = pd.DataFrame(A).corr(method="spearman").to_numpy()
         cb = pd.DataFrame(B).corr(method="spearman").to_numpy()
@@ -151,9 +144,7 @@ def quality(rows: pd.DataFrame, real: pd.DataFrame, schema: Schema, seed: int) -
     n = min(DETECTION_ROWS, len(A), len(B))
     X = np.vstack([A[rng.choice(len(A), n, replace=False)], B[rng.choice(len(B), n, replace=False)]])
     y = np.r_[np.ones(n), np.zeros(n)]
-    detector = HistGradientBoostingClassifier(max_iter=100, random_state=seed,
-                                              categorical_features=[schema[c].is_categorical for c in schema.names])
-    auc = float(cross_val_score(detector, X, y, cv=3, scoring="roc_auc").mean())
+    auc = float(cross_val_score(detector(schema, seed), X, y, cv=3, scoring="roc_auc").mean())
     return {"marginal_ks": float(np.mean(ks)) if ks else None, "marginal_tv": float(np.mean(tv)) if tv else None,
             "pair_spearman": pair, "detection_auc": auc}
 
@@ -162,16 +153,14 @@ def density_ratio(rows: pd.DataFrame, real: pd.DataFrame, schema: Schema, seed: 
     """Per synthetic row, how much likelier real rows are there than synthetic ones: p / (1 - p) of a
     classifier of real against synthetic rows (Bickel, Brückner & Scheffer 2007), fitted on the real rows
     and as many synthetic ones, cross-fitted in two halves; clipped to [1e-3, 1e3]."""
-    A, B = encoded(rows, schema), encoded(real, schema)
+    A, B = as_numbers(rows, schema), as_numbers(real, schema)
     rng = np.random.default_rng(seed)
     halves = np.array_split(rng.permutation(len(A)), 2)
     out = np.empty(len(A))
     for i, half in enumerate(halves):
         train = rng.choice(halves[1 - i], min(len(B), len(halves[1 - i])), replace=False)
-        detector = HistGradientBoostingClassifier(max_iter=100, random_state=seed, categorical_features=[
-            schema[c].is_categorical for c in schema.names]).fit(np.vstack([A[train], B]),
-                                                                 np.r_[np.zeros(len(train)), np.ones(len(B))])
-        p = detector.predict_proba(A[half])[:, 1]
+        fitted = detector(schema, seed).fit(np.vstack([A[train], B]), np.r_[np.zeros(len(train)), np.ones(len(B))])
+        p = fitted.predict_proba(A[half])[:, 1]
         out[half] = np.clip(p / np.maximum(1 - p, 1e-12), 1e-3, 1e3)
     return out
 
