@@ -121,6 +121,13 @@ def test_rows_that_do_not_look_real_must_earn_their_place():
     doubtful.realism = lambda: 0.99
     assert doubtful.run(options).chosen.data.n_synthetic == 400
     assert doubtful.detection_auc is None  # not measured: the rows helped
+    # all of them hurt, a quarter of them helped: the quarter ships, not the real rows alone
+    table[("tree", 6, 400)], table[("tree", 6, 100)] = (0.89, 12_000), (0.905, 11_500)
+    doubtful = search(Settings(), table)
+    doubtful.realism = lambda: 0.99
+    fewer = doubtful.run(options)
+    assert fewer.chosen.data.n_synthetic == 100 and "fewer synthetic rows" in fewer.rule
+    assert any("trains on ctgan ×" in n and "(0.9050)" in n for n in fewer.notes)
     bounded = {("tree", d, n): v for (f, d, n), v in TABLE.items()}
     bounded[("tree", 6, 0)] = (0.97, 13_000)
     doubtful = search(Settings.from_options(max_size=12_500), bounded)
