@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import DEFAULT_DATA_DIR, log, write_json  # noqa: E402
+from run import DEFAULT_DATA_DIR, gnu_time, log, write_json  # noqa: E402
 
 
 def write_csv(source: Path, rows: int, out: Path) -> None:
@@ -43,9 +42,7 @@ def timed_run(command: str, teacher: Path, data: Path, out: Path, extra: list[st
                            "--seed", "0", "--json", "-q", *extra], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{command} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", proc.stderr).group(1)
-    seconds = sum(float(part) * 60 ** i for i, part in enumerate(reversed(wall.split(":"))))
-    peak_kib = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    _, seconds, peak_kib = gnu_time(proc.stderr)
     report = json.loads(proc.stdout)
     return {"command": command, "options": extra, "wall_s": round(seconds, 1),
             "peak_rss_mib": round(peak_kib / 1024, 1), "fidelity": report["metrics"]["student"]["fidelity"],

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -60,8 +59,8 @@ def distill(teacher: Path, train: Path | None, held: Path, out: Path) -> dict:
                "--json", "--no-cache", "-q"]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     report = json.loads(done.stdout)
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1)) / 2**20
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr).group(1)
+    wall, _, peak_kib = bench.gnu_time(done.stderr)
+    rss = peak_kib / 2**20
     return {"fidelity": report["metrics"]["student"]["fidelity"], "wall": wall, "peak_gib": round(rss, 2),
             "train_rows": report["data"]["train_rows"], "synthetic_rows": report["data"]["synthetic_rows"]}
 

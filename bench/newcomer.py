@@ -1,11 +1,11 @@
 """A new user's first runs: a teacher fitted on a whole file, distilled with the default students.
 
 Three cases stand for the newcomer trials of issue 17: MAGIC with an XGBoost teacher, california_housing
-with the forest Pipeline of ``make demo`` (one-hot text columns, then 300 trees), credit_default with an XGBoost teacher. Each
-teacher is fitted on the whole file; ``tabcompress distill`` then runs through the console script on the
-same file (it holds out 20 % itself), once per generator, under ``/usr/bin/time -v``. One JSON line per
-run: the shipped student's and the baseline's fidelity on the held-out rows, what shipped, wall time and
-peak memory.
+with the forest Pipeline of ``make demo`` (one-hot text columns, then 300 trees), credit_default with
+an XGBoost teacher. Each teacher is fitted on the whole file; ``tabcompress distill`` then runs through
+the console script on the same file (it holds out 20 % itself), once per generator, under
+``/usr/bin/time -v``. One JSON line per run: the shipped student's and the baseline's fidelity on the
+held-out rows, what shipped, wall time and peak memory.
 
     python bench/newcomer.py --generators auto,ctgan --out bench/results/newcomer.jsonl
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -23,14 +22,18 @@ from pathlib import Path
 import joblib
 import pandas as pd
 
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
-CASES = ("magic_xgb", "california_pipeline", "credit_xgb")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import run as bench  # noqa: E402
+
+#: each case's file under the data directory
+CASES = {"magic_xgb": "magic.csv", "california_pipeline": "california_housing.csv", "credit_xgb": "credit_default.csv"}
 
 
 def fit_teacher(case: str, data: Path, out: Path) -> None:
     """XGBoost at its defaults, or the forest Pipeline of ``make demo`` (sample_data/train_teacher.py)."""
     if case == "california_pipeline":
-        script = Path(__file__).resolve().parents[1] / "sample_data" / "train_teacher.py"
+        script = bench.ROOT / "sample_data" / "train_teacher.py"
         subprocess.run([sys.executable, str(script), str(data), str(out)], check=True)
         return
     from xgboost import XGBClassifier
@@ -47,9 +50,7 @@ def run_case(case: str, generator: str, data: Path, teacher: Path, work: Path, s
     if done.returncode != 0:
         raise SystemExit(f"{case} {generator}: exit {done.returncode}\n{done.stderr[-3000:]}")
     report = json.loads(done.stdout)
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", done.stderr).group(1)
-    seconds = sum(float(part) * 60 ** i for i, part in enumerate(reversed(wall.split(":"))))
-    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
+    _, seconds, rss_kb = bench.gnu_time(done.stderr)
     metrics = report["metrics"]
     return {"case": case, "generator": generator, "seed": seed,
             "fidelity": metrics["student"]["fidelity"],
@@ -65,15 +66,13 @@ def main() -> None:
     p.add_argument("--cases", default=",".join(CASES))
     p.add_argument("--generators", default="auto,ctgan")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", type=Path, default=DATA_DIR)
+    p.add_argument("--data-dir", type=Path, default=bench.DEFAULT_DATA_DIR)
     p.add_argument("--out", type=Path, help="also append one JSON line per run here")
     a = p.parse_args()
-    files = {"magic_xgb": "magic.csv", "california_pipeline": "california_housing.csv",
-             "credit_xgb": "credit_default.csv"}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for case in a.cases.split(","):
-            data = a.data_dir / files[case]
+            data = a.data_dir / CASES[case]
             teacher = work / f"{case}.joblib"
             fit_teacher(case, data, teacher)
             for generator in a.generators.split(","):

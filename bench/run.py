@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shlex
 import sys
 import threading
@@ -146,6 +147,14 @@ class PeakRSS:
             seconds = time.perf_counter() - start
             peak = max(self._peak, self.read())
             record[key] = {"s": round(seconds, 3), "peak_rss_mib": round(peak / 2**20, 1)}
+
+
+def gnu_time(stderr: str) -> tuple[str, float, int]:
+    """What ``/usr/bin/time -v`` wrote on ``stderr``: the wall time as printed, in seconds, and the peak
+    resident set in KiB."""
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)", stderr).group(1)
+    seconds = sum(float(part) * 60 ** i for i, part in enumerate(reversed(wall.split(":"))))
+    return wall, seconds, int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr).group(1))
 
 
 def log(message: str) -> None:

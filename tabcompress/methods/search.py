@@ -328,18 +328,20 @@ class Search:
         if (chosen.data.n_synthetic and twin is not None and twin.fidelity >= chosen.fidelity
                 and self._inside(twin) and self._doubtful()):
             # the presumption for the settings' own rows is gone: fewer of those rows may still earn a place
-            fewer = [c for c in self.candidates if c.twin_of(chosen) and c.data.n_synthetic and c is not chosen
-                     and self._inside(c) and c.fidelity > twin.fidelity]
-            instead = max(fewer, key=lambda c: c.fidelity, default=twin)
-            said = ("the real rows alone" if instead is twin else
-                    f"{instead.rows}, which made it more faithful than the real rows alone ({instead.fidelity:.4f})")
+            # (only the same student on other synthetic rows can beat the twin; the chosen one did not)
+            fewer = [c for c in self.candidates if c.twin_of(chosen) and self._inside(c) and c.fidelity > twin.fidelity]
+            if fewer:
+                instead = max(fewer, key=lambda c: c.fidelity)
+                said = f"{instead.rows}, which made it more faithful than the real rows alone ({instead.fidelity:.4f})"
+                why = f"fewer synthetic rows, since all of them did not help ({rule})"
+            else:
+                instead, said = twin, "the real rows alone"
+                why = f"the real rows alone, since the synthetic rows did not help ({rule})"
             self._say(f"the synthetic rows look unlike the real ones (a classifier tells them apart at ROC AUC "
                       f"{self.detection_auc:.2f}) and do not make the student ({chosen.name}, {chosen.rows}) more "
                       f"faithful to the teacher on the validation rows than the real rows alone ({chosen.fidelity:.4f} "
                       f"against {twin.fidelity:.4f}): it trains on {said}")
-            chosen, rule = instead, (f"the real rows alone, since the synthetic rows did not help ({rule})"
-                                     if instead is twin else f"fewer synthetic rows, since all of them did not help "
-                                                             f"({rule})")
+            chosen, rule = instead, why
         elif chosen.data.n_synthetic and twin is not None and twin.fidelity > chosen.fidelity:
             self._say(f"the student chosen ({chosen.name}, {chosen.rows}) agrees less with "
                       f"the teacher on the validation rows than the same student on the real rows alone "
