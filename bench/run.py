@@ -496,6 +496,7 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                         timings["generator_fit"] = shared[f"tabcompress_generator_fit:{gen_key}"]
                     timings["label_real"] = t["label_real"]
                     synthetic = trained.n_synthetic
+                    extra["shipped_generator"] = trained.chosen.get("generator") if trained.chosen else None
                 elif method in ("B0", "B5"):
                     # B5 is the student's family and size on the true labels: for a cell's own student, B0
                     student, fit_timings, reused = fit_true_label(family, options, classes)

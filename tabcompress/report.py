@@ -188,6 +188,11 @@ def generator_line(report: dict[str, Any]) -> str:
     if sel.get("rounds"):
         parts.append(f"{sel['selected_rows']:,} rows chosen by teacher-aware selection in {sel['rounds']} rounds")
     detail = f" — {'; '.join(parts)}" if parts else ""
+    default = g.get("default") or {}
+    if default.get("used"):  # the search weighed rows that looked unlike the real ones against auto's
+        return (f"synthetic rows: {rows:,} from {default['name']}, the rows --generator auto uses, in place of "
+                f"{g['name']}'s, which a classifier told from the real rows at ROC AUC {g['detection_auc']:.2f}"
+                f"{detail}")
     return f"synthetic rows: {rows:,} from {g['name']}{detail}"
 
 

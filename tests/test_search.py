@@ -35,8 +35,9 @@ def search(settings: Settings, table: dict) -> Search:
     X_val = pd.DataFrame({"a": np.arange(N_VAL)})
     T_val = np.tile([0.0, 1.0], (N_VAL, 1))  # the teacher says 1 everywhere
 
-    def fit(family, params, data):
-        return Known(*table.get((family, params.get("max_depth"), data.n_synthetic), (0.5, 10**6)))
+    def fit(family, params, data):  # a key may also name the rows' generator
+        key = (family, params.get("max_depth"), data.n_synthetic)
+        return Known(*table.get((*key, data.generator), table.get(key, (0.5, 10**6))))
 
     return Search(settings, fit=fit, X_val=X_val, T_val=T_val, n_real=100, classes=CLASSES)
 
@@ -133,6 +134,41 @@ def test_rows_that_do_not_look_real_must_earn_their_place():
     doubtful = search(Settings.from_options(max_size=12_500), bounded)
     doubtful.realism = lambda: 0.99
     assert doubtful.run([DataOption("none", 0), DataOption("munge", 400)]).chosen.data.n_synthetic == 400
+
+
+def test_rows_that_do_not_look_real_are_weighed_against_the_default_generators():
+    # --generator ctgan, whose rows a classifier tells from real ones: the same student is trained on the
+    # rows --generator auto uses (munge), and those ship unless another is clearly more faithful
+    options = [DataOption("none", 0), DataOption("ctgan", 100), DataOption("ctgan", 400)]
+    table = {("tree", 6, 0): (0.90, 11_000), ("tree", 6, 100): (0.905, 11_500), ("tree", 6, 400): (0.91, 12_000),
+             ("tree", 6, 100, "munge"): (0.90, 11_500), ("tree", 6, 400, "munge"): (0.92, 12_000)}
+    asked = []
+
+    def default_rows():
+        asked.append(True)
+        return [DataOption("munge", 100), DataOption("munge", 400)]
+
+    def run(realism):
+        s = search(Settings(), table)
+        s.realism, s.default_rows = (lambda: realism), default_rows
+        return s.run(options)
+
+    result = run(0.99)
+    assert (result.chosen.generator, result.chosen.data.n_synthetic) == ("munge", 400) and asked
+    assert "the rows --generator auto uses" in result.rule and sum(c.chosen for c in result.candidates) == 1
+    assert any("from ctgan look unlike" in n and "munge ×" in n and "it trains on those" in n for n in result.notes)
+    # a close call keeps the default's rows, whichever side it falls on: only a clear gain overrules them
+    table[("tree", 6, 400)] = (0.93, 12_000)
+    assert run(0.99).chosen.generator == "munge"
+    table[("tree", 6, 400)] = (0.99, 12_000)  # 14 more rows of 200 right: clearly better
+    result = run(0.99)
+    assert (result.chosen.generator, result.chosen.data.n_synthetic) == ("ctgan", 400)
+    assert "clearly more faithful than the rows --generator auto uses" in result.rule
+    # rows that look real are not second-guessed, and the default's rows are not even made
+    asked.clear()
+    table[("tree", 6, 400)] = (0.91, 12_000)
+    result = run(0.80)
+    assert result.chosen.generator == "ctgan" and not asked
 
 
 def test_data_options_and_split():
@@ -233,3 +269,25 @@ def test_target_fidelity_on_magic_with_a_300_tree_forest(tmp_path, magic):
                                                        for c in report["search"]["candidates"])
     assert report["student"]["serialized_bytes"] < 0.15 * report["teacher"]["serialized_bytes"]
     assert report["metrics"]["student"]["fidelity"] >= 0.96
+
+
+def test_ctgan_rows_that_look_unreal_make_way_for_the_default_generators(tmp_path, teachers):
+    # CTGAN after 2 epochs makes rows anyone can tell from real ones: the run tries the rows
+    # --generator auto uses (MUNGE for an XGBoost teacher's tree) and the report names the rows shipped
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["xgb_magic"], DATA / "magic_1200.csv", "--out", out, "--json",
+                   "--generator", "ctgan", "--epochs", "2", "--synthetic-ratio", "4", "--no-cache", "--max-depth", "4")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    generator, search = report["generator"], report["search"]
+    assert generator["name"] == "ctgan" and generator["detection_auc"] >= 0.95
+    assert generator["default"]["name"] == "munge" and generator["default"]["fit_rows"] == search["fit_rows"]
+    assert {c["generator"] for c in search["candidates"]} == {"none", "ctgan", "munge"}
+    chosen = next(c for c in search["candidates"] if c["chosen"])
+    assert report["settings"]["generator"]["name"] == (chosen["generator"] if chosen["synthetic_rows"] else "none")
+    assert generator["default"]["used"] == (chosen["generator"] == "munge")
+    assert generator["used"] == (chosen["generator"] == "ctgan")
+    assert report["data"]["synthetic_rows"] == chosen["synthetic_rows"]
+    assert "the rows --generator auto uses" in " ".join(done.stderr.split())
+    if generator["default"]["used"]:
+        assert "in place of ctgan's" in " ".join(done.stderr.split())

@@ -21,7 +21,9 @@ then, when sizes are searched, the family's sizes are tried with those rows, sma
 where a larger size cannot serve the rule better. A student that ships with synthetic rows is compared
 with the same student on the real rows alone, and a note says so if the real rows alone did better. When
 the synthetic rows do not look real (:data:`DOUBTFUL_AUC`), the real rows alone ship instead unless the
-synthetic rows made the student more faithful; fewer of them ship where those did.
+synthetic rows made the student more faithful; fewer of them ship where those did. Where the settings
+name a generator other than ``--generator auto``'s, rows that do not look real are weighed against
+``auto``'s instead: those ship unless the asked rows (or the real rows alone) are clearly more faithful.
 """
 
 from __future__ import annotations
@@ -237,14 +239,19 @@ class Search:
     ``deadline`` (a ``time.perf_counter()`` value) stops the size sweep when it is near. ``realism()``: how
     well a classifier tells the synthetic rows from the fit rows (see :data:`DOUBTFUL_AUC`); called only
     when a student on synthetic rows is no more faithful than its twin on the real rows alone, and kept
-    in ``detection_auc``.
+    in ``detection_auc``. ``default_rows()``: the data options of the rows ``--generator auto`` would use
+    (generated when called), where the settings name another generator; with it the realism is measured
+    for every run that has synthetic rows, and rows that look unlike the real ones are weighed against the
+    default's (see :meth:`run`).
     """
 
     def __init__(self, settings: Settings, *, fit: Fit, X_val: pd.DataFrame, T_val: np.ndarray, n_real: int,
                  classes: np.ndarray | None, deadline: float | None = None, note: Callable[[str], None] | None = None,
-                 n_train: int | None = None, realism: Callable[[], float | None] | None = None):
+                 n_train: int | None = None, realism: Callable[[], float | None] | None = None,
+                 default_rows: Callable[[], list[DataOption]] | None = None):
         self.settings = settings
         self.realism = realism
+        self.default_rows = default_rows
         self.detection_auc: float | None = None
         self.target = settings.target
         self.fit = fit
@@ -259,6 +266,7 @@ class Search:
         self.candidates: list[Candidate] = []
         self.notes: list[str] = []
         self.own: Candidate | None = None  # the student as the settings train it (all the synthetic rows)
+        self.asked = NO_GENERATOR  # the settings' generator (set by run)
 
     # -- one candidate --------------------------------------------------------------------------
     def judge(self, family: str, params: dict[str, Any], data: DataOption, student: Any = None,
@@ -285,6 +293,7 @@ class Search:
     # -- the sweep ------------------------------------------------------------------------------
     def run(self, options: Sequence[DataOption], first: Candidate | None = None) -> SearchResult:
         """Every family: the data option at its reference size, then its sizes; then the rule's choice."""
+        self.asked = options[-1].generator  # the settings' generator
         for family in families(self.settings):
             ladder = sizes(family, self.settings)
             reference = student_class(family).size_of(self.settings.replace(student=family))
@@ -325,7 +334,13 @@ class Search:
         if chosen.data.n_synthetic and twin is None:
             twin = self.judge(chosen.family, chosen.params, DataOption(NO_GENERATOR, 0))
             chosen, rule = self.choose()
-        if (chosen.data.n_synthetic and twin is not None and twin.fidelity >= chosen.fidelity
+        weighed = None
+        if self.default_rows is not None and twin is not None and not self._late(self.candidates) \
+                and self._doubtful():
+            weighed = self._against_default_rows(chosen, twin)
+        if weighed is not None:
+            chosen, rule = weighed
+        elif (chosen.data.n_synthetic and twin is not None and twin.fidelity >= chosen.fidelity
                 and self._inside(twin) and self._doubtful()):
             # the presumption for the settings' own rows is gone: fewer of those rows may still earn a place
             # (only the same student on other synthetic rows can beat the twin; the chosen one did not)
@@ -350,6 +365,31 @@ class Search:
         return SearchResult(candidates=self.candidates, chosen=chosen, rule=rule, fit_rows=self.n_real,
                             validation_rows=len(self.X_val), notes=self.notes,
                             sizes_searched=searches_sizes(self.settings))
+
+    def _against_default_rows(self, chosen: Candidate, twin: Candidate) -> tuple[Candidate, str] | None:
+        """The settings' synthetic rows look unlike the real ones: the chosen student is trained on the
+        rows ``--generator auto`` would use, and those ship unless another way of training the same
+        student (the settings' rows, fewer of them, the real rows alone) is *clearly* more faithful, as in
+        a run with the default generator (:meth:`settled`). None (the guard below applies) when those rows
+        break a bound the settings give."""
+        own = [c for c in self.candidates if c.twin_of(chosen)]
+        others = [self.judge(chosen.family, chosen.params, data) for data in self.default_rows()]
+        if not others or not self._inside(others[-1]):
+            return None
+        inside = [c for c in own + others if self._inside(c)]
+        instead, auto = self.settled(inside, default=others[-1].data), others[-1]
+        asked = [f"{c.fidelity:.4f} with {c.rows}" for c in own if c.data.n_synthetic]
+        self._say(f"the synthetic rows from {self.asked} look unlike the real ones (a classifier tells them apart "
+                  f"at ROC AUC {self.detection_auc:.2f}): the student ({chosen.name}) was also trained on the rows "
+                  f"--generator auto uses ({auto.rows}: validation fidelity {auto.fidelity:.4f}, against "
+                  + ", ".join([*asked, f"{twin.fidelity:.4f} with the real rows alone"])
+                  + "); it trains on " + ("those" if instead is auto else instead.rows if instead.data.n_synthetic
+                                          else "the real rows alone"))
+        if instead is auto:
+            return instead, (f"the rows --generator auto uses, since those from {self.asked} look unlike the real "
+                             f"ones and no other rows made it clearly more faithful")
+        return instead, (f"{instead.rows}, clearly more faithful than the rows --generator auto uses, which were "
+                         f"tried since those from {self.asked} look unlike the real ones")
 
     def _variants(self, family: str) -> list[dict[str, Any]]:
         """The ways of training ``family`` to try: its variants, for classification, when their options are auto."""

@@ -520,21 +520,39 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     # -- the search, then the chosen student on every training row --------------------------------
     searched = None
     if split is None:
-        chosen_family, chosen_params, n_used = families[0], reference, len(X_synth)
+        chosen_family, chosen_params, n_used, shipped = families[0], reference, len(X_synth), name
         if first is not None:
             student = first
         else:
             with stages.run("student_fit", f"training the {chosen_family} student", f"{len(X_fit):,} real rows"):
                 student = make(chosen_family, reference).fit(X_fit, T_fit, **fit_kwargs)
     else:
+        pools = {name: (X_synth, T_synth)}  # synthetic rows by generator: the settings', and auto's if tried
+
         def fit(family: str, params: dict[str, Any], data: search_mod.DataOption) -> Any:
-            X, T = _with_synthetic(X_fit, T_fit, X_synth, T_synth, data.n_synthetic)
+            X, T = _with_synthetic(X_fit, T_fit, *pools.get(data.generator, (X_synth, T_synth)), data.n_synthetic)
             return make(family, {**params, **search_mod.candidate_options(family, settings)}).fit(X, T, **fit_kwargs)
+
+        default = resolve_generator(settings.replace(generator="auto"), schema, teacher)
+        default_rows = None
+        if len(X_synth) and default not in (name, "none") and not trains(default):
+            # CTGAN's rows (or another generator's) that look unlike the real ones are weighed against the
+            # rows a run without --generator would use; those cost seconds, not a generator's training
+            def default_rows() -> list[search_mod.DataOption]:
+                with stages.run("default_rows", f"fitting {default.upper()}, the rows --generator auto uses",
+                                f"{len(X_fit):,} rows"):
+                    fitted, _ = fit_generator(build_generator(default, settings, device=device, teacher=teacher),
+                                              X_fit, schema, random_state=settings.seed, cache=None)
+                    X_more = fitted.sample(len(X_synth), random_state=settings.seed + 1)
+                    pools[default] = (X_more, label(X_more))
+                generator_info["default"] = {"name": default, "fit_rows": int(fitted.n_fit_rows_)}
+                return search_mod.data_options(default, len(X_more))[1:]
 
         search = search_mod.Search(settings, fit=fit, X_val=X_val, T_val=T_val, n_real=len(X_fit),
                                    classes=teacher.classes_ if teacher.is_classifier else None,
                                    deadline=deadline, note=note, n_train=len(X_train),
-                                   realism=lambda: detection_auc(X_fit, X_synth, schema, seed=settings.seed))
+                                   realism=lambda: detection_auc(X_fit, X_synth, schema, seed=settings.seed),
+                                   default_rows=default_rows)
         options = search_mod.data_options(name, len(X_synth))
         with stages.run("search", "choosing the student on the validation rows",
                         f"{len(X_fit):,} fit rows, {len(X_val):,} validation rows"):
@@ -545,10 +563,14 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
         if search.detection_auc is not None:  # measured only where the search needed it
             generator_info["detection_auc"] = round(search.detection_auc, 4)
         chosen = searched.chosen
-        chosen_family, chosen_params, n_used = chosen.family, chosen.params, chosen.data.n_synthetic
+        chosen_family, chosen_params, n_used, shipped = chosen.family, chosen.params, chosen.data.n_synthetic, \
+            chosen.generator
         student = make(chosen_family, chosen_params)
         streamed = stream is not None and hasattr(type(student), "stream")
         real = "every training row of the file, streamed," if streamed else f"{len(X_train):,} real"
+        if "default" in generator_info:
+            generator_info["default"]["used"] = shipped == default
+        X_synth, T_synth = pools.get(shipped, (X_synth, T_synth))
         with stages.run("student_refit", f"training the chosen student ({chosen.name}) on every training row",
                         f"{real} + {n_used:,} synthetic rows"):
             X, T = _with_synthetic(X_train, T_train, X_synth, T_synth, n_used)
@@ -560,7 +582,8 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
                  f"synthetic rows ({student.streamed_rows_:,}, from disk); the search, the generator and the "
                  f"baseline used the sample")
         X_synth, T_synth = X_synth.iloc[:n_used], T_synth[:n_used]
-    generator_info["used"] = bool(n_used)  # the search may prefer the real rows alone
+    # the search may prefer the real rows alone, or the rows --generator auto uses
+    generator_info["used"] = bool(n_used) and not (generator_info.get("default") or {}).get("used")
 
     baseline = None
     if settings.output.baseline:
@@ -578,7 +601,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
                           timings_s=stages.seconds, selection=selection_info, budget=budget_info,
                           X_synth=X_synth, T_synth=T_synth, search=searched, notes=notes, validation=split,
                           chosen={"student": chosen_family, **chosen_params,
-                                  "generator": name if n_used else "none"})
+                                  "generator": shipped if n_used else "none"})
 
 
 def _with_synthetic(X: pd.DataFrame, T: np.ndarray, X_synth: pd.DataFrame, T_synth: np.ndarray,
