@@ -299,7 +299,8 @@ class GeneratorSettings:
         "auto", Text(), "Synthetic-row generator: auto (MUNGE; for a tree student of a forest, "
         "LightGBM or CatBoost, half of the rows from the teacher's trees; for an MLP, CTGAN where many "
         "columns are categorical), ctgan, tvae, copula, munge, forest (the teacher's trees), a mix such "
-        "as munge+ctgan, or none (real rows only).", panel=PANEL_GENERATOR, option="generator")
+        "as munge+ctgan, or none (real rows only). Rows a classifier tells from real ones are weighed "
+        "against auto's on the validation rows.", panel=PANEL_GENERATOR, option="generator")
     synthetic_ratio: float = setting(
         20.0, Number(0.0, open_low=True), "Synthetic rows per training row, when --synthetic-rows is not "
         "given.", panel=PANEL_GENERATOR)
