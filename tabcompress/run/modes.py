@@ -583,7 +583,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
                  f"baseline used the sample")
         X_synth, T_synth = X_synth.iloc[:n_used], T_synth[:n_used]
     # the search may prefer the real rows alone, or the rows --generator auto uses
-    generator_info["used"] = bool(n_used) and not (generator_info.get("default") or {}).get("used")
+    generator_info["used"] = bool(n_used) and shipped == name
 
     baseline = None
     if settings.output.baseline:
