@@ -202,6 +202,20 @@ def split(X: pd.DataFrame, y: pd.Series, classify: bool, train_rows: int | None,
     return np.sort(rest), np.sort(test)
 
 
+def held_out_validation(X_test: pd.DataFrame, y_test: pd.Series, classify: bool, share: float,
+                        seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """``share`` of the held-out rows (random, stratified by class) as rows to choose on, and the rest to
+    score on."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(X_test))
+    strat = y_test.to_numpy() if classify and y_test.value_counts().min() >= 2 else None
+    scored, chosen_on = train_test_split(idx, test_size=share, random_state=seed, stratify=strat)
+    scored, chosen_on = np.sort(scored), np.sort(chosen_on)
+    return (X_test.iloc[chosen_on].reset_index(drop=True), X_test.iloc[scored].reset_index(drop=True),
+            y_test.iloc[scored].reset_index(drop=True))
+
+
 def regime_rows(regime: str, train_rows: int | None = None, test_rows: int | None = None,
                 max_train_rows: int | None = None) -> tuple[int | None, int | float]:
     """``split``'s training cap and test size for a regime: ``small``, ``train_rows`` (3,000) and
@@ -335,11 +349,15 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
     frame, classify, schema, text_columns = data.frame, data.classify, data.schema, data.text_columns
     X_train, X_test, y_train, y_test = data.X_train, data.X_test, data.y_train, data.y_test
     y = data.y
+    X_chosen_on = None  # tabcompress's --validation-data: held-out rows no method is then scored on
+    if args.validation_share:
+        X_chosen_on, X_test, y_test = held_out_validation(X_test, y_test, classify, args.validation_share, seed)
     results["datasets"].setdefault(name, {
         "path": str(path), "task": "classification" if classify else "regression", "rows": int(len(frame)),
         "features": int(X_train.shape[1]), "categorical": schema.categorical, "text_columns": text_columns,
         "classes": int(y.nunique()) if classify else None, "train_rows": int(len(X_train)),
         "test_rows": int(len(X_test)), "regime": args.regime,
+        "validation_rows": 0 if X_chosen_on is None else int(len(X_chosen_on)),
     })
     n = len(X_train)
     log(f"{name} seed {seed}: {n:,} training rows, {len(X_test):,} held-out rows ({args.regime} regime)")
@@ -420,6 +438,8 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
         with meter.stage(t, "label_real"):
             T_train = label_rows(teacher, X_train)
         T_test = label_rows(teacher, X_test)
+        chosen_on = None if X_chosen_on is None or args.own_validation else (X_chosen_on,
+                                                                             label_rows(teacher, X_chosen_on))
         labels = {}
         for method, rows in generated.items():
             with meter.stage(t, f"{method}_label"):
@@ -489,7 +509,8 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                     config = tabcompress_config(args, seed, student_name)
                     gen_key, gen = tabcompress_generator(config, teacher, teacher_kind)
                     with meter.stage(timings, "train_student"):
-                        trained = train_student(teacher, X_train, T_train, schema, config, generator=gen)
+                        trained = train_student(teacher, X_train, T_train, schema, config, generator=gen,
+                                                validation_rows=chosen_on)
                     student = trained.student
                     timings.update({k: {"s": v} for k, v in trained.timings_s.items()})
                     if gen is not None:
@@ -530,7 +551,7 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                 config = config.replace(max_size=max(1, int(args.frontier_share * teacher_bytes)))
             timings = {}
             with meter.stage(timings, "train_student"):
-                trained = train_student(teacher, X_train, T_train, schema, config)
+                trained = train_student(teacher, X_train, T_train, schema, config, validation_rows=chosen_on)
             timings.update({k: {"s": v} for k, v in trained.timings_s.items()})
             timings["label_real"] = t["label_real"]
             # the search's candidates trained on its fit rows: their B5 trains on the same real rows
@@ -741,6 +762,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-train-rows", type=int, default=None,
                    help="at most this many training rows (a random, stratified subset), in either regime: a "
                         "time cap for the full regime; recorded in the results")
+    p.add_argument("--validation-share", type=float, default=0.0,
+                   help="give tabcompress this share of the held-out rows (random, stratified) as rows the "
+                        "teacher never saw to choose on (--validation-data), all its training rows training; "
+                        "every method is scored on the rest (default 0: it chooses on its own training rows)")
+    p.add_argument("--own-validation", action="store_true",
+                   help="with --validation-share: score on the same rows, but let tabcompress choose on its own "
+                        "training rows as a default run does (the paired comparison)")
     p.add_argument("--b2-epochs", type=int, default=300, help="B2's CTGAN epochs (package default: 300)")
     p.add_argument("--b2-max-rows", type=int, default=None, help="fit B2's CTGAN on at most this many rows")
     p.add_argument("--b2-ratio", type=float, default=9.0)
@@ -764,6 +792,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                 f"{FULL_TEST_SHARE:.0%} of the rows and trains on the rest (cap it with --max-train-rows)")
     if args.max_train_rows is not None and args.max_train_rows < 2:
         p.error("--max-train-rows must be at least 2")
+    if not 0 <= args.validation_share < 1:
+        p.error("--validation-share must be at least 0 and below 1")
+    if args.own_validation and not args.validation_share:
+        p.error("--own-validation goes with --validation-share")
     if args.regime == "small":
         args.train_rows = SMALL_TRAIN_ROWS if args.train_rows is None else args.train_rows
         args.test_rows = SMALL_TEST_ROWS if args.test_rows is None else args.test_rows
@@ -828,7 +860,8 @@ def main(argv: list[str] | None = None) -> int:
             "students": {s: STUDENTS[s] for s in args.students}, "methods": args.methods,
             "regime": args.regime, "train_rows": args.train_rows, "test_rows": args.test_rows,
             "test_share": FULL_TEST_SHARE if args.regime == "full" else None,
-            "max_train_rows": args.max_train_rows, "quick": args.quick,
+            "max_train_rows": args.max_train_rows, "validation_share": args.validation_share,
+            "own_validation": args.own_validation, "quick": args.quick,
             "B2": {"epochs": args.b2_epochs, "batch_size": 500, "max_rows": args.b2_max_rows, "ratio": args.b2_ratio},
             "B3": {"p": args.munge_p, "s": args.munge_s, "ratio": args.munge_ratio},
             "tabcompress": {k: (list(v) if isinstance(v, tuple) else v)

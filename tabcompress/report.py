@@ -89,6 +89,7 @@ def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, sco
             "test_rows": int(len(rows.X_test)),
             "scored_on": rows.scored_on,
             "eval_path": rows.eval_source,
+            "validation_path": rows.validation_source,
             "stratified": rows.stratified,
             "sampled": bool(dataset is not None and dataset.sampled),
             "synthetic_rows": int(trained.n_synthetic),
@@ -204,7 +205,9 @@ def search_lines(report: dict[str, Any]) -> list[str]:
         return []
     candidates = search["candidates"]
     chosen = next(c for c in candidates if c["chosen"])
-    lines = [f"chosen on {search['validation_rows']:,} validation rows: {chosen['name']} with {chosen['rows']} "
+    given = report.get("data", {}).get("validation_path")
+    where = f" of {os.path.basename(given)}" if given else ""
+    lines = [f"chosen on {search['validation_rows']:,} validation rows{where}: {chosen['name']} with {chosen['rows']} "
              f"(validation fidelity {chosen['validation']['fidelity']:.4f}, {_fmt_bytes(chosen['bytes'])}): "
              f"{search['rule']}, of {len(candidates)} tried"]
     if search.get("sizes_searched"):

@@ -298,6 +298,37 @@ def test_b5_is_the_students_family_and_size_on_the_true_labels():
     assert params_key("mlp", {"hidden": (64, 64)}) == params_key("mlp", {"hidden": [64, 64]}) == "mlp hidden=64,64"
 
 
+def test_tabcompress_chooses_on_held_out_rows_no_method_is_scored_on(tmp_path, monkeypatch):
+    """--validation-share: tabcompress gets that share of the held-out rows as --validation-data, and every
+    method is scored on the rest."""
+    import run
+
+    real_train, given = run.train_student, []
+
+    def train(teacher, X, T, schema, settings, **kw):
+        given.append(kw["validation_rows"])
+        return real_train(teacher, X, T, schema, settings, **kw)
+
+    monkeypatch.setattr(run, "train_student", train)
+    assert run.main(["--quick", "--datasets", str(DATA / "magic_1200.csv"), "--teachers", "rf", "--students", "tree4",
+                     "--methods", "B1,tabcompress", "--validation-share", "0.25", "--out", str(tmp_path),
+                     "--name", "chosen_on"]) == 0
+    results = json.loads((tmp_path / "chosen_on.json").read_text())
+    facts = results["datasets"]["magic_1200"]
+    assert (facts["validation_rows"], facts["test_rows"]) == (75, 225)  # --quick holds out 300 rows
+    [(X_val, T_val)] = given
+    assert len(X_val) == len(T_val) == 75 and len(results["runs"]) == 2
+    assert {r["method"] for r in results["runs"]} == {"B1", "tabcompress"}
+    # the paired run: the same rows scored, tabcompress choosing on its own training rows
+    assert run.main(["--quick", "--datasets", str(DATA / "magic_1200.csv"), "--teachers", "rf", "--students", "tree4",
+                     "--methods", "B1,tabcompress", "--validation-share", "0.25", "--own-validation",
+                     "--out", str(tmp_path), "--name", "own"]) == 0
+    own = json.loads((tmp_path / "own.json").read_text())
+    assert own["datasets"]["magic_1200"]["test_rows"] == 225 and given[-1] is None
+    b1 = [next(r for r in res["runs"] if r["method"] == "B1") for res in (results, own)]
+    assert b1[0]["fidelity"] == b1[1]["fidelity"]  # the same rows, the same baseline
+
+
 def test_regimes_split_the_rows():
     import numpy as np
     from run import load_split, regime_rows
@@ -419,7 +450,7 @@ def test_frontier_run_end_to_end_in_the_full_regime(tmp_path, monkeypatch):
         return real_config(args, seed, student_name)
 
     def train(teacher, X, T, schema, settings, **kw):
-        if settings.student.max_depth == 3 and not kw:  # the frontier's call
+        if settings.student.max_depth == 3 and "generator" not in kw:  # the frontier's call
             return _fake_search(teacher, X, T)
         return real_train(teacher, X, T, schema, settings, **kw)
 

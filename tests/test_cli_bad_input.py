@@ -45,6 +45,19 @@ def test_missing_column(teachers, tmp_path, magic, magic_csv):
     assert_bad_input(done, str(data), "FAlpha", "FDist", out=out)
 
 
+def test_validation_data_that_does_not_fit(teachers, tmp_path, magic, magic_csv):
+    data, out = magic_csv(magic), tmp_path / "out"
+    other = magic_csv(magic.drop(columns=["FAlpha"]), "other.csv")
+    assert_bad_input(run_cli("distill", teachers["rf_magic"], data, "--validation-data", other, "--out", out),
+                     str(other), "FAlpha", out=out)
+    few = magic_csv(magic.iloc[:10], "few.csv")
+    assert_bad_input(run_cli("distill", teachers["rf_magic"], data, "--validation-data", few, "--out", out),
+                     str(few), "10 rows", out=out)
+    # a data-free run has no real rows to train candidates on
+    assert_bad_input(run_cli("distill", teachers["rf_magic"], "--validation-data", data, "--out", out),
+                     "--validation-data", "data-free", out=out)
+
+
 def test_empty_csv(teachers, tmp_path):
     data = tmp_path / "empty.csv"
     data.write_text("")
@@ -628,14 +641,16 @@ def test_a_damaged_student_file_is_one_line(student_files, cli, tmp_path, name, 
 
 
 @pytest.mark.parametrize("damage", DAMAGES)
-@pytest.mark.parametrize("command", ["distill", "distill --eval-data", "predict", "evaluate", "condense",
-                                     "score synthetic", "score real"])
+@pytest.mark.parametrize("command", ["distill", "distill --eval-data", "distill --validation-data", "predict",
+                                     "evaluate", "condense", "score synthetic", "score real"])
 def test_a_damaged_csv_is_one_line(model_files, student_files, cli, tmp_path, command, damage):
     rows = _damaged(tmp_path / "rows.csv", damage, DATA / "magic_1200.csv")
     good, teacher, student = DATA / "magic_1200.csv", model_files["forest.pkl"], student_files["student.joblib"]
     out = tmp_path / "out"
     args = {"distill": ["distill", teacher, rows, "--out", out, "--generator", "none"],
             "distill --eval-data": ["distill", teacher, good, "--eval-data", rows, "--out", out, "--generator", "none"],
+            "distill --validation-data": ["distill", teacher, good, "--validation-data", rows, "--out", out,
+                                          "--generator", "none"],
             "predict": ["predict", student, rows, "--out", tmp_path / "p.csv"],
             "evaluate": ["evaluate", student, teacher, rows],
             "condense": ["condense", rows, "--out", tmp_path / "p.csv"],

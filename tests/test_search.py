@@ -291,3 +291,42 @@ def test_ctgan_rows_that_look_unreal_make_way_for_the_default_generators(tmp_pat
     assert "the rows --generator auto uses" in " ".join(done.stderr.split())
     if generator["default"]["used"]:
         assert "in place of ctgan's" in " ".join(done.stderr.split())
+
+
+def test_validation_data_is_chosen_on_and_never_trained_on(tmp_path, teachers):
+    # The teacher trained on every row of magic_1200; rows from elsewhere in the file it never saw stand
+    # for a user's validation file. The search must judge on exactly those rows, and the student shipped
+    # must be the chosen candidate (trained on every training row of DATA), as its fidelity there shows.
+    import joblib
+
+    from tabcompress.teachers import load_teacher
+
+    magic = pd.read_csv(DATA / "magic_1200.csv")
+    train, held = magic.iloc[:900], magic.iloc[900:]
+    train.to_csv(tmp_path / "train.csv", index=False)
+    held.to_csv(tmp_path / "val.csv", index=False)
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["xgb_magic"], tmp_path / "train.csv", "--validation-data", tmp_path / "val.csv",
+                   "--out", out, "--json", "--max-depth", "4", "--synthetic-ratio", "2", "--seed", "0")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    data, search = report["data"], report["search"]
+    assert data["validation_path"] == str((tmp_path / "val.csv").resolve())
+    assert search["validation_rows"] == len(held) and search["fit_rows"] == data["train_rows"] == 720
+    assert "validation rows of val.csv" in " ".join(done.stderr.split())
+    chosen = next(c for c in search["candidates"] if c["chosen"])
+    student = joblib.load(out / "student.joblib")
+    X_val = held.drop(columns="target")
+    agree = np.mean(student.predict(X_val) == load_teacher(teachers["xgb_magic"]).predict(X_val))
+    assert agree == pytest.approx(chosen["validation"]["fidelity"], abs=1e-9)
+    assert report["data"]["synthetic_rows"] == chosen["synthetic_rows"]
+
+
+def test_without_validation_data_the_validation_rows_come_from_data(tmp_path, teachers):
+    out = tmp_path / "out"
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--json",
+                   "--max-depth", "4", "--synthetic-ratio", "1", "--generator", "munge")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["data"]["validation_path"] is None
+    assert report["search"]["validation_rows"] + report["search"]["fit_rows"] == report["data"]["train_rows"]

@@ -15,7 +15,8 @@ from tabcompress.errors import InputError
 
 #: the options most runs need, in the order help shows them; the other settings follow by panel
 FIRST = ("target", "student", "target_fidelity", "max_size", "max_latency", "max_depth", "out_dir", "json_output",
-         "min_fidelity", "seed", "time_budget", "safe", "quiet", "config", "verbose", "data_option", "eval_data")
+         "min_fidelity", "seed", "time_budget", "safe", "quiet", "config", "verbose", "data_option", "eval_data",
+         "validation_data")
 
 
 @app.command()
@@ -40,6 +41,10 @@ def distill(
     eval_data: Annotated[Optional[Path], typer.Option(
         help="CSV of real rows to score on; they never enter training (with DATA, all of DATA then trains).",
         show_default=False, rich_help_panel=PANEL_DATA)] = None,
+    validation_data: Annotated[Optional[Path], typer.Option(
+        help="CSV of real rows the teacher never saw, to choose the student, its rows and its size on in place "
+        "of --validation-size of DATA (whose rows then all train); they never enter training.",
+        show_default=False, rich_help_panel=PANEL_DATA)] = None,
     **settings: Any,
 ) -> None:
     """Distil TEACHER into a small student using the rows in DATA (or, without DATA, the teacher alone)."""
@@ -55,7 +60,7 @@ def distill(
         gate_error = None
         try:
             result = run_distill(teacher, data if data is not None else data_option, settings_from(ctx, config),
-                                 out_dir=out_dir, eval_data=eval_data,
+                                 out_dir=out_dir, eval_data=eval_data, validation_data=validation_data,
                                  progress=Progress() if quiet else RichProgress(stderr))
         except FidelityGateError as exc:
             gate_error, result = exc, exc.result

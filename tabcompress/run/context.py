@@ -110,6 +110,9 @@ class Rows:
     stratified: bool | None = None
     space: Any = None  # the teacher's FeatureSpace, where the run read it
     validation: tuple[Any, Any] | None = None  # the fit and validation rows of X_train, when laid out so
+    X_val: pd.DataFrame | None = None  # --validation-data's rows (the teacher never saw them), and their targets
+    T_val: np.ndarray | None = None
+    validation_source: str | None = None
 
 
 @dataclass

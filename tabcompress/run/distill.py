@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from tabcompress.config import Settings
-from tabcompress.errors import FidelityGateError
+from tabcompress.errors import FidelityGateError, SettingError
 from tabcompress.evaluation import evaluate
 from tabcompress.evaluation import tsc as tsc_mod
 from tabcompress.export import check_out_dir, output_paths, write_file_atomic, write_outputs
@@ -45,7 +45,7 @@ class DistillResult:
 def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | None = None,
             settings: Settings | None = None, *, out_dir: str | Path | None = None,
             progress: Progress | None = None, eval_data: str | Path | pd.DataFrame | None = None,
-            **options: Any) -> DistillResult:
+            validation_data: str | Path | pd.DataFrame | None = None, **options: Any) -> DistillResult:
     """Distil ``teacher`` into a small student using ``data`` (a CSV path or a DataFrame).
 
     ``settings`` (default: :class:`Settings`'s defaults) with ``options`` applied (option names:
@@ -63,6 +63,11 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     ``eval_data`` (real rows) scores the student without entering training. Without it, data-free and
     few-shot runs are scored on fresh rows sampled from the teacher's trees, which the report says.
 
+    ``validation_data`` (real rows the teacher never saw; with ``data`` only) is what the student, its
+    rows and its size are chosen on, in place of the ``validation_size`` share of ``data``'s training
+    rows, which then all train. A teacher answers the rows it was trained on with their labels, so
+    choices made on them can miss what synthetic rows do on rows it never saw.
+
     With ``out_dir``, the student and ``report.json`` are written there atomically. When
     ``min_fidelity`` is set and not reached, :class:`FidelityGateError` is raised after the outputs
     are written.
@@ -72,17 +77,21 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     check_settings(settings)
     out = check_out_dir(out_dir, settings.student_format) if out_dir is not None else None
     mode = choose_mode(data, settings)
+    if validation_data is not None and mode.name != "data":
+        raise SettingError("validation_data", f"chooses among students trained on DATA's real rows; a {mode.name} "
+                                              f"run has none")
+    sources = {"eval_data": eval_data, "validation_data": validation_data}
     if settings.dask is None:
-        return _distill(teacher, data, settings, mode, out, out_dir, progress, eval_data, started, None)
+        return _distill(teacher, data, settings, mode, out, out_dir, progress, sources, started, None)
     from tabcompress.cluster import Cluster  # dask is imported only by a run that asks for a cluster
 
     with Cluster(settings.dask) as cluster:
-        return _distill(teacher, data, settings, mode, out, out_dir, progress, eval_data, started, cluster)
+        return _distill(teacher, data, settings, mode, out, out_dir, progress, sources, started, cluster)
 
 
 def _distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | None, settings: Settings, mode: Any,
              out: Path | None, out_dir: str | Path | None, progress: Progress | None,
-             eval_data: str | Path | pd.DataFrame | None, started: float, cluster: Any) -> DistillResult:
+             sources: dict[str, Any], started: float, cluster: Any) -> DistillResult:
     run = Run(settings, progress, cluster)
     if cluster is not None:
         run.progress.note(f"labelling on the Dask cluster at {settings.dask} "
@@ -95,7 +104,7 @@ def _distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | No
     with run.stages.run("load_teacher", "loading the teacher"):
         if not isinstance(teacher, Teacher):
             teacher = load_teacher(teacher, safe=settings.safe, progress=run.progress)
-    rows = mode.rows(run, teacher, data, eval_data)
+    rows = mode.rows(run, teacher, data, **sources)
     trained = mode.train(run, teacher, rows, device)
     run.stages.seconds.update(trained.timings_s)
     mode.test_rows(run, teacher, rows)

@@ -96,7 +96,8 @@ class Mode:
 
     name = ""
 
-    def rows(self, run: Run, teacher: Teacher, data: Source | None, eval_data: Source | None) -> Rows:
+    def rows(self, run: Run, teacher: Teacher, data: Source | None, eval_data: Source | None,
+             validation_data: Source | None = None) -> Rows:
         raise NotImplementedError
 
     def train(self, run: Run, teacher: Teacher, rows: Rows, device: str) -> TrainedStudent:
@@ -150,7 +151,8 @@ class Mode:
 class WithData(Mode):
     name = "data"
 
-    def rows(self, run: Run, teacher: Teacher, data: Source | None, eval_data: Source | None) -> Rows:
+    def rows(self, run: Run, teacher: Teacher, data: Source | None, eval_data: Source | None,
+             validation_data: Source | None = None) -> Rows:
         settings = run.settings
         held_out, eval_source = self._eval_rows(run, teacher, eval_data)
         dataset, source = self._read_data(run, teacher, data, "data", held_out, eval_source)
@@ -158,6 +160,8 @@ class WithData(Mode):
         targets = run.label(teacher, X, "label_real", "real rows", source)
         rows = Rows(schema=dataset.schema, X_train=X, T_train=targets, dataset=dataset, source=source,
                     held_out=held_out, eval_source=eval_source)
+        if validation_data is not None:
+            self._validation_rows(run, teacher, rows, validation_data)
         labels = teacher.classes_[np.argmax(targets, axis=1)] if teacher.is_classifier else None
         test_idx = None
         train_idx = np.arange(len(X))
@@ -175,8 +179,8 @@ class WithData(Mode):
         # The training rows are laid out as [fit rows | validation rows], the split train_student would
         # make, so that it takes both as views instead of copies; the rows read are split column by
         # column and given up, so the run holds its real rows once however many there are.
-        split = search_mod.validation_split(len(train_idx), settings,
-                                            labels[train_idx] if labels is not None else None)
+        split = None if rows.X_val is not None else search_mod.validation_split(
+            len(train_idx), settings, labels[train_idx] if labels is not None else None)
         if split is not None:
             train_idx = np.concatenate([train_idx[split[0]], train_idx[split[1]]])
             rows.validation = (slice(0, len(split[0])), slice(len(split[0]), len(train_idx)))
@@ -186,6 +190,19 @@ class WithData(Mode):
             rows.X_test, rows.T_test = parts[1], targets[test_idx]
             rows.y_test = dataset.y.iloc[test_idx].reset_index(drop=True) if dataset.y is not None else None
         return rows
+
+    @staticmethod
+    def _validation_rows(run: Run, teacher: Teacher, rows: Rows, validation_data: Source) -> None:
+        """``--validation-data``: rows to choose the student on in place of a share of DATA's (which the
+        teacher has usually trained on, and answers with their labels); they never enter training."""
+        dataset, source = run.read(validation_data, teacher, "read_validation_data", "validation rows")
+        if dataset.X.columns.tolist() != rows.X_train.columns.tolist():
+            raise InputError(f"data file {source}: its columns do not line up with {rows.source}'s")
+        if len(dataset.X) < search_mod.MIN_VALIDATION_ROWS:
+            raise InputError(f"data file {source}: holds {len(dataset.X):,} rows; validation rows are at least "
+                             f"{search_mod.MIN_VALIDATION_ROWS}")
+        rows.X_val, rows.validation_source = dataset.X, source
+        rows.T_val = run.label(teacher, rows.X_val, "label_validation", "validation rows", source)
 
     @staticmethod
     def _stream(run: Run, teacher: Teacher, rows: Rows) -> RowStream | None:
@@ -213,7 +230,8 @@ class WithData(Mode):
         trained = train_student(teacher, rows.X_train, rows.T_train, rows.schema, run.settings,
                                 progress=run.progress, device=device, time_left=time_left,
                                 validation=rows.validation, cluster=run.cluster,
-                                stream=self._stream(run, teacher, rows))
+                                stream=self._stream(run, teacher, rows),
+                                validation_rows=None if rows.X_val is None else (rows.X_val, rows.T_val))
         run.notes.extend(trained.notes)
         return trained
 
@@ -221,7 +239,8 @@ class WithData(Mode):
 class FewShot(Mode):
     name = "few-shot"
 
-    def rows(self, run: Run, teacher: Teacher, data: Source | None, eval_data: Source | None) -> Rows:
+    def rows(self, run: Run, teacher: Teacher, data: Source | None, eval_data: Source | None,
+             validation_data: Source | None = None) -> Rows:
         held_out, eval_source = self._eval_rows(run, teacher, eval_data)
         self._note_unused_options(run, self.name)
         space = None
@@ -246,7 +265,8 @@ class FewShot(Mode):
 class DataFree(Mode):
     name = "data-free"
 
-    def rows(self, run: Run, teacher: Teacher, data: Source | None, eval_data: Source | None) -> Rows:
+    def rows(self, run: Run, teacher: Teacher, data: Source | None, eval_data: Source | None,
+             validation_data: Source | None = None) -> Rows:
         held_out, eval_source = self._eval_rows(run, teacher, eval_data)
         self._note_unused_options(run, self.name)
         with run.stages.run("read_teacher_space", "reading the feature space from the teacher's trees"):
@@ -361,7 +381,8 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
                   settings: Settings, *, generator: Any = None, progress: Progress | None = None,
                   device: str | None = None, time_left: float | None = None,
                   validation: tuple[Any, Any] | None = None, cluster: Any = None,
-                  stream: RowStream | None = None) -> TrainedStudent:
+                  stream: RowStream | None = None,
+                  validation_rows: tuple[pd.DataFrame, np.ndarray] | None = None) -> TrainedStudent:
     """The training half of a run with real rows: validation rows, synthetic rows, teacher labels, the
     search for the student (:mod:`tabcompress.methods.search`), the chosen student trained on every
     training row, and the baseline.
@@ -377,7 +398,9 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
 
     ``validation`` gives the fit rows and the validation rows of ``X_train`` (index arrays or slices) as
     :func:`tabcompress.methods.search.validation_split` would choose them; slices are taken as views, not
-    copied (a run with real rows lays its training rows out so).
+    copied (a run with real rows lays its training rows out so). ``validation_rows`` (``--validation-data``:
+    rows and the teacher's soft targets for them) are chosen on instead, and every row of ``X_train`` is a
+    fit row; they never enter training.
 
     With ``cluster`` (:class:`tabcompress.cluster.Cluster`, ``--dask``) the teacher labels the synthetic rows
     on the cluster's workers, and a gbdt student boosts there; everything else runs here.
@@ -405,12 +428,16 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     deadline = started + time_left if time_left is not None else None
 
     # -- the validation rows ------------------------------------------------------------------------
-    if validation is None:
+    if validation is None and validation_rows is None:
         labels = teacher.classes_[np.argmax(T_train, axis=1)] if teacher.is_classifier else None
         validation = search_mod.validation_split(len(X_train), settings, labels)
-    split = validation
+    split = None if validation_rows is not None else validation
     families = search_mod.families(settings)
-    if split is None:
+    X_val = T_val = None
+    if validation_rows is not None:
+        X_fit, T_fit = X_train, T_train
+        X_val, T_val = validation_rows
+    elif split is None:
         X_fit, T_fit = X_train, T_train
         if len(families) > 1 or settings.target.sizing:
             why = ("--validation-size 0 keeps no validation rows" if settings.data.validation_size == 0 else
@@ -443,7 +470,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     n_synthetic = 0 if name == "none" else settings.generator.n_synthetic(len(X_train))
     _check_synthetic_rows_fit(n_synthetic, teacher, schema, settings)
     rounds = settings.selection.rounds
-    search_fits = 0 if split is None else len(search_mod.data_options(name, n_synthetic)) + 1 + (
+    search_fits = 0 if X_val is None else len(search_mod.data_options(name, n_synthetic)) + 1 + (
         len(search_mod.sizes(families[0], settings)) if search_mod.searches_sizes(settings) else 0)
 
     # -- the plan, when there is a budget -----------------------------------------------------------
@@ -463,7 +490,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
             rates = budget_mod.measure_rates(X_fit, T_fit, label=label,
                                              fit=lambda X, T: make(families[0], reference, probe_limit).fit(
                                                  X, T, **fit_kwargs))
-            if split is not None:  # the search fits the student several times over
+            if X_val is not None:  # the search fits the student several times over
                 rates = replace(rates, student=rates.student * SEARCH_FITS)
             plan = budget_mod.plan(time_left - (time.perf_counter() - started), n_real=len(X_fit),
                                    n_synthetic=n_synthetic, rounds=rounds, share=selection.share,
@@ -508,7 +535,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
 
         # -- synthetic rows, teacher labels, and the first student on them ---------------------------
         # with validation rows this first student is the search's first candidate
-        as_candidate = search_mod.candidate_options(families[0], settings) if split is not None else {}
+        as_candidate = search_mod.candidate_options(families[0], settings) if X_val is not None else {}
         result = train_with_selection(
             make=lambda: make(families[0], {**reference, **as_candidate}), fit_kwargs=fit_kwargs, label=label,
             generator=generator,
@@ -519,7 +546,7 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
 
     # -- the search, then the chosen student on every training row --------------------------------
     searched = None
-    if split is None:
+    if X_val is None:
         chosen_family, chosen_params, n_used, shipped = families[0], reference, len(X_synth), name
         if first is not None:
             student = first
@@ -571,12 +598,15 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
         if "default" in generator_info:
             generator_info["default"]["used"] = shipped == default
         X_synth, T_synth = pools.get(shipped, (X_synth, T_synth))
-        with stages.run("student_refit", f"training the chosen student ({chosen.name}) on every training row",
-                        f"{real} + {n_used:,} synthetic rows"):
-            X, T = _with_synthetic(X_train, T_train, X_synth, T_synth, n_used)
-            if streamed:
-                student.stream = stream
-            student = student.fit(X, T, **fit_kwargs)
+        if validation_rows is not None and not streamed and not search_mod.candidate_options(chosen_family, settings):
+            student = chosen.student  # trained on every training row already: the validation rows are apart
+        else:
+            with stages.run("student_refit", f"training the chosen student ({chosen.name}) on every training row",
+                            f"{real} + {n_used:,} synthetic rows"):
+                X, T = _with_synthetic(X_train, T_train, X_synth, T_synth, n_used)
+                if streamed:
+                    student.stream = stream
+                student = student.fit(X, T, **fit_kwargs)
         if streamed:
             note(f"--max-rows: the {chosen_family} student trained on every training row of the file and the "
                  f"synthetic rows ({student.streamed_rows_:,}, from disk); the search, the generator and the "
