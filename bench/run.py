@@ -9,7 +9,10 @@ For each dataset, seed, teacher and student, in one process:
 * B3     MUNGE (Bucilă, Caruana & Niculescu-Mizil 2006): 10× the training rows plus the real ones,
          teacher probabilities;
 * tabcompress  the library's defaults, through ``tabcompress.run.modes.train_student`` — the code
-         ``tabcompress distill`` runs between the hold-out and the evaluation;
+         ``tabcompress distill`` runs between the hold-out and the evaluation; with
+         ``--validation-share``, choosing on that share of the held-out rows (``--validation-data``);
+* tabcompress-own  with ``--validation-share``: the same, choosing on its own training rows as a default
+         run does, scored on the same rows (the paired comparison; the generator fit is shared);
 * oracle the student fitted on the teacher's labels of the held-out rows themselves: what the
          student's capacity allows, not a method;
 * B4     the teacher itself cut to the student's bytes: its first k boosting rounds (XGBoost) or k of
@@ -75,7 +78,7 @@ from tabcompress.teachers.labeling import label_rows  # noqa: E402
 DEFAULT_DATA_DIR = ROOT.parent / "shared" / "datasets"
 ALL_DATASETS = ("adult", "magic", "letter", "bank_marketing", "covertype_75k", "credit_default",
                 "california_housing", "house_16H")
-METHODS = ("B0", "B1", "B2", "B3", "B4", "B5", "tabcompress", "oracle", "frontier")
+METHODS = ("B0", "B1", "B2", "B3", "B4", "B5", "tabcompress", "tabcompress-own", "oracle", "frontier")
 DEFAULT_METHODS = ("B0", "B1", "B2", "B3", "B4", "B5", "tabcompress", "oracle")
 STUDENTS = {
     "tree4": {"student": "tree", "max_depth": 4},
@@ -438,8 +441,7 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
         with meter.stage(t, "label_real"):
             T_train = label_rows(teacher, X_train)
         T_test = label_rows(teacher, X_test)
-        chosen_on = None if X_chosen_on is None or args.own_validation else (X_chosen_on,
-                                                                             label_rows(teacher, X_chosen_on))
+        chosen_on = None if X_chosen_on is None else (X_chosen_on, label_rows(teacher, X_chosen_on))
         labels = {}
         for method, rows in generated.items():
             with meter.stage(t, f"{method}_label"):
@@ -505,12 +507,12 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                                           len(X_train), 0, timings, b4=b4["b4"])
                     results["runs"].append(made[method])
                     continue
-                if method == "tabcompress":
+                if method in ("tabcompress", "tabcompress-own"):
                     config = tabcompress_config(args, seed, student_name)
                     gen_key, gen = tabcompress_generator(config, teacher, teacher_kind)
                     with meter.stage(timings, "train_student"):
                         trained = train_student(teacher, X_train, T_train, schema, config, generator=gen,
-                                                validation_rows=chosen_on)
+                                                validation_rows=chosen_on if method == "tabcompress" else None)
                     student = trained.student
                     timings.update({k: {"s": v} for k, v in trained.timings_s.items()})
                     if gen is not None:
@@ -690,7 +692,7 @@ def end_to_end(timings: dict[str, Any], method: str) -> float | None:
     None for the oracle and for B4 (the teacher cut: it trains nothing; its search is in ``timings``)."""
     if method in ("oracle", "B4"):
         return None
-    if method == "tabcompress":
+    if method in ("tabcompress", "tabcompress-own"):
         keys = ("label_real", "generator_fit", "train_student")
     else:
         keys = ("label_real", "generator_fit", "generate", "label_synthetic", "student_fit")
@@ -766,9 +768,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="give tabcompress this share of the held-out rows (random, stratified) as rows the "
                         "teacher never saw to choose on (--validation-data), all its training rows training; "
                         "every method is scored on the rest (default 0: it chooses on its own training rows)")
-    p.add_argument("--own-validation", action="store_true",
-                   help="with --validation-share: score on the same rows, but let tabcompress choose on its own "
-                        "training rows as a default run does (the paired comparison)")
     p.add_argument("--b2-epochs", type=int, default=300, help="B2's CTGAN epochs (package default: 300)")
     p.add_argument("--b2-max-rows", type=int, default=None, help="fit B2's CTGAN on at most this many rows")
     p.add_argument("--b2-ratio", type=float, default=9.0)
@@ -794,8 +793,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--max-train-rows must be at least 2")
     if not 0 <= args.validation_share < 1:
         p.error("--validation-share must be at least 0 and below 1")
-    if args.own_validation and not args.validation_share:
-        p.error("--own-validation goes with --validation-share")
+    if "tabcompress-own" in args.methods and not args.validation_share:
+        p.error("method tabcompress-own goes with --validation-share")
     if args.regime == "small":
         args.train_rows = SMALL_TRAIN_ROWS if args.train_rows is None else args.train_rows
         args.test_rows = SMALL_TEST_ROWS if args.test_rows is None else args.test_rows
@@ -860,8 +859,7 @@ def main(argv: list[str] | None = None) -> int:
             "students": {s: STUDENTS[s] for s in args.students}, "methods": args.methods,
             "regime": args.regime, "train_rows": args.train_rows, "test_rows": args.test_rows,
             "test_share": FULL_TEST_SHARE if args.regime == "full" else None,
-            "max_train_rows": args.max_train_rows, "validation_share": args.validation_share,
-            "own_validation": args.own_validation, "quick": args.quick,
+            "max_train_rows": args.max_train_rows, "validation_share": args.validation_share, "quick": args.quick,
             "B2": {"epochs": args.b2_epochs, "batch_size": 500, "max_rows": args.b2_max_rows, "ratio": args.b2_ratio},
             "B3": {"p": args.munge_p, "s": args.munge_s, "ratio": args.munge_ratio},
             "tabcompress": {k: (list(v) if isinstance(v, tuple) else v)

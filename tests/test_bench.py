@@ -319,12 +319,13 @@ def test_tabcompress_chooses_on_held_out_rows_no_method_is_scored_on(tmp_path, m
     [(X_val, T_val)] = given
     assert len(X_val) == len(T_val) == 75 and len(results["runs"]) == 2
     assert {r["method"] for r in results["runs"]} == {"B1", "tabcompress"}
-    # the paired run: the same rows scored, tabcompress choosing on its own training rows
+    # the paired method: the same rows scored, tabcompress choosing on its own training rows
     assert run.main(["--quick", "--datasets", str(DATA / "magic_1200.csv"), "--teachers", "rf", "--students", "tree4",
-                     "--methods", "B1,tabcompress", "--validation-share", "0.25", "--own-validation",
+                     "--methods", "B1,tabcompress-own", "--validation-share", "0.25",
                      "--out", str(tmp_path), "--name", "own"]) == 0
     own = json.loads((tmp_path / "own.json").read_text())
     assert own["datasets"]["magic_1200"]["test_rows"] == 225 and given[-1] is None
+    assert {r["method"] for r in own["runs"]} == {"B1", "tabcompress-own"}
     b1 = [next(r for r in res["runs"] if r["method"] == "B1") for res in (results, own)]
     assert b1[0]["fidelity"] == b1[1]["fidelity"]  # the same rows, the same baseline
 
