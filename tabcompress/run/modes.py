@@ -157,11 +157,12 @@ class WithData(Mode):
         held_out, eval_source = self._eval_rows(run, teacher, eval_data)
         dataset, source = self._read_data(run, teacher, data, "data", held_out, eval_source)
         X = dataset.X
+        chosen_on = (None, None, None) if validation_data is None else self._validation_rows(
+            run, teacher, validation_data, X.columns.tolist(), source)  # read before DATA is labelled: fail fast
         targets = run.label(teacher, X, "label_real", "real rows", source)
         rows = Rows(schema=dataset.schema, X_train=X, T_train=targets, dataset=dataset, source=source,
                     held_out=held_out, eval_source=eval_source)
-        if validation_data is not None:
-            self._validation_rows(run, teacher, rows, validation_data)
+        rows.X_val, rows.T_val, rows.validation_source = chosen_on
         labels = teacher.classes_[np.argmax(targets, axis=1)] if teacher.is_classifier else None
         test_idx = None
         train_idx = np.arange(len(X))
@@ -192,17 +193,18 @@ class WithData(Mode):
         return rows
 
     @staticmethod
-    def _validation_rows(run: Run, teacher: Teacher, rows: Rows, validation_data: Source) -> None:
-        """``--validation-data``: rows to choose the student on in place of a share of DATA's (which the
-        teacher has usually trained on, and answers with their labels); they never enter training."""
+    def _validation_rows(run: Run, teacher: Teacher, validation_data: Source, columns: list[str],
+                         data_source: str) -> tuple[pd.DataFrame, np.ndarray, str]:
+        """``--validation-data``'s rows, the teacher's targets for them and their path: rows to choose the
+        student on in place of a share of DATA's (which the teacher has usually trained on, and answers
+        with their labels); they never enter training."""
         dataset, source = run.read(validation_data, teacher, "read_validation_data", "validation rows")
-        if dataset.X.columns.tolist() != rows.X_train.columns.tolist():
-            raise InputError(f"data file {source}: its columns do not line up with {rows.source}'s")
+        if dataset.X.columns.tolist() != columns:
+            raise InputError(f"data file {source}: its columns do not line up with {data_source}'s")
         if len(dataset.X) < search_mod.MIN_VALIDATION_ROWS:
             raise InputError(f"data file {source}: holds {len(dataset.X):,} rows; validation rows are at least "
                              f"{search_mod.MIN_VALIDATION_ROWS}")
-        rows.X_val, rows.validation_source = dataset.X, source
-        rows.T_val = run.label(teacher, rows.X_val, "label_validation", "validation rows", source)
+        return dataset.X, run.label(teacher, dataset.X, "label_validation", "validation rows", source), source
 
     @staticmethod
     def _stream(run: Run, teacher: Teacher, rows: Rows) -> RowStream | None:
