@@ -207,14 +207,9 @@ def split(X: pd.DataFrame, y: pd.Series, classify: bool, train_rows: int | None,
 
 def held_out_validation(X_test: pd.DataFrame, y_test: pd.Series, classify: bool, share: float,
                         seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    """``share`` of the held-out rows (random, stratified by class) as rows to choose on, and the rest to
-    score on."""
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(X_test))
-    strat = y_test.to_numpy() if classify and y_test.value_counts().min() >= 2 else None
-    scored, chosen_on = train_test_split(idx, test_size=share, random_state=seed, stratify=strat)
-    scored, chosen_on = np.sort(scored), np.sort(chosen_on)
+    """``share`` of the held-out rows (random, stratified by class, as :func:`split` holds rows out) as rows
+    to choose on, and the rest to score on."""
+    scored, chosen_on = split(X_test, y_test, classify, None, share, seed)
     return (X_test.iloc[chosen_on].reset_index(drop=True), X_test.iloc[scored].reset_index(drop=True),
             y_test.iloc[scored].reset_index(drop=True))
 

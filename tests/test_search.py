@@ -189,6 +189,7 @@ def test_a_run_chooses_on_validation_rows_and_reports_it(tmp_path, teachers):
     report = json.loads(done.stdout)
     search = report["search"]
     assert search["fit_rows"] + search["validation_rows"] == report["data"]["train_rows"]
+    assert report["data"]["validation_path"] is None  # without --validation-data they are DATA's rows
     chosen = [c for c in search["candidates"] if c["chosen"]]
     assert len(chosen) == 1 and search["chosen"] == chosen[0]["name"]
     # each frontier point marked once, even where two candidates share a name and a generator
@@ -320,13 +321,3 @@ def test_validation_data_is_chosen_on_and_never_trained_on(tmp_path, teachers):
     agree = np.mean(student.predict(X_val) == load_teacher(teachers["xgb_magic"]).predict(X_val))
     assert agree == pytest.approx(chosen["validation"]["fidelity"], abs=1e-9)
     assert report["data"]["synthetic_rows"] == chosen["synthetic_rows"]
-
-
-def test_without_validation_data_the_validation_rows_come_from_data(tmp_path, teachers):
-    out = tmp_path / "out"
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--json",
-                   "--max-depth", "4", "--synthetic-ratio", "1", "--generator", "munge")
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    assert report["data"]["validation_path"] is None
-    assert report["search"]["validation_rows"] + report["search"]["fit_rows"] == report["data"]["train_rows"]
