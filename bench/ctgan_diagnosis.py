@@ -17,7 +17,10 @@ each figure has a floor (what real rows from the same distribution score):
   values), and the share of rows near its decision boundary (the top two classes within 0.2);
 * students: CART trees of depth 4 and 8 (the benchmark's reference learner, lookahead off) trained on
   the real rows plus 1, 5 and ``--ratio`` synthetic rows per real row, against the real rows alone
-  (B1), fidelity on the held-out rows.
+  (B1), fidelity on the held-out rows. ``--weights`` adds trees on the same rows weighed (``balanced``:
+  the synthetic rows together as heavy as the real ones; ``ratio``: each by a classifier's odds that it
+  is real) or filtered (``reject``: of ``--reject-pool`` times as many rows, those that classifier finds
+  likeliest to be real, unweighted).
 
 Configurations: ``munge``; ``ctgan`` (as a run builds it: at most 100 epochs, stopping early);
 ``ctgan300`` (the package's 300 epochs, no early stop: B2's GAN); ``ctgan_b100`` (batches of 100 rows
@@ -82,8 +85,11 @@ def main() -> None:
     p.add_argument("--configs", default="munge,ctgan,ctgan300,ctgan_cls")
     p.add_argument("--ratio", type=int, default=20, help="synthetic rows per training row")
     p.add_argument("--weights", default="none",
-                   help="how the synthetic rows are weighed in the trees' fits: none, balanced, ratio "
-                        "(comma-separated)")
+                   help="how the synthetic rows are weighed in the trees' fits: none, balanced, ratio, "
+                        "reject (comma-separated)")
+    p.add_argument("--reject-pool", type=int, default=4,
+                   help="with --weights reject: sample this many times the rows and keep the most plausible "
+                        "share 1/N of them (default 4)")
     p.add_argument("--rows-cache", type=Path, help="keep each configuration's rows here, and reuse them")
     p.add_argument("--out", type=Path, help="append one JSON line per (dataset, seed, config, teacher) here")
     p.add_argument("--table", nargs="+", type=Path, help="print the tables of these JSON-lines files and stop")
@@ -212,7 +218,9 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
     teachers = {kind: bench.trial_teacher(kind, data, seed) for kind in a.teachers.split(",")}
     labelled = {kind: (label_rows(t, X_train), label_rows(t, X_test), teacher_predictions(t, X_test))
                 for kind, t in teachers.items()}
-    n_rows = a.ratio * len(X_train)
+    # reject keeps the most plausible rows of a pool --reject-pool times as large, unweighted
+    pool = a.reject_pool if "reject" in a.weights.split(",") else 1
+    n_rows = a.ratio * len(X_train) * pool
     fit_kwargs = {"categorical": schema.categorical}
     real_only: dict[tuple[str, int], float] = {}
     for config in a.configs.split(","):
@@ -238,7 +246,8 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                         kept.parent.mkdir(parents=True, exist_ok=True)
                         pd.to_pickle((rows, fit_s, facts), kept)
                 shared = (rows, fit_s, facts, quality(rows, X_test, schema, seed),
-                          density_ratio(rows, X_train, schema, seed) if "ratio" in a.weights else None)
+                          density_ratio(rows, X_train, schema, seed)
+                          if {"ratio", "reject"} & set(a.weights.split(",")) else None)
             rows, fit_s, facts, rows_quality, ratio_w = shared
             T_rows = label_rows(teacher, rows)
             record = {"dataset": name, "seed": seed, "config": config, "teacher": kind, "fit_s": round(fit_s, 1),
@@ -261,6 +270,13 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                     for weighing in a.weights.split(","):
                         suffix = "" if weighing == "none" else f"_{weighing}"
                         w = None
+                        if weighing == "reject":  # rejecting implausible rows: of pool × n rows, the n that
+                            # the detector finds likeliest to be real, unweighted
+                            kept = np.sort(np.argsort(-ratio_w[:pool * n], kind="stable")[:n])
+                            record[f"tree{depth}_x{ratio}{suffix}"] = fidelity_on(
+                                pd.concat([X_train, rows.iloc[kept]], ignore_index=True),
+                                np.concatenate([T_train, T_rows[kept]]))
+                            continue
                         if weighing == "balanced":  # the synthetic rows weigh as much as the real ones together
                             w = np.r_[np.ones(n_real), np.full(n, n_real / n)]
                         elif weighing == "ratio":
