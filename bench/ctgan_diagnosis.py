@@ -19,8 +19,8 @@ each figure has a floor (what real rows from the same distribution score):
   the real rows plus 1, 5 and ``--ratio`` synthetic rows per real row, against the real rows alone
   (B1), fidelity on the held-out rows. ``--weights`` adds trees on the same rows weighed (``balanced``:
   the synthetic rows together as heavy as the real ones; ``ratio``: each by a classifier's odds that it
-  is real) or filtered (``reject``: of ``--reject-pool`` times as many rows, those that classifier finds
-  likeliest to be real, unweighted).
+  is real) or filtered (of ``--reject-pool`` times as many rows, unweighted: ``reject``, those that
+  classifier finds likeliest to be real; ``uncertain``, those nearest the teacher's decision boundary).
 
 Configurations: ``munge``; ``ctgan`` (as a run builds it: at most 100 epochs, stopping early);
 ``ctgan300`` (the package's 300 epochs, no early stop: B2's GAN); ``ctgan_b100`` (batches of 100 rows
@@ -86,9 +86,9 @@ def main() -> None:
     p.add_argument("--ratio", type=int, default=20, help="synthetic rows per training row")
     p.add_argument("--weights", default="none",
                    help="how the synthetic rows are weighed in the trees' fits: none, balanced, ratio, "
-                        "reject (comma-separated)")
+                        "reject, uncertain (comma-separated)")
     p.add_argument("--reject-pool", type=int, default=4,
-                   help="with --weights reject: sample this many times the rows and keep the most plausible "
+                   help="with --weights reject or uncertain: sample this many times the rows and keep a "
                         "share 1/N of them (default 4)")
     p.add_argument("--rows-cache", type=Path, help="keep each configuration's rows here, and reuse them")
     p.add_argument("--out", type=Path, help="append one JSON line per (dataset, seed, config, teacher) here")
@@ -218,8 +218,8 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
     teachers = {kind: bench.trial_teacher(kind, data, seed) for kind in a.teachers.split(",")}
     labelled = {kind: (label_rows(t, X_train), label_rows(t, X_test), teacher_predictions(t, X_test))
                 for kind, t in teachers.items()}
-    # reject keeps the most plausible rows of a pool --reject-pool times as large, unweighted
-    pool = a.reject_pool if "reject" in a.weights.split(",") else 1
+    # reject and uncertain keep a share of a pool --reject-pool times as large, unweighted
+    pool = a.reject_pool if {"reject", "uncertain"} & set(a.weights.split(",")) else 1
     n_rows = a.ratio * len(X_train) * pool
     fit_kwargs = {"categorical": schema.categorical}
     real_only: dict[tuple[str, int], float] = {}
@@ -273,6 +273,16 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                         if weighing == "reject":  # rejecting implausible rows: of pool × n rows, the n that
                             # the detector finds likeliest to be real, unweighted
                             kept = np.sort(np.argsort(-ratio_w[:pool * n], kind="stable")[:n])
+                            record[f"tree{depth}_x{ratio}{suffix}"] = fidelity_on(
+                                pd.concat([X_train, rows.iloc[kept]], ignore_index=True),
+                                np.concatenate([T_train, T_rows[kept]]))
+                            continue
+                        if weighing == "uncertain":  # the n nearest the teacher's boundary: the smallest
+                            # gap between its two likeliest classes (classification only)
+                            if not classify:
+                                continue
+                            top2 = np.sort(T_rows[:pool * n], axis=1)[:, -2:]
+                            kept = np.sort(np.argsort(top2[:, 1] - top2[:, 0], kind="stable")[:n])
                             record[f"tree{depth}_x{ratio}{suffix}"] = fidelity_on(
                                 pd.concat([X_train, rows.iloc[kept]], ignore_index=True),
                                 np.concatenate([T_train, T_rows[kept]]))
