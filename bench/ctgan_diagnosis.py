@@ -270,19 +270,17 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                     for weighing in a.weights.split(","):
                         suffix = "" if weighing == "none" else f"_{weighing}"
                         w = None
-                        if weighing == "reject":  # rejecting implausible rows: of pool × n rows, the n that
-                            # the detector finds likeliest to be real, unweighted
-                            kept = np.sort(np.argsort(-ratio_w[:pool * n], kind="stable")[:n])
-                            record[f"tree{depth}_x{ratio}{suffix}"] = fidelity_on(
-                                pd.concat([X_train, rows.iloc[kept]], ignore_index=True),
-                                np.concatenate([T_train, T_rows[kept]]))
-                            continue
-                        if weighing == "uncertain":  # the n nearest the teacher's boundary: the smallest
-                            # gap between its two likeliest classes (classification only)
-                            if not classify:
+                        if weighing in ("reject", "uncertain"):  # of pool × n rows, unweighted, the n that
+                            # the detector finds likeliest to be real, or that lie nearest the teacher's
+                            # boundary (the smallest gap between its two likeliest classes; classification only)
+                            if weighing == "uncertain" and not classify:
                                 continue
-                            top2 = np.sort(T_rows[:pool * n], axis=1)[:, -2:]
-                            kept = np.sort(np.argsort(top2[:, 1] - top2[:, 0], kind="stable")[:n])
+                            if weighing == "reject":
+                                preferred = ratio_w[:pool * n]
+                            else:
+                                top2 = np.sort(T_rows[:pool * n], axis=1)[:, -2:]
+                                preferred = top2[:, 0] - top2[:, 1]
+                            kept = np.sort(np.argsort(-preferred, kind="stable")[:n])
                             record[f"tree{depth}_x{ratio}{suffix}"] = fidelity_on(
                                 pd.concat([X_train, rows.iloc[kept]], ignore_index=True),
                                 np.concatenate([T_train, T_rows[kept]]))
