@@ -171,14 +171,19 @@ def density_ratio(rows: pd.DataFrame, real: pd.DataFrame, schema: Schema, seed: 
     return out
 
 
+def class_gap(T: np.ndarray) -> np.ndarray:
+    """Per row, the gap between the teacher's two likeliest classes' probabilities (small: near its
+    decision boundary)."""
+    top2 = np.sort(T, axis=1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
+
+
 def teacher_view(T_rows: np.ndarray, T_real: np.ndarray, classify: bool) -> dict[str, float]:
     """Where the rows fall on the teacher's surface, against the real rows."""
     if classify:
-        top2 = np.sort(T_rows, axis=1)[:, -2:]
-        top2_real = np.sort(T_real, axis=1)[:, -2:]
         return {"class_tv": 0.5 * float(np.abs(T_rows.mean(0) - T_real.mean(0)).sum()),
-                "near_boundary": float(np.mean(top2[:, 1] - top2[:, 0] < BOUNDARY)),
-                "near_boundary_real": float(np.mean(top2_real[:, 1] - top2_real[:, 0] < BOUNDARY))}
+                "near_boundary": float(np.mean(class_gap(T_rows) < BOUNDARY)),
+                "near_boundary_real": float(np.mean(class_gap(T_real) < BOUNDARY))}
     t, r = T_rows.ravel(), T_real.ravel()
     return {"value_shift_sd": float((t.mean() - r.mean()) / r.std()), "value_spread_ratio": float(t.std() / r.std())}
 
@@ -218,8 +223,9 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
     teachers = {kind: bench.trial_teacher(kind, data, seed) for kind in a.teachers.split(",")}
     labelled = {kind: (label_rows(t, X_train), label_rows(t, X_test), teacher_predictions(t, X_test))
                 for kind, t in teachers.items()}
+    weighings = a.weights.split(",")
     # reject and uncertain keep a share of a pool --reject-pool times as large, unweighted
-    pool = a.reject_pool if {"reject", "uncertain"} & set(a.weights.split(",")) else 1
+    pool = a.reject_pool if {"reject", "uncertain"} & set(weighings) else 1
     n_rows = a.ratio * len(X_train) * pool
     fit_kwargs = {"categorical": schema.categorical}
     real_only: dict[tuple[str, int], float] = {}
@@ -247,9 +253,10 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                         pd.to_pickle((rows, fit_s, facts), kept)
                 shared = (rows, fit_s, facts, quality(rows, X_test, schema, seed),
                           density_ratio(rows, X_train, schema, seed)
-                          if {"ratio", "reject"} & set(a.weights.split(",")) else None)
+                          if {"ratio", "reject"} & set(weighings) else None)
             rows, fit_s, facts, rows_quality, ratio_w = shared
             T_rows = label_rows(teacher, rows)
+            gap = class_gap(T_rows) if classify and "uncertain" in weighings else None
             record = {"dataset": name, "seed": seed, "config": config, "teacher": kind, "fit_s": round(fit_s, 1),
                       **facts, **rows_quality, **{f"floor_{k}": v for k, v in floor.items()},
                       **teacher_view(T_rows, T_test, classify)}
@@ -267,7 +274,7 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                 for ratio in (*RATIOS, a.ratio):
                     n, n_real = ratio * len(X_train), len(X_train)
                     X, T = pd.concat([X_train, rows.iloc[:n]], ignore_index=True), np.concatenate([T_train, T_rows[:n]])
-                    for weighing in a.weights.split(","):
+                    for weighing in weighings:
                         suffix = "" if weighing == "none" else f"_{weighing}"
                         w = None
                         if weighing in ("reject", "uncertain"):  # of pool × n rows, unweighted, the n that
@@ -275,11 +282,7 @@ def run_dataset(spec: str, seed: int, a: argparse.Namespace, sink) -> None:
                             # boundary (the smallest gap between its two likeliest classes; classification only)
                             if weighing == "uncertain" and not classify:
                                 continue
-                            if weighing == "reject":
-                                preferred = ratio_w[:pool * n]
-                            else:
-                                top2 = np.sort(T_rows[:pool * n], axis=1)[:, -2:]
-                                preferred = top2[:, 0] - top2[:, 1]
+                            preferred = ratio_w[:pool * n] if weighing == "reject" else -gap[:pool * n]
                             kept = np.sort(np.argsort(-preferred, kind="stable")[:n])
                             record[f"tree{depth}_x{ratio}{suffix}"] = fidelity_on(
                                 pd.concat([X_train, rows.iloc[kept]], ignore_index=True),
@@ -315,16 +318,21 @@ def table(records: list[dict]) -> None:
     print("\nteacher's view and tree fidelity (mean over datasets, seeds and teachers):")
     print(frame.groupby("config")[view + tree_cols].mean().to_string(float_format=lambda v: f"{v:.4f}"))
     for depth in DEPTHS:
-        ratio = max(int(c.split("_x")[1]) for c in tree_cols if c.startswith(f"tree{depth}_x"))
+        ratio = max(_ratio(c) for c in tree_cols if c.startswith(f"tree{depth}_x"))
         wins = (frame[f"tree{depth}_x{ratio}"] >= frame[f"tree{depth}_real"]).groupby(frame["config"]).agg(
             ["sum", "size"])
         print(f"\ntree{depth}: cells where ×{ratio} rows ≥ real rows alone:",
               ", ".join(f"{c} {int(r['sum'])}/{int(r['size'])}" for c, r in wins.iterrows()))
     print("\nper cell, tree8 at the largest ratio minus real rows alone:")
-    ratio = max(int(c.split("_x")[1]) for c in tree_cols if c.startswith("tree8_x"))
+    ratio = max(_ratio(c) for c in tree_cols if c.startswith("tree8_x"))
     frame["gain8"] = frame[f"tree8_x{ratio}"] - frame["tree8_real"]
     print(frame.pivot_table(index=["dataset", "teacher"], columns="config", values="gain8").to_string(
         float_format=lambda v: f"{v:+.4f}"))
+
+
+def _ratio(column: str) -> int:
+    """``tree8_x20`` or ``tree8_x20_ratio`` (weighed or filtered) → 20."""
+    return int(column.split("_x")[1].split("_")[0])
 
 
 if __name__ == "__main__":
