@@ -11,6 +11,8 @@ For each dataset, seed, teacher and student, in one process:
 * tabcompress  the library's defaults, through ``tabcompress.run.modes.train_student`` — the code
          ``tabcompress distill`` runs between the hold-out and the evaluation; with
          ``--validation-share``, choosing on that share of the held-out rows (``--validation-data``);
+         with ``--candidates``, every student its search tried is scored on the held-out rows too (what
+         another rule would have shipped);
 * tabcompress-own  with ``--validation-share``: the same, choosing on its own training rows as a default
          run does, scored on the same rows (the paired comparison; the generator fit is shared);
 * oracle the student fitted on the teacher's labels of the held-out rows themselves: what the
@@ -515,6 +517,14 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                     timings["label_real"] = t["label_real"]
                     synthetic = trained.n_synthetic
                     extra["shipped_generator"] = trained.chosen.get("generator") if trained.chosen else None
+                    if args.candidates and trained.candidates:
+                        # every candidate as the search judged it (fitted on its fit rows) and on the
+                        # held-out rows: what another rule would have shipped, measured in the same run
+                        extra["candidates"] = [
+                            {"name": c.name, "rows": c.rows, "generator": c.generator, "chosen": c.chosen,
+                             "validation_fidelity": c.fidelity, "bytes": int(c.bytes),
+                             **score_predictions(teacher.task, teacher_pred, c.student.predict(X_test), y_true)}
+                            for c in trained.candidates]
                 elif method in ("B0", "B5"):
                     # B5 is the student's family and size on the true labels: for a cell's own student, B0
                     student, fit_timings, reused = fit_true_label(family, options, classes)
@@ -775,6 +785,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a setting of tabcompress's cell other than its default (repeatable), e.g. refine=true")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: first dataset, one seed, small slices, few epochs and trees")
+    p.add_argument("--candidates", action="store_true",
+                   help="tabcompress cells also record every candidate of the search, scored on the held-out rows")
     p.add_argument("--name", default=None, help="results name (default: full, or quick with --quick)")
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args(argv)

@@ -330,6 +330,28 @@ def test_tabcompress_chooses_on_held_out_rows_no_method_is_scored_on(tmp_path, m
     assert b1[0]["fidelity"] == b1[1]["fidelity"]  # the same rows, the same baseline
 
 
+def test_candidates_records_every_candidate_scored_on_the_held_out_rows(tmp_path):
+    """--candidates: a tabcompress cell lists each student its search tried, the one it chose marked, with
+    the validation fidelity the search saw and the fidelity on the rows every method is scored on."""
+    import run
+
+    argv = ["--quick", "--datasets", str(DATA / "magic_1200.csv"), "--teachers", "rf", "--students", "tree4",
+            "--methods", "B1,tabcompress", "--seeds", "0", "--out", str(tmp_path)]
+    assert run.main([*argv, "--candidates", "--name", "with"]) == 0
+    assert run.main([*argv, "--name", "without"]) == 0
+    runs = {name: {r["method"]: r for r in json.loads((tmp_path / f"{name}.json").read_text())["runs"]}
+            for name in ("with", "without")}
+    candidates = runs["with"]["tabcompress"]["candidates"]
+    assert len(candidates) >= 2 and sum(c["chosen"] for c in candidates) == 1
+    assert any(c["rows"] == "real rows only" for c in candidates)
+    for c in candidates:
+        assert 0.0 <= c["validation_fidelity"] <= 1.0 and 0.0 <= c["fidelity"] <= 1.0 and c["bytes"] > 0
+        assert "target_accuracy" in c
+    assert "candidates" not in runs["without"]["tabcompress"] and "candidates" not in runs["with"]["B1"]
+    # recording them changes nothing the run ships
+    assert runs["with"]["tabcompress"]["fidelity"] == runs["without"]["tabcompress"]["fidelity"]
+
+
 def test_regimes_split_the_rows():
     import numpy as np
     from run import load_split, regime_rows
