@@ -72,6 +72,7 @@ from tabcompress.generators import CTGANGenerator, MUNGEGenerator  # noqa: E402
 from tabcompress.generators.cache import fit_generator  # noqa: E402
 from tabcompress.generators.registry import GENERATORS, build_generator, generator_parts, resolve_generator  # noqa: E402
 from tabcompress.report import environment, to_json, versions  # noqa: E402
+from tabcompress.run import modes  # noqa: E402
 from tabcompress.run.modes import train_student  # noqa: E402
 from tabcompress.schema import Schema  # noqa: E402
 from tabcompress.students import student_class, student_names  # noqa: E402
@@ -507,7 +508,7 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                 if method in ("tabcompress", "tabcompress-own"):
                     config = tabcompress_config(args, seed, student_name)
                     gen_key, gen = tabcompress_generator(config, teacher, teacher_kind)
-                    with meter.stage(timings, "train_student"):
+                    with meter.stage(timings, "train_student"), kept_refits() as refits:
                         trained = train_student(teacher, X_train, T_train, schema, config, generator=gen,
                                                 validation_rows=chosen_on if method == "tabcompress" else None)
                     student = trained.student
@@ -517,6 +518,11 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                     timings["label_real"] = t["label_real"]
                     synthetic = trained.n_synthetic
                     extra["shipped_generator"] = trained.chosen.get("generator") if trained.chosen else None
+                    if trained.search is not None and trained.search.refit is not None:
+                        # whether the student trained again shipped, and how it does on the held-out rows
+                        extra["refit"] = {**trained.search.refit, **{
+                            f"heldout_{k}": v for k, v in score_predictions(
+                                teacher.task, teacher_pred, refits[-1].predict(X_test), y_true).items()}}
                     if args.candidates and trained.candidates:
                         # every candidate as the search judged it (fitted on its fit rows) and on the
                         # held-out rows: what another rule would have shipped, measured in the same run
@@ -585,6 +591,24 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
                               "fit": shared[f"tabcompress_generator_fit:{key}"]}
                         for key, gen in tc_gens.items()},
     })
+
+
+@contextmanager
+def kept_refits() -> Iterator[list[Any]]:
+    """The students ``train_student`` trained again on every training row, kept while it runs, so that a
+    refit that does not ship (``modes._refit_or_chosen``) is scored on the held-out rows too."""
+    kept: list[Any] = []
+    decide = modes._refit_or_chosen
+
+    def keep(search: Any, searched: Any, refit: Any, note: Any) -> Any:
+        kept.append(refit)
+        return decide(search, searched, refit, note)
+
+    modes._refit_or_chosen = keep
+    try:
+        yield kept
+    finally:
+        modes._refit_or_chosen = decide
 
 
 # -- the frontier: every student tabcompress's search tried ----------------------------------------

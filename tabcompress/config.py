@@ -278,7 +278,8 @@ class DataSettings:
         "everything, for scoring.", panel=PANEL_DATA)
     validation_size: float = setting(
         0.2, Number(0.0, 1.0, open_high=True), "Share of the training rows kept aside to choose the synthetic "
-        "rows and the student's size on (the student is then trained on all of them); 0: no choice, the "
+        "rows and the student's size on (the student is then trained on all of them, unless that fit agrees "
+        "less with the teacher on the rows kept aside than the one chosen); 0: no choice, the "
         "student is trained as set on all the synthetic rows.", panel=PANEL_DATA)
     max_rows: int | None = setting(
         None, Whole(MIN_SAMPLE_ROWS, MAX_WHOLE, none=True), "Read at most this many rows of DATA, held-out "

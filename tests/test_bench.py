@@ -348,6 +348,11 @@ def test_candidates_records_every_candidate_scored_on_the_held_out_rows(tmp_path
         assert 0.0 <= c["validation_fidelity"] <= 1.0 and 0.0 <= c["fidelity"] <= 1.0 and c["bytes"] > 0
         assert "target_accuracy" in c
     assert "candidates" not in runs["without"]["tabcompress"] and "candidates" not in runs["with"]["B1"]
+    # the chosen student trained again on every training row: whether it shipped, and its held-out score
+    refit, shipped = runs["with"]["tabcompress"]["refit"], runs["with"]["tabcompress"]
+    assert isinstance(refit["shipped"], bool) and 0.0 <= refit["heldout_fidelity"] <= 1.0
+    chosen = next(c for c in candidates if c["chosen"])
+    assert shipped["fidelity"] == (refit["heldout_fidelity"] if refit["shipped"] else chosen["fidelity"])
     # recording them changes nothing the run ships
     assert runs["with"]["tabcompress"]["fidelity"] == runs["without"]["tabcompress"]["fidelity"]
 

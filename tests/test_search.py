@@ -321,3 +321,26 @@ def test_validation_data_is_chosen_on_and_never_trained_on(tmp_path, teachers):
     agree = np.mean(student.predict(X_val) == load_teacher(teachers["xgb_magic"]).predict(X_val))
     assert agree == pytest.approx(chosen["validation"]["fidelity"], abs=1e-9)
     assert report["data"]["synthetic_rows"] == chosen["synthetic_rows"]
+
+
+@pytest.mark.parametrize("refit_agrees, ships_refit", [(0.91, True), (0.90, True), (0.86, False)])
+def test_the_refit_ships_unless_it_agrees_less_on_the_rows_it_trained_on(refit_agrees, ships_refit):
+    """The chosen student trained again on every training row ships unless it agrees less with the teacher
+    on the validation rows (which it trained on) than the student judged there; then the judged one ships,
+    with a note, and the result says which."""
+    from tabcompress.methods.search import SearchResult
+    from tabcompress.run.modes import _refit_or_chosen
+
+    s = search(Settings.from_options(), TABLE)
+    chosen = s.judge("tree", {"max_depth": 4}, DataOption("munge", 400))  # 0.90 on the validation rows
+    result = SearchResult(candidates=s.candidates, chosen=chosen, rule="as set", fit_rows=100,
+                          validation_rows=N_VAL)
+    refit, notes = Known(refit_agrees, 4_000), []
+    shipped = _refit_or_chosen(s, result, refit, notes.append)
+    assert shipped is (refit if ships_refit else chosen.student)
+    assert result.refit == {"validation_fidelity": refit_agrees, "shipped": ships_refit}
+    assert result.to_dict()["refit"] == result.refit
+    assert bool(notes) is not ships_refit
+    if notes:
+        assert "agreed less with the teacher on the validation rows (0.8600) than trained on the fit rows " \
+               "alone (0.9000)" in notes[0] and "100 fit rows" in notes[0]

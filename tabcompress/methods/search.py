@@ -154,6 +154,9 @@ class SearchResult:
     validation_rows: int
     notes: list[str] = field(default_factory=list)
     sizes_searched: bool = False
+    #: the chosen student trained again on every training row: its validation fidelity, and whether it
+    #: shipped (see ``tabcompress.run.modes``); None where it was not trained again
+    refit: dict[str, Any] | None = None
 
     def frontier(self) -> list[Candidate]:
         """The candidates no other beats on both fidelity and bytes, smallest first."""
@@ -167,7 +170,7 @@ class SearchResult:
     def to_dict(self) -> dict[str, Any]:
         front = self.frontier()
         return {"rule": self.rule, "fit_rows": self.fit_rows, "validation_rows": self.validation_rows,
-                "sizes_searched": self.sizes_searched,
+                "sizes_searched": self.sizes_searched, "refit": self.refit,
                 "chosen": self.chosen.name, "chosen_generator": self.chosen.generator,
                 "frontier": [f"{c.name} ({c.rows})" for c in front], "notes": list(self.notes),
                 "candidates": [c.to_dict(on_frontier=any(c is f for f in front)) for c in self.candidates]}
@@ -267,6 +270,10 @@ class Search:
         self.notes: list[str] = []
         self.own: Candidate | None = None  # the student as the settings train it (all the synthetic rows)
         self.asked = NO_GENERATOR  # the settings' generator (set by run)
+
+    def score(self, student: Any) -> float:
+        """A fitted student's fidelity to the teacher on the validation rows."""
+        return float(fidelity(self.task, self.reference, student.predict(self.X_val))["fidelity"])
 
     # -- one candidate --------------------------------------------------------------------------
     def judge(self, family: str, params: dict[str, Any], data: DataOption, student: Any = None,

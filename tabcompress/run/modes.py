@@ -387,7 +387,8 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
                   validation_rows: tuple[pd.DataFrame, np.ndarray] | None = None) -> TrainedStudent:
     """The training half of a run with real rows: validation rows, synthetic rows, teacher labels, the
     search for the student (:mod:`tabcompress.methods.search`), the chosen student trained on every
-    training row, and the baseline.
+    training row (unless that fit agrees less with the teacher on the validation rows than the one judged:
+    :func:`_refit_or_chosen`), and the baseline.
 
     ``T_train`` holds the teacher's soft targets for ``X_train``. ``--validation-size`` of the rows are kept
     aside to choose on; the generator is fitted on the others. A ``generator`` that is already fitted is
@@ -609,6 +610,8 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
                 if streamed:
                     student.stream = stream
                 student = student.fit(X, T, **fit_kwargs)
+            if not streamed and validation_rows is None:
+                student = _refit_or_chosen(search, searched, student, note)
         if streamed:
             note(f"--max-rows: the {chosen_family} student trained on every training row of the file and the "
                  f"synthetic rows ({student.streamed_rows_:,}, from disk); the search, the generator and the "
@@ -634,6 +637,24 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
                           X_synth=X_synth, T_synth=T_synth, search=searched, notes=notes, validation=split,
                           chosen={"student": chosen_family, **chosen_params,
                                   "generator": shipped if n_used else "none"})
+
+
+def _refit_or_chosen(search: search_mod.Search, searched: search_mod.SearchResult, refit: Any,
+                     note: Any) -> Any:
+    """The student to ship: the chosen one trained again on every training row, unless it agrees less with
+    the teacher on the validation rows than the chosen one trained on the fit rows alone. It trained on
+    those rows, so a loss there means the fit came out worse (a small tree can change its top split when
+    rows are added), not that it saw less; then the student that was judged ships."""
+    chosen = searched.chosen
+    fidelity = search.score(refit)
+    kept = fidelity >= chosen.fidelity
+    searched.refit = {"validation_fidelity": round(fidelity, 6), "shipped": kept}
+    if kept:
+        return refit
+    note(f"the chosen student ({chosen.name}) trained again on every training row agreed less with the teacher "
+         f"on the validation rows ({fidelity:.4f}) than trained on the fit rows alone ({chosen.fidelity:.4f}), "
+         f"though it trained on them: it ships as trained on the {searched.fit_rows:,} fit rows")
+    return chosen.student
 
 
 def _with_synthetic(X: pd.DataFrame, T: np.ndarray, X_synth: pd.DataFrame, T_synth: np.ndarray,
