@@ -18,10 +18,10 @@ The search is coordinate-wise, so that it needs few fits: per family the synthet
 at the size the settings give (no synthetic rows, a quarter of them, all of them); then the family's other
 ways of training (a tree grown on the teacher's classes rather than its probabilities) with those rows;
 then, when sizes are searched, the family's sizes are tried with those rows, smallest first, stopping
-where a larger size cannot serve the rule better. A student that ships with synthetic rows is compared
-with the same student on the real rows alone, and a note says so if the real rows alone did better. When
-the synthetic rows do not look real (:data:`DOUBTFUL_AUC`), the real rows alone ship instead unless the
-synthetic rows made the student more faithful; fewer of them ship where those did. Where the settings
+where a larger size cannot serve the rule better. A student chosen with synthetic rows is compared with
+the same student on the real rows alone: where the real rows alone did better on the validation rows, they
+ship instead (fewer synthetic rows ship where those did better still), with a note. When the synthetic rows
+do not look real (:data:`DOUBTFUL_AUC`), the real rows alone ship where the two tie too. Where the settings
 name a generator other than ``--generator auto``'s, rows that do not look real are weighed against
 ``auto``'s instead: those ship unless the asked rows (or the real rows alone) are clearly more faithful.
 """
@@ -347,31 +347,42 @@ class Search:
             weighed = self._against_default_rows(chosen, twin)
         if weighed is not None:
             chosen, rule = weighed
-        elif (chosen.data.n_synthetic and twin is not None and twin.fidelity >= chosen.fidelity
-                and self._inside(twin) and self._doubtful()):
-            # the presumption for the settings' own rows is gone: fewer of those rows may still earn a place
-            # (only the same student on other synthetic rows can beat the twin; the chosen one did not)
-            fewer = [c for c in self.candidates if c.twin_of(chosen) and self._inside(c) and c.fidelity > twin.fidelity]
-            if fewer:
-                instead = max(fewer, key=lambda c: c.fidelity)
-                said = f"{instead.rows}, which made it more faithful than the real rows alone ({instead.fidelity:.4f})"
-                why = f"fewer synthetic rows, since all of them did not help ({rule})"
+        if chosen.data.n_synthetic and twin is not None and twin.fidelity >= chosen.fidelity:
+            # the validation rows say the synthetic rows did not help this student: the real rows alone
+            # ship where they did better there, or tied and the synthetic rows do not look real
+            if not self._inside(twin):
+                if twin.fidelity > chosen.fidelity:
+                    self._say(f"the student chosen ({chosen.name}, {chosen.rows}) agrees less with the teacher on "
+                              f"the validation rows than the same student on the real rows alone ({chosen.fidelity:.4f} "
+                              f"against {twin.fidelity:.4f}), which breaks a bound: {rule}")
             else:
-                instead, said = twin, "the real rows alone"
-                why = f"the real rows alone, since the synthetic rows did not help ({rule})"
-            self._say(f"the synthetic rows look unlike the real ones (a classifier tells them apart at ROC AUC "
-                      f"{self.detection_auc:.2f}) and do not make the student ({chosen.name}, {chosen.rows}) more "
-                      f"faithful to the teacher on the validation rows than the real rows alone ({chosen.fidelity:.4f} "
-                      f"against {twin.fidelity:.4f}): it trains on {said}")
-            chosen, rule = instead, why
-        elif chosen.data.n_synthetic and twin is not None and twin.fidelity > chosen.fidelity:
-            self._say(f"the student chosen ({chosen.name}, {chosen.rows}) agrees less with "
-                      f"the teacher on the validation rows than the same student on the real rows alone "
-                      f"({chosen.fidelity:.4f} against {twin.fidelity:.4f}): {rule}")
+                doubtful = weighed is None and self._doubtful()
+                if twin.fidelity > chosen.fidelity or doubtful:
+                    chosen, rule = self._without_the_rows_that_hurt(chosen, twin, rule, doubtful)
         chosen.chosen = True
         return SearchResult(candidates=self.candidates, chosen=chosen, rule=rule, fit_rows=self.n_real,
                             validation_rows=len(self.X_val), notes=self.notes,
                             sizes_searched=searches_sizes(self.settings))
+
+    def _without_the_rows_that_hurt(self, chosen: Candidate, twin: Candidate, rule: str,
+                                    doubtful: bool) -> tuple[Candidate, str]:
+        """``chosen`` trained on synthetic rows and did no better on the validation rows than ``twin``, the
+        same student on the real rows alone: the twin, unless fewer synthetic rows made the same student
+        more faithful than the twin did (only the same student on other rows can beat the twin)."""
+        fewer = [c for c in self.candidates if c.twin_of(chosen) and self._inside(c) and c.fidelity > twin.fidelity]
+        if fewer:
+            instead = max(fewer, key=lambda c: c.fidelity)
+            said = f"{instead.rows}, which made it more faithful than the real rows alone ({instead.fidelity:.4f})"
+            why = f"fewer synthetic rows, since those chosen did not help ({rule})"
+        else:
+            instead, said = twin, "the real rows alone"
+            why = f"the real rows alone, since the synthetic rows did not help ({rule})"
+        unlike = (f"the synthetic rows look unlike the real ones (a classifier tells them apart at ROC AUC "
+                  f"{self.detection_auc:.2f}) and " if doubtful else "")
+        self._say(f"{unlike}the student chosen ({chosen.name}, {chosen.rows}) is no more faithful to the teacher on "
+                  f"the validation rows than the same student on the real rows alone ({chosen.fidelity:.4f} "
+                  f"against {twin.fidelity:.4f}): it trains on {said}")
+        return instead, why
 
     def _against_default_rows(self, chosen: Candidate, twin: Candidate) -> tuple[Candidate, str] | None:
         """The settings' synthetic rows look unlike the real ones: the chosen student is trained on the
