@@ -350,15 +350,14 @@ class Search:
         if chosen.data.n_synthetic and twin is not None and twin.fidelity >= chosen.fidelity:
             # the validation rows say the synthetic rows did not help this student: the real rows alone
             # ship where they did better there, or tied and the synthetic rows do not look real
-            if not self._inside(twin):
-                if twin.fidelity > chosen.fidelity:
-                    self._say(f"the student chosen ({chosen.name}, {chosen.rows}) agrees less with the teacher on "
-                              f"the validation rows than the same student on the real rows alone ({chosen.fidelity:.4f} "
-                              f"against {twin.fidelity:.4f}), which breaks a bound: {rule}")
-            else:
+            if self._inside(twin):
                 doubtful = weighed is None and self._doubtful()
                 if twin.fidelity > chosen.fidelity or doubtful:
                     chosen, rule = self._without_the_rows_that_hurt(chosen, twin, rule, doubtful)
+            elif twin.fidelity > chosen.fidelity:
+                self._say(f"the student chosen ({chosen.name}, {chosen.rows}) agrees less with the teacher on "
+                          f"the validation rows than the same student on the real rows alone ({chosen.fidelity:.4f} "
+                          f"against {twin.fidelity:.4f}), which breaks a bound: {rule}")
         chosen.chosen = True
         return SearchResult(candidates=self.candidates, chosen=chosen, rule=rule, fit_rows=self.n_real,
                             validation_rows=len(self.X_val), notes=self.notes,
