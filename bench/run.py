@@ -100,6 +100,9 @@ FRONTIER = "frontier"
 FRONTIER_STUDENT = "auto"
 TEACHERS = ("rf", "xgb", "lgbm", "catboost")
 REGIMES = ("small", "full")
+#: --quick's most epochs for an MLP student (the library's: 200, with early stopping): a smoke test's
+#: students need to train, not to converge, and the MLP cells were most of its time
+QUICK_MLP_EPOCHS = 20
 #: the full regime's held-out share of each dataset's rows
 FULL_TEST_SHARE = 0.2
 #: the small regime's rows per dataset and seed
@@ -594,6 +597,27 @@ def run_dataset_seed(name: str, path: Path, seed: int, args: argparse.Namespace,
 
 
 @contextmanager
+def mlp_epochs_at_most(epochs: int | None) -> Iterator[None]:
+    """Every MLP student built while it runs (the baselines' and the one ``train_student`` builds) trains
+    at most ``epochs`` epochs; None leaves the library's own."""
+    from tabcompress.students.mlp import MLPStudent
+
+    build = MLPStudent.__dict__["from_settings"]
+
+    def capped(cls, *a: Any, **kw: Any) -> MLPStudent:
+        student = build.__func__(cls, *a, **kw)
+        student.max_epochs = min(student.max_epochs, epochs)
+        return student
+
+    if epochs is not None:
+        MLPStudent.from_settings = classmethod(capped)
+    try:
+        yield
+    finally:
+        MLPStudent.from_settings = build
+
+
+@contextmanager
 def kept_refits() -> Iterator[list[Any]]:
     """The students ``train_student`` trained again on every training row, kept while it runs, so that a
     refit that does not ship (``modes._refit_or_chosen``) is scored on the held-out rows too."""
@@ -808,7 +832,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", type=parse_setting, action="append", default=[], metavar="SETTING=VALUE",
                    help="a setting of tabcompress's cell other than its default (repeatable), e.g. refine=true")
     p.add_argument("--quick", action="store_true",
-                   help="smoke test: first dataset, one seed, small slices, few epochs and trees")
+                   help=f"smoke test: first dataset, one seed, small slices, few epochs and trees (MLP students "
+                        f"at most {QUICK_MLP_EPOCHS} epochs)")
     p.add_argument("--candidates", action="store_true",
                    help="tabcompress cells also record every candidate of the search, scored on the held-out rows")
     p.add_argument("--name", default=None, help="results name (default: full, or quick with --quick)")
@@ -844,6 +869,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             args.max_train_rows = min(args.max_train_rows or 600, 600)
         args.b2_epochs = min(args.b2_epochs, 3)
         args.tabcompress_epochs = 3 if args.tabcompress_epochs is None else args.tabcompress_epochs
+    args.mlp_max_epochs = QUICK_MLP_EPOCHS if args.quick else None
     args.name = args.name or ("quick" if args.quick else "full")
     return args
 
@@ -891,6 +917,7 @@ def main(argv: list[str] | None = None) -> int:
             "regime": args.regime, "train_rows": args.train_rows, "test_rows": args.test_rows,
             "test_share": FULL_TEST_SHARE if args.regime == "full" else None,
             "max_train_rows": args.max_train_rows, "validation_share": args.validation_share, "quick": args.quick,
+            "mlp_max_epochs": args.mlp_max_epochs,
             "B2": {"epochs": args.b2_epochs, "batch_size": 500, "max_rows": args.b2_max_rows, "ratio": args.b2_ratio},
             "B3": {"p": args.munge_p, "s": args.munge_s, "ratio": args.munge_ratio},
             "tabcompress": {k: (list(v) if isinstance(v, tuple) else v)
@@ -904,11 +931,12 @@ def main(argv: list[str] | None = None) -> int:
     meter = PeakRSS()
     started = time.perf_counter()
     # Seeds outermost: a run stopped part-way still has every dataset for the seeds it finished.
-    for seed in args.seeds:
-        for name, path in datasets:
-            run_dataset_seed(name, path, seed, args, meter, results)
-            results["elapsed_s"] = round(time.perf_counter() - started, 1)
-            write_json(out_file, results)
+    with mlp_epochs_at_most(args.mlp_max_epochs):
+        for seed in args.seeds:
+            for name, path in datasets:
+                run_dataset_seed(name, path, seed, args, meter, results)
+                results["elapsed_s"] = round(time.perf_counter() - started, 1)
+                write_json(out_file, results)
     results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     results["summary"] = summary_mod.summarise(results)
     write_json(out_file, results)

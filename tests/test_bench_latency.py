@@ -1,6 +1,7 @@
-"""`make bench-latency` as a smoke test: bench/latency.py on one small slice (a 30-tree Pipeline teacher,
-regression, a text column and a missing cell), few calls. Every serving way is timed, the exported
-students reproduce the Python student, the converted teacher its model, and the tables are written."""
+"""`make bench-latency` as a smoke test: bench/latency.py on one small slice (a 30-tree Pipeline teacher on
+300 training rows, regression, a text column and a missing cell in the training and the held-out rows), few
+calls. Every serving way is timed, the exported students reproduce the Python student, the converted teacher
+its model, and the tables are written."""
 
 from __future__ import annotations
 
@@ -28,9 +29,10 @@ def _has(module: str) -> bool:
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("latency")
     subprocess.run([sys.executable, str(ROOT / "bench" / "latency.py"), "--quick",
-                    "--datasets", str(ROOT / "tests" / "data" / "california_1200.csv"), "--row-calls", "40",
-                    "--teacher-row-calls", "10", "--batch-rows", "300", "--batch-calls", "2", "--rounds", "2",
-                    "--c-passes", "2", "--out", str(out), "--name", "latency"], check=True, timeout=300, cwd=ROOT)
+                    "--datasets", str(ROOT / "tests" / "data" / "california_1200.csv"), "--max-train-rows", "300",
+                    "--row-calls", "40", "--teacher-row-calls", "10", "--batch-rows", "300", "--batch-calls", "2",
+                    "--rounds", "2", "--c-passes", "2", "--out", str(out), "--name", "latency"],
+                   check=True, timeout=300, cwd=ROOT)
     return json.loads((out / "latency.json").read_text()), (out / "latency.md").read_text()
 
 
