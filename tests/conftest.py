@@ -34,6 +34,47 @@ def run_cli(*args: str, timeout: int = 600, cwd: Path | None = None) -> subproce
                           timeout=timeout, env=env, cwd=cwd)
 
 
+def assert_bad_input(done, *needles, out=None):
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    # Progress lines may come first; the error is one line, the last.
+    lines = done.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("tabcompress: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], done.stderr
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    if out is not None:
+        assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.fixture()
+def cli(capfd, monkeypatch):
+    """Run the command line in this process: ``main``, which the console script calls, with the
+    environment ``run_cli`` gives it; returns what ``run_cli`` returns. A refusal is then checked without
+    starting (and importing everything into) a new Python, which costs more than most refusals."""
+    import signal
+    import types
+
+    from tabcompress.cli import main
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    sigterm = signal.getsignal(signal.SIGTERM)
+
+    def run(*args):
+        capfd.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        out, err = capfd.readouterr()
+        return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+    yield run
+    signal.signal(signal.SIGTERM, sigterm)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_generator_cache(tmp_path_factory):
     """Tests never read or fill the user's real generator cache (CLI subprocesses inherit this)."""

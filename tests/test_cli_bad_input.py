@@ -1,4 +1,7 @@
-"""Bad input: exit code 2, one clear line naming the file, column or option, and nothing in --out."""
+"""Bad input: exit code 2, one clear line naming the file, column or option, and nothing in --out.
+
+Most runs call the console script's ``main`` in this process (the ``cli`` fixture); a few start the installed
+script itself, as users do."""
 
 from __future__ import annotations
 
@@ -10,23 +13,11 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, run_cli
+from conftest import DATA, assert_bad_input, run_cli
 
 FAST = ["--epochs", "1", "--synthetic-ratio", "1"]
-
-
-def assert_bad_input(done, *needles, out=None):
-    assert done.returncode == 2, (done.returncode, done.stderr)
-    # Progress lines may come first; the error is one line, the last.
-    lines = done.stderr.strip().splitlines()
-    errors = [line for line in lines if line.startswith("tabcompress: error: ")]
-    assert len(errors) == 1 and lines[-1] == errors[0], done.stderr
-    for needle in needles:
-        assert needle in errors[0], (needle, errors[0])
-    assert "Traceback" not in done.stderr
-    assert done.stdout == ""
-    if out is not None:
-        assert not out.exists() or not any(out.iterdir())
+# Enough for a run to write a student: no synthetic rows, no baseline, no TSC score, no search of sizes.
+LEAN = ["--generator", "none", "--no-baseline", "--no-tsc", "--validation-size", "0"]
 
 
 @pytest.fixture()
@@ -41,59 +32,59 @@ def magic_csv(tmp_path, magic):
 def test_missing_column(teachers, tmp_path, magic, magic_csv):
     data = magic_csv(magic.drop(columns=["FAlpha", "FDist"]))
     out = tmp_path / "out"
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", out)
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", out)  # the installed script, as users run it
     assert_bad_input(done, str(data), "FAlpha", "FDist", out=out)
 
 
-def test_validation_data_that_does_not_fit(teachers, tmp_path, magic, magic_csv):
+def test_validation_data_that_does_not_fit(teachers, tmp_path, magic, magic_csv, cli):
     data, out = magic_csv(magic), tmp_path / "out"
     other = magic_csv(magic.drop(columns=["FAlpha"]), "other.csv")
-    assert_bad_input(run_cli("distill", teachers["rf_magic"], data, "--validation-data", other, "--out", out),
+    assert_bad_input(cli("distill", teachers["rf_magic"], data, "--validation-data", other, "--out", out),
                      str(other), "FAlpha", out=out)
     few = magic_csv(magic.iloc[:10], "few.csv")
-    assert_bad_input(run_cli("distill", teachers["rf_magic"], data, "--validation-data", few, "--out", out),
+    assert_bad_input(cli("distill", teachers["rf_magic"], data, "--validation-data", few, "--out", out),
                      str(few), "10 rows", out=out)
     # a data-free run has no real rows to train candidates on
-    assert_bad_input(run_cli("distill", teachers["rf_magic"], "--validation-data", data, "--out", out),
+    assert_bad_input(cli("distill", teachers["rf_magic"], "--validation-data", data, "--out", out),
                      "--validation-data", "data-free", out=out)
 
 
-def test_empty_csv(teachers, tmp_path):
+def test_empty_csv(teachers, tmp_path, cli):
     data = tmp_path / "empty.csv"
     data.write_text("")
     out = tmp_path / "out"
-    assert_bad_input(run_cli("distill", teachers["rf_magic"], data, "--out", out), str(data), "empty", out=out)
+    assert_bad_input(cli("distill", teachers["rf_magic"], data, "--out", out), str(data), "empty", out=out)
 
 
-def test_header_only(teachers, tmp_path, magic):
+def test_header_only(teachers, tmp_path, magic, cli):
     data = tmp_path / "header.csv"
     data.write_text(",".join(magic.columns) + "\n")
     out = tmp_path / "out"
-    assert_bad_input(run_cli("distill", teachers["rf_magic"], data, "--out", out), str(data), "no rows", out=out)
+    assert_bad_input(cli("distill", teachers["rf_magic"], data, "--out", out), str(data), "no rows", out=out)
 
 
-def test_pickle_that_is_not_a_model(tmp_path):
+def test_pickle_that_is_not_a_model(tmp_path, cli):
     teacher = tmp_path / "not_a_model.pkl"
     with open(teacher, "wb") as fh:
         pickle.dump({"weights": [1, 2, 3]}, fh)
     out = tmp_path / "out"
-    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
+    done = cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
     assert_bad_input(done, str(teacher), "unsupported model type", "dict", out=out)
 
 
-def test_unsupported_model_type(tmp_path, magic):
+def test_unsupported_model_type(tmp_path, magic, cli):
     from sklearn.preprocessing import StandardScaler
 
     # A fitted transformer: neither predict_proba nor predict (any model with one of them is a teacher)
     teacher = tmp_path / "scaler.joblib"
     joblib.dump(StandardScaler().fit(magic.drop(columns="target")), teacher)
     out = tmp_path / "out"
-    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
+    done = cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
     assert_bad_input(done, "StandardScaler", "RandomForestClassifier", out=out)
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
-def test_a_teacher_answering_nan_is_one_line_with_the_rows_counted(tmp_path, magic, task):
+def test_a_teacher_answering_nan_is_one_line_with_the_rows_counted(tmp_path, magic, task, cli):
     """A teacher whose answers hold NaN (here a fitted dummy model given NaN to answer) stops the run with
     one line naming the teacher and counting the rows, not with the student library's error."""
     from sklearn.dummy import DummyClassifier, DummyRegressor
@@ -108,13 +99,14 @@ def test_a_teacher_answering_nan_is_one_line_with_the_rows_counted(tmp_path, mag
     teacher = tmp_path / "nan.joblib"
     joblib.dump(model, teacher)
     out = tmp_path / "out"
-    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out, "--seed", "0")
+    done = cli("distill", teacher, DATA / "magic_1200.csv", "--out", out, "--seed", "0")
     assert_bad_input(done, f"teacher file {teacher}", "answered NaN or infinity for 1,200 of 1,200 rows", out=out)
 
 
 def test_synthetic_rows_that_cannot_fit_in_memory_are_refused_before_any_is_drawn(teachers, tmp_path):
     # 2,000,000,000 rows of magic's 10 columns and 2 classes: 179 GiB of cells, more than any machine
-    # this runs on (the system killed such a run after 90 s, exit 137)
+    # this runs on (the system killed such a run after 90 s, exit 137); a process of its own, so that a
+    # check that let it through would not take pytest's memory
     out = tmp_path / "out"
     done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out,
                    "--synthetic-rows", "2000000000")
@@ -135,64 +127,64 @@ def test_the_memory_check_covers_data_free_runs_and_stands_aside_when_memory_is_
     budget.check_rows_fit(10**12, 10, 2, "synthetic_rows")
 
 
-def test_csv_holding_only_the_target(teachers, tmp_path, magic, magic_csv):
+def test_csv_holding_only_the_target(teachers, tmp_path, magic, magic_csv, cli):
     data = magic_csv(magic[["target"]])
     out = tmp_path / "out"
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", out)
+    done = cli("distill", teachers["rf_magic"], data, "--out", out)
     assert_bad_input(done, str(data), "only the target", out=out)
 
 
-def test_missing_teacher_file(tmp_path):
+def test_missing_teacher_file(tmp_path, cli):
     out = tmp_path / "out"
-    done = run_cli("distill", tmp_path / "nope.pkl", DATA / "magic_1200.csv", "--out", out)
+    done = cli("distill", tmp_path / "nope.pkl", DATA / "magic_1200.csv", "--out", out)
     assert_bad_input(done, "nope.pkl", "no such file", out=out)
 
 
-def test_json_that_is_not_an_xgboost_model(tmp_path):
+def test_json_that_is_not_an_xgboost_model(tmp_path, cli):
     teacher = tmp_path / "model.json"
     teacher.write_text(json.dumps({"hello": "world"}))
-    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", tmp_path / "out")
+    done = cli("distill", teacher, DATA / "magic_1200.csv", "--out", tmp_path / "out")
     assert_bad_input(done, str(teacher), "XGBoost")
 
 
-def test_text_in_a_numeric_column(teachers, tmp_path, magic, magic_csv):
+def test_text_in_a_numeric_column(teachers, tmp_path, magic, magic_csv, cli):
     bad = magic.copy()
     bad["FSize"] = bad["FSize"].astype(object)
     bad.loc[7, "FSize"] = "oops"
     data = magic_csv(bad)
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    done = cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
     assert_bad_input(done, "FSize", "oops", "numbers only")
 
 
-def test_duplicate_column_names(teachers, tmp_path):
+def test_duplicate_column_names(teachers, tmp_path, cli):
     data = tmp_path / "dup.csv"
     data.write_text("a,b,a\n1,2,3\n")
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    done = cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
     assert_bad_input(done, str(data), "duplicate column names: a")
 
 
-def test_not_utf8(teachers, tmp_path):
+def test_not_utf8(teachers, tmp_path, cli):
     data = tmp_path / "latin1.csv"
     data.write_bytes("name,value\ncaf\xe9,1\n".encode("latin-1"))
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    done = cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
     assert_bad_input(done, str(data), "UTF-8")
 
 
-def test_semicolon_delimited_hint(teachers, tmp_path, magic, magic_csv):
+def test_semicolon_delimited_hint(teachers, tmp_path, magic, magic_csv, cli):
     data = magic_csv(magic, sep=";")
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    done = cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
     assert_bad_input(done, str(data), "semicolon")
 
 
-def test_directory_instead_of_file(teachers, tmp_path):
-    done = run_cli("distill", teachers["rf_magic"], tmp_path, "--out", tmp_path / "out")
+def test_directory_instead_of_file(teachers, tmp_path, cli):
+    done = cli("distill", teachers["rf_magic"], tmp_path, "--out", tmp_path / "out")
     assert_bad_input(done, str(tmp_path), "directory")
 
 
-def test_out_is_a_file(teachers, tmp_path):
+def test_out_is_a_file(teachers, tmp_path, cli):
     out = tmp_path / "taken"
     out.write_text("keep me")
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, *FAST)
+    done = cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, *FAST)
     assert_bad_input(done, "--out", "not a directory")
     assert out.read_text() == "keep me"
 
@@ -226,9 +218,9 @@ def test_out_is_a_file(teachers, tmp_path):
     ("--student", "boosted", "--student"),
     ("--dask", "scheduler-without-a-port", "--dask"),
 ])
-def test_bad_option_values(teachers, tmp_path, option, value, needle):
+def test_bad_option_values(teachers, tmp_path, option, value, needle, cli):
     out = tmp_path / "out"
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, option, value)
+    done = cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, option, value)
     assert_bad_input(done, needle, out=out)
 
 
@@ -251,68 +243,64 @@ def test_an_unreachable_dask_scheduler_is_one_line_within_the_connection_timeout
     assert not out.exists()
 
 
-def test_dask_without_the_extra_names_it(teachers, tmp_path):
-    import subprocess
+def test_dask_without_the_extra_names_it(teachers, tmp_path, cli, monkeypatch):
     import sys
 
-    # distributed made unimportable in this process only (None in sys.modules makes its import fail)
-    code = ("import sys; sys.modules['distributed'] = None; from tabcompress.cli import main; "
-            "main(sys.argv[1:])")
+    # distributed made unimportable for this test only (None in sys.modules makes its import fail)
+    monkeypatch.setitem(sys.modules, "distributed", None)
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-c", code, "distill", str(teachers["rf_magic"]),
-                           str(DATA / "magic_1200.csv"), "--out", str(out), "--dask", "tcp://127.0.0.1:8786"],
-                          capture_output=True, text=True, timeout=120)
+    done = cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--dask", "tcp://127.0.0.1:8786")
     assert_bad_input(done, "--dask", "pip install 'tabcompress[dask]'", out=out)
 
 
-def test_cuda_without_a_gpu(teachers, tmp_path):
+def test_cuda_without_a_gpu(teachers, tmp_path, cli):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     out = tmp_path / "out"
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--device", "cuda",
-                   "--generator", "ctgan")
+    done = cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--device", "cuda",
+               "--generator", "ctgan")
     assert_bad_input(done, "--device cuda", "no CUDA GPU", out=out)
 
 
-def test_infinite_values(teachers, tmp_path, magic, magic_csv):
+def test_infinite_values(teachers, tmp_path, magic, magic_csv, cli):
     bad = magic.copy()
     bad.loc[4, "FLength"] = np.inf
     bad.loc[9, "FLength"] = -np.inf
     data = magic_csv(bad)
     out = tmp_path / "out"
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", out)
+    done = cli("distill", teachers["rf_magic"], data, "--out", out)
     assert_bad_input(done, str(data), "'FLength'", "infinite", out=out)
 
 
-def test_single_class_target(teachers, tmp_path, magic, magic_csv):
+def test_single_class_target(teachers, tmp_path, magic, magic_csv, cli):
     data = magic_csv(magic.assign(target=1))
     out = tmp_path / "out"
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", out)
+    done = cli("distill", teachers["rf_magic"], data, "--out", out)
     assert_bad_input(done, str(data), "'target' holds a single class (1)", "--target", out=out)
 
 
-def test_teacher_with_another_feature_count(tmp_path, magic):
+def test_teacher_with_another_feature_count(tmp_path, magic, cli):
     from sklearn.ensemble import RandomForestClassifier
 
     teacher = tmp_path / "five.joblib"
     X, y = magic.drop(columns="target"), magic["target"]
     joblib.dump(RandomForestClassifier(n_estimators=3, random_state=0).fit(X.iloc[:, :5].to_numpy(), y), teacher)
     out = tmp_path / "out"
-    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
+    done = cli("distill", teacher, DATA / "magic_1200.csv", "--out", out)
     assert_bad_input(done, "magic_1200.csv", "10 feature column(s)", "5 unnamed features", out=out)
 
 
-def test_out_that_cannot_be_written(teachers, tmp_path):
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", "/proc/tabcompress-out")
+def test_out_that_cannot_be_written(teachers, tmp_path, cli):
+    done = cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", "/proc/tabcompress-out")
     assert_bad_input(done, "--out /proc/tabcompress-out", "cannot write")
     assert "fitting" not in done.stderr  # refused before any training
 
 
-def test_column_name_with_a_line_break_stays_on_one_line(teachers, tmp_path):
+def test_column_name_with_a_line_break_stays_on_one_line(teachers, tmp_path, cli):
     data = tmp_path / "newline.csv"
     data.write_text('a,"b\nc","b\nc"\n1,2,3\n')
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    done = cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
     assert_bad_input(done, str(data), "duplicate column names: b\\nc")
 
 
@@ -321,8 +309,7 @@ def test_reordered_extra_columns_bom_and_no_target(teachers, tmp_path, magic):
     frame = magic[list(reversed(magic.columns))].drop(columns="target").assign(comment="x")
     data = tmp_path / "odd.csv"
     data.write_bytes(b"\xef\xbb\xbf" + frame.to_csv(index=False).encode())
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out", "--json",
-                   "--generator", "none")
+    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out", "--json", *LEAN)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["data"]["ignored_columns"] == ["comment"]
@@ -332,7 +319,7 @@ def test_reordered_extra_columns_bom_and_no_target(teachers, tmp_path, magic):
     assert "comment" in done.stderr
 
 
-def test_missing_cells_the_teacher_cannot_take(tmp_path, magic, magic_csv):
+def test_missing_cells_the_teacher_cannot_take(tmp_path, magic, magic_csv, cli):
     from sklearn.ensemble import GradientBoostingClassifier
 
     teacher = tmp_path / "gb.joblib"
@@ -342,11 +329,11 @@ def test_missing_cells_the_teacher_cannot_take(tmp_path, magic, magic_csv):
     holes.loc[3, "FWidth"] = np.nan
     data = magic_csv(holes)
     out = tmp_path / "out"
-    done = run_cli("distill", teacher, data, "--out", out)
+    done = cli("distill", teacher, data, "--out", out)
     assert_bad_input(done, str(data), "the teacher cannot predict on it", "NaN", out=out)
 
 
-def test_columns_taken_by_position_are_said_in_the_summary_and_the_json(tmp_path, magic):
+def test_columns_taken_by_position_are_said_in_the_summary_and_the_json(tmp_path, magic, cli):
     """A teacher fitted without feature names is matched to a CSV by position, which no check can verify:
     distill's closing summary and its JSON say so, and evaluate's summary and notes do too."""
     from sklearn.ensemble import RandomForestClassifier
@@ -355,7 +342,7 @@ def test_columns_taken_by_position_are_said_in_the_summary_and_the_json(tmp_path
     teacher = tmp_path / "nameless.joblib"
     joblib.dump(RandomForestClassifier(n_estimators=5, random_state=0).fit(X.to_numpy(), y), teacher)
     out = tmp_path / "out"
-    done = run_cli("distill", teacher, DATA / "magic_1200.csv", "--out", out, "--generator", "none", "--json")
+    done = cli("distill", teacher, DATA / "magic_1200.csv", "--out", out, "--json", *LEAN)
     assert done.returncode == 0, done.stderr
     summary = done.stderr[done.stderr.index("wall time"):]  # what follows the table, after the progress
     assert "columns matched by position" in " ".join(summary.split())
@@ -363,15 +350,14 @@ def test_columns_taken_by_position_are_said_in_the_summary_and_the_json(tmp_path
     assert report["data"]["columns_by_position"] is True
     assert any("file order" in note for note in report["notes"])
 
-    scored = run_cli("evaluate", out / "student.joblib", teacher, DATA / "magic_1200.csv", "--json")
+    scored = cli("evaluate", out / "student.joblib", teacher, DATA / "magic_1200.csv", "--json")
     assert scored.returncode == 0, scored.stderr
     assert any("columns matched by position" in note for note in json.loads(scored.stdout)["notes"])
     assert "columns matched by position" in " ".join(scored.stderr.split())
 
 
-def test_named_columns_are_not_said_to_be_taken_by_position(teachers, tmp_path):
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", tmp_path / "out",
-                   "--generator", "none", "--json")
+def test_named_columns_are_not_said_to_be_taken_by_position(teachers, tmp_path, cli):
+    done = cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", tmp_path / "out", "--json", *LEAN)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["data"]["columns_by_position"] is False
     assert "by position" not in done.stderr
@@ -396,11 +382,11 @@ def slice_files(tmp_path_factory, magic):
     return paths
 
 
-def test_compressed_csvs_give_the_student_the_plain_csv_gives(teachers, tmp_path, slice_files):
+def test_compressed_csvs_give_the_student_the_plain_csv_gives(teachers, tmp_path, slice_files, cli):
     metrics = {}
     for suffix, data in slice_files.items():
-        done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / suffix, "--generator", "none",
-                       "--seed", "0", "--json", "-q")
+        done = cli("distill", teachers["rf_magic"], data, "--out", tmp_path / suffix, *LEAN, "--seed", "0", "--json",
+                   "-q")
         assert done.returncode == 0, (suffix, done.stderr)
         report = json.loads(done.stdout)
         metrics[suffix] = (report["metrics"], report["data"]["rows"], report["student"]["n_leaves"])
@@ -409,15 +395,15 @@ def test_compressed_csvs_give_the_student_the_plain_csv_gives(teachers, tmp_path
         assert metrics[suffix] == metrics[".csv"], suffix
 
 
-def test_condense_and_score_read_compressed_csvs(teachers, tmp_path, slice_files):
+def test_condense_and_score_read_compressed_csvs(teachers, tmp_path, slice_files, cli):
     plain = tmp_path / "plain.csv"
-    done = run_cli("condense", slice_files[".csv"], "--out", plain, "--per-class", "3")
+    done = cli("condense", slice_files[".csv"], "--out", plain, "--per-class", "3")
     assert done.returncode == 0, done.stderr
     packed = tmp_path / "packed.csv"
-    done = run_cli("condense", slice_files[".csv.gz"], "--out", packed, "--per-class", "3")
+    done = cli("condense", slice_files[".csv.gz"], "--out", packed, "--per-class", "3")
     assert done.returncode == 0, done.stderr
     assert packed.read_text() == plain.read_text()
-    done = run_cli("score", slice_files[".csv.bz2"], teachers["rf_magic"], slice_files[".csv.gz"], "--json", "-q")
+    done = cli("score", slice_files[".csv.bz2"], teachers["rf_magic"], slice_files[".csv.gz"], "--json", "-q")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["data"]["real_rows"] == 600
 
@@ -433,15 +419,15 @@ def _scrambled(raw: bytes) -> bytes:
 
 @pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz"])
 @pytest.mark.parametrize("damage", [_cut, _scrambled, lambda raw: bytes(range(256)) * 8])
-def test_a_damaged_compressed_csv_is_one_line(teachers, tmp_path, slice_files, suffix, damage):
+def test_a_damaged_compressed_csv_is_one_line(teachers, tmp_path, slice_files, suffix, damage, cli):
     data = tmp_path / f"damaged{suffix}"
     data.write_bytes(damage(slice_files[suffix].read_bytes()))
     out = tmp_path / "out"
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", out, "--generator", "none")
+    done = cli("distill", teachers["rf_magic"], data, "--out", out, "--generator", "none")
     assert_bad_input(done, f"data file {data}", "cannot be read", out=out)
 
 
-def test_a_zstandard_csv_without_the_module_names_it(teachers, tmp_path):
+def test_a_zstandard_csv_without_the_module_names_it(teachers, tmp_path, cli):
     try:
         import zstandard  # noqa: F401
         pytest.skip("zstandard is installed here")
@@ -449,7 +435,7 @@ def test_a_zstandard_csv_without_the_module_names_it(teachers, tmp_path):
         pass
     data = tmp_path / "rows.csv.zst"
     data.write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00" * 64)
-    done = run_cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
+    done = cli("distill", teachers["rf_magic"], data, "--out", tmp_path / "out")
     assert_bad_input(done, f"data file {data}: cannot be read", "'zstandard'")  # the module, quoted
 
 
@@ -556,13 +542,17 @@ def model_files(tmp_path_factory, magic):
 
 @pytest.fixture(scope="module")
 def student_files(tmp_path_factory, model_files):
+    """A valid student file of each format, as distill writes it (the library's call: these are only
+    files to damage)."""
+    from tabcompress import distill
+
     root = tmp_path_factory.mktemp("student-files")
     files = {}
     for fmt in ("joblib", "skops"):
-        done = run_cli("distill", model_files["forest.pkl"], DATA / "magic_1200.csv", "--out", root / fmt,
-                       "--generator", "none", "--student-format", fmt, "-q")
-        assert done.returncode == 0, done.stderr
+        distill(model_files["forest.pkl"], DATA / "magic_1200.csv", out_dir=root / fmt, generator="none",
+                baseline=False, tsc=False, validation_size=0, student_format=fmt)
         files[f"student.{fmt}"] = root / fmt / f"student.{fmt}"
+        assert files[f"student.{fmt}"].is_file()
     return files
 
 
@@ -585,31 +575,6 @@ def _damaged(path, damage, valid):
 
 
 DAMAGES = ["random bytes", "truncated", "empty", "directory"]
-
-
-@pytest.fixture()
-def cli(capfd):
-    """Run the command line in this process (the loaders fail before any work, so this is quick):
-    returns what ``run_cli`` returns."""
-    import signal
-    import types
-
-    from tabcompress.cli import main
-
-    sigterm = signal.getsignal(signal.SIGTERM)
-
-    def run(*args):
-        capfd.readouterr()
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-        out, err = capfd.readouterr()
-        return types.SimpleNamespace(returncode=code, stdout=out, stderr=err)
-
-    yield run
-    signal.signal(signal.SIGTERM, sigterm)
 
 
 def test_every_kind_of_teacher_file_is_covered(model_files):

@@ -1,5 +1,6 @@
 """Using a saved student: `predict`, `evaluate`, `inspect` and `export`, through the installed console
-script, on students a quick `distill` wrote; bad input exits 2 with one line and writes nothing."""
+script, on students a quick `distill` wrote; bad input exits 2 with one line and writes nothing (checked
+in this process, through the console script's ``main``)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,10 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, run_cli
-from test_cli_bad_input import assert_bad_input
+from conftest import DATA, assert_bad_input, run_cli
 
-# Enough for a student to read and write: no synthetic rows, no baseline, no TSC score.
-QUICK = ["--generator", "none", "--no-baseline", "--no-tsc", "--seed", "0", "--quiet"]
+# Enough for a student to read and write: no synthetic rows, no baseline, no TSC score, no search of sizes.
+QUICK = ["--generator", "none", "--no-baseline", "--no-tsc", "--validation-size", "0", "--seed", "0", "--quiet"]
 BANK, MAGIC, HOUSE = DATA / "bank_1500.csv", DATA / "magic_1200.csv", DATA / "house16h_1200.csv"
 
 
@@ -63,7 +63,7 @@ def test_predict_writes_what_the_student_predicts_in_row_order(students, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["preds.csv", "rows.csv.gz"]  # no temporary left
 
 
-def test_predict_to_stdout_and_regression(students, tmp_path, house):
+def test_predict_to_stdout_and_regression(students, tmp_path, house, cli):
     student = joblib.load(students["linear_house"])
     done = run_cli("predict", students["linear_house"], HOUSE, "--chunk-rows", "500", "--quiet")
     assert done.returncode == 0, done.stderr
@@ -73,7 +73,7 @@ def test_predict_to_stdout_and_regression(students, tmp_path, house):
     written = pd.read_csv(StringIO(done.stdout), float_precision="round_trip")
     assert list(written.columns) == ["prediction"]
     np.testing.assert_array_equal(written["prediction"].to_numpy(), student.predict(house.drop(columns="target")))
-    assert_bad_input(run_cli("predict", students["linear_house"], HOUSE, "--proba"), "--proba", "regressor")
+    assert_bad_input(cli("predict", students["linear_house"], HOUSE, "--proba"), "--proba", "regressor")
 
 
 def test_predict_matches_categories_that_are_not_text(tmp_path):
@@ -98,7 +98,7 @@ def test_predict_matches_categories_that_are_not_text(tmp_path):
 
 
 # -- evaluate ---------------------------------------------------------------------------------------
-def test_evaluate_reports_fidelity_and_accuracy_and_gates(students, teachers, bank):
+def test_evaluate_reports_fidelity_and_accuracy_and_gates(students, teachers, bank, cli):
     done = run_cli("evaluate", students["tree_bank"], teachers["pipe_bank"], BANK, "--json", "--chunk-rows", "400")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -116,11 +116,11 @@ def test_evaluate_reports_fidelity_and_accuracy_and_gates(students, teachers, ba
 
     fidelity = scored["student"]["fidelity"]
     above = f"{min(1.0, fidelity + 0.01):.4f}"
-    gated = run_cli("evaluate", students["tree_bank"], teachers["pipe_bank"], BANK, "--json", "--min-fidelity", above)
+    gated = cli("evaluate", students["tree_bank"], teachers["pipe_bank"], BANK, "--json", "--min-fidelity", above)
     assert gated.returncode == 3, gated.stderr
     assert json.loads(gated.stdout)["gate"] == {"min_fidelity": float(above), "passed": False}
     assert gated.stderr.strip().splitlines()[-1].startswith("tabcompress: error: student fidelity")
-    passed = run_cli("evaluate", students["tree_bank"], teachers["pipe_bank"], BANK, "-q", "--min-fidelity", "0.5")
+    passed = cli("evaluate", students["tree_bank"], teachers["pipe_bank"], BANK, "-q", "--min-fidelity", "0.5")
     assert passed.returncode == 0 and passed.stdout == "" and passed.stderr == ""
 
 
@@ -224,10 +224,10 @@ def test_threshold_text_splits_float32_numbers_as_the_model():
 
 
 # -- export -----------------------------------------------------------------------------------------
-def test_export_option_handling(students, teachers, tmp_path):
-    done = run_cli("export", students["tree_bank"], "--to", "xml", "--out", tmp_path / "model.xml")
+def test_export_option_handling(students, teachers, tmp_path, cli):
+    done = cli("export", students["tree_bank"], "--to", "xml", "--out", tmp_path / "model.xml")
     assert_bad_input(done, "--to", "xml")
-    done = run_cli("export", teachers["pipe_bank"], "--to", "python", "--out", tmp_path / "model.py")
+    done = cli("export", teachers["pipe_bank"], "--to", "python", "--out", tmp_path / "model.py")
     assert_bad_input(done, str(teachers["pipe_bank"]), "not a tabcompress student")
     assert list(tmp_path.iterdir()) == []
 
@@ -268,9 +268,9 @@ def test_export_c_writes_source_and_header(students, tmp_path):
         assert checked.returncode == 0, checked.stderr
 
 
-def test_export_onnx_runs_in_onnxruntime(students, tmp_path, bank):
+def test_export_onnx_runs_in_onnxruntime(students, tmp_path, bank, cli):
     _exporter("onnx")
-    done = run_cli("export", students["tree_bank"], "--to", "onnx", "--out", tmp_path / "nodir" / "model.onnx")
+    done = cli("export", students["tree_bank"], "--to", "onnx", "--out", tmp_path / "nodir" / "model.onnx")
     assert_bad_input(done, "--out", "does not exist")
     shutil.copy(students["tree_bank"], tmp_path / "student.joblib")
     done = run_cli("export", tmp_path / "student.joblib", "--to", "onnx")  # default: beside the student
@@ -294,60 +294,60 @@ def test_export_onnx_runs_in_onnxruntime(students, tmp_path, bank):
 
 
 # -- bad input: exit 2, one line naming the file, column or option, nothing written ------------------
-def test_not_a_student_file(teachers, tmp_path):
+def test_not_a_student_file(teachers, tmp_path, cli):
     garbage = tmp_path / "student.joblib"
     garbage.write_text("not a pickle")
     out = tmp_path / "preds.csv"
-    assert_bad_input(run_cli("predict", garbage, BANK, "--out", out), str(garbage), "cannot be unpickled")
-    assert_bad_input(run_cli("inspect", teachers["pipe_bank"]), str(teachers["pipe_bank"]), "not a tabcompress student")
-    assert_bad_input(run_cli("evaluate", teachers["pipe_bank"], teachers["pipe_bank"], BANK),
+    assert_bad_input(cli("predict", garbage, BANK, "--out", out), str(garbage), "cannot be unpickled")
+    assert_bad_input(cli("inspect", teachers["pipe_bank"]), str(teachers["pipe_bank"]), "not a tabcompress student")
+    assert_bad_input(cli("evaluate", teachers["pipe_bank"], teachers["pipe_bank"], BANK),
                      str(teachers["pipe_bank"]), "not a tabcompress student")
     assert not out.exists()
 
 
-def test_csv_missing_a_column_the_student_needs(students, teachers, tmp_path, bank):
+def test_csv_missing_a_column_the_student_needs(students, teachers, tmp_path, bank, cli):
     data = tmp_path / "rows.csv"
     bank.drop(columns=["job", "balance"]).to_csv(data, index=False)
     out = tmp_path / "preds.csv"
-    assert_bad_input(run_cli("predict", students["tree_bank"], data, "--out", out), str(data), "job", "balance")
-    assert_bad_input(run_cli("evaluate", students["tree_bank"], teachers["pipe_bank"], data), str(data), "job")
+    assert_bad_input(cli("predict", students["tree_bank"], data, "--out", out), str(data), "job", "balance")
+    assert_bad_input(cli("evaluate", students["tree_bank"], teachers["pipe_bank"], data), str(data), "job")
     assert not out.exists()
 
 
-def test_text_in_a_numeric_column(students, teachers, tmp_path, bank):
+def test_text_in_a_numeric_column(students, teachers, tmp_path, bank, cli):
     bad = bank.copy()
     bad["balance"] = bad["balance"].astype(object)
     bad.loc[1200, "balance"] = "n/a?"
     data = tmp_path / "rows.csv"
     bad.to_csv(data, index=False)
     out = tmp_path / "preds.csv"
-    done = run_cli("predict", students["tree_bank"], data, "--out", out, "--chunk-rows", "500")
+    done = cli("predict", students["tree_bank"], data, "--out", out, "--chunk-rows", "500")
     assert_bad_input(done, str(data), "'balance'", "n/a?", "row 1,201")
     assert not out.exists() and list(tmp_path.iterdir()) == [data]  # no temporary file left either
-    done = run_cli("evaluate", students["tree_bank"], teachers["pipe_bank"], data)
+    done = cli("evaluate", students["tree_bank"], teachers["pipe_bank"], data)
     assert_bad_input(done, str(data), "'balance'", "n/a?")
 
 
-def test_student_and_teacher_that_do_not_match(students, teachers):
-    done = run_cli("evaluate", students["tree_bank"], teachers["rf_house"], HOUSE)
+def test_student_and_teacher_that_do_not_match(students, teachers, cli):
+    done = cli("evaluate", students["tree_bank"], teachers["rf_house"], HOUSE)
     assert_bad_input(done, "is a classifier", "is a regressor", "not distilled from this teacher")
-    done = run_cli("evaluate", students["gbdt_magic"], teachers["pipe_bank"], BANK)
+    done = cli("evaluate", students["gbdt_magic"], teachers["pipe_bank"], BANK)
     assert_bad_input(done, str(students["gbdt_magic"]), "FLength", "does not take")
 
 
-def test_out_in_a_missing_directory(students, tmp_path):
+def test_out_in_a_missing_directory(students, tmp_path, cli):
     out = tmp_path / "nowhere" / "preds.csv"
-    done = run_cli("predict", students["tree_bank"], BANK, "--out", out)
+    done = cli("predict", students["tree_bank"], BANK, "--out", out)
     assert_bad_input(done, "--out", "does not exist")
     assert not (tmp_path / "nowhere").exists()
 
 
-def test_safe_refuses_a_pickled_student_and_reads_a_skops_one(students, tmp_path):
+def test_safe_refuses_a_pickled_student_and_reads_a_skops_one(students, tmp_path, cli):
     import skops.io
 
-    assert_bad_input(run_cli("inspect", students["tree_bank"], "--safe"), "--safe refuses pickle")
+    assert_bad_input(cli("inspect", students["tree_bank"], "--safe"), "--safe refuses pickle")
     path = tmp_path / "student.skops"
     skops.io.dump(joblib.load(students["tree_bank"]), path)
-    done = run_cli("predict", path, BANK, "--safe", "--quiet")
+    done = cli("predict", path, BANK, "--safe", "--quiet")  # here: skops, imported above, is slow to import anew
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 1 + 1500

@@ -168,15 +168,15 @@ def test_cli_data_free_regression_without_eval_data_says_what_it_scored_on(teach
     assert report["metrics"]["student"]["fidelity"] > 0.3
 
 
-def test_cli_data_free_refusals(teachers, tmp_path):
-    done = run_cli("distill", teachers["rf_magic"], "--few-shot", "--out", tmp_path / "o")
+def test_cli_data_free_refusals(teachers, tmp_path, cli):
+    done = cli("distill", teachers["rf_magic"], "--few-shot", "--out", tmp_path / "o")
     assert done.returncode == 2 and "--few-shot needs DATA" in done.stderr
-    done = run_cli("distill", teachers["rf_magic"], "--time-budget", "30", "--out", tmp_path / "o")
+    done = cli("distill", teachers["rf_magic"], "--time-budget", "30", "--out", tmp_path / "o")
     assert done.returncode == 2 and "--time-budget" in done.stderr
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--data", DATA / "magic_1200.csv",
-                   "--out", tmp_path / "o")
+    done = cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--data", DATA / "magic_1200.csv",
+               "--out", tmp_path / "o")
     assert done.returncode == 2 and "either DATA or --data" in done.stderr
-    done = run_cli("distill", teachers["rf_magic"], "--eval-data", tmp_path / "missing.csv", "--out", tmp_path / "o")
+    done = cli("distill", teachers["rf_magic"], "--eval-data", tmp_path / "missing.csv", "--out", tmp_path / "o")
     assert done.returncode == 2 and "missing.csv" in done.stderr
     assert not (tmp_path / "o").exists()
 
@@ -186,7 +186,7 @@ def test_eval_data_with_data_trains_on_all_of_data(teachers, tmp_path, magic):
     train.to_csv(tmp_path / "train.csv", index=False)
     held.to_csv(tmp_path / "held.csv", index=False)
     done = run_cli("distill", teachers["rf_magic"], tmp_path / "train.csv", "--eval-data", tmp_path / "held.csv",
-                   "--out", tmp_path / "out", "--json", "--synthetic-ratio", "2", "--seed", "0")
+                   "--out", tmp_path / "out", "--json", "--synthetic-ratio", "2", "--no-baseline", "--seed", "0")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["mode"] == "data"

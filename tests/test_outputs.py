@@ -9,10 +9,10 @@ import sys
 import time
 
 import pytest
-from conftest import DATA, run_cli
-from test_cli_bad_input import assert_bad_input
+from conftest import DATA, assert_bad_input, run_cli
 
-FAST = ["--generator", "none", "--seed", "0"]
+# A run that writes a student and its report quickly: no synthetic rows, baseline, TSC score or search of sizes.
+FAST = ["--generator", "none", "--no-baseline", "--no-tsc", "--validation-size", "0", "--seed", "0"]
 LOADING = "loading the teacher"
 
 
@@ -91,10 +91,10 @@ def test_the_temporary_file_of_a_process_killed_while_writing_is_removed(teacher
     assert not left.exists() and (out / "report.json").exists()
 
 
-def test_a_killed_runs_temporary_file_beside_an_out_file_is_removed(tmp_path):
+def test_a_killed_runs_temporary_file_beside_an_out_file_is_removed(tmp_path, cli):
     out_dir = tmp_path / "protos"
     _plant(out_dir, [".p.csv.abcd1234.tmp", ".other.csv.abcd1234.tmp"])
-    done = run_cli("condense", DATA / "magic_1200.csv", "--out", out_dir / "p.csv", "--per-class", "3")
+    done = cli("condense", DATA / "magic_1200.csv", "--out", out_dir / "p.csv", "--per-class", "3")
     assert done.returncode == 0, done.stderr
     assert sorted(path.name for path in out_dir.iterdir()) == [".other.csv.abcd1234.tmp", "p.csv"]
 
@@ -151,30 +151,30 @@ def _under_a_file(tmp_path):
 
 @pytest.mark.parametrize("make", [_dangling, _loop, _under_a_dangling_link, _student_is_a_directory,
                                   _report_is_a_directory, _under_a_file])
-def test_out_that_cannot_work_fails_before_the_teacher_is_loaded(teachers, tmp_path, make):
+def test_out_that_cannot_work_fails_before_the_teacher_is_loaded(teachers, tmp_path, make, cli):
     out, needle = make(tmp_path)
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, *FAST)
+    done = cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, *FAST)
     assert_bad_input(done, f"--out {out}", needle)
     assert LOADING not in done.stderr
 
 
-def test_a_skops_student_that_is_a_directory_fails_before_the_teacher_is_loaded(teachers, tmp_path):
+def test_a_skops_student_that_is_a_directory_fails_before_the_teacher_is_loaded(teachers, tmp_path, cli):
     out = tmp_path / "out"
     (out / "student.skops").mkdir(parents=True)
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--student-format",
-                   "skops", *FAST)
+    done = cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--student-format",
+               "skops", *FAST)
     assert_bad_input(done, f"--out {out}", "student.skops is a directory")
     assert LOADING not in done.stderr
     assert list(out.iterdir()) == [out / "student.skops"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory anyway")
-def test_an_unwritable_out_fails_before_the_teacher_is_loaded(teachers, tmp_path):
+def test_an_unwritable_out_fails_before_the_teacher_is_loaded(teachers, tmp_path, cli):
     out = tmp_path / "locked"
     out.mkdir()
     out.chmod(0o500)
     try:
-        done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, *FAST)
+        done = cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, *FAST)
     finally:
         out.chmod(0o700)
     assert_bad_input(done, f"--out {out}", "permission denied")
@@ -187,11 +187,11 @@ def _missing_directory(tmp_path):
 
 @pytest.mark.parametrize("command", ["condense", "predict"])
 @pytest.mark.parametrize("make", [_dangling, _under_a_file, _missing_directory])
-def test_an_out_file_that_cannot_be_written_fails_before_the_input_is_read(tmp_path, command, make):
+def test_an_out_file_that_cannot_be_written_fails_before_the_input_is_read(tmp_path, command, make, cli):
     """--out is checked first: the input named here does not exist, and the error is still about --out."""
     directory, needle = make(tmp_path)
     out = directory / "x.csv"
     missing = tmp_path / "missing.csv"
     args = ["condense", missing] if command == "condense" else ["predict", tmp_path / "student.joblib", missing]
-    done = run_cli(*args, "--out", out)
+    done = cli(*args, "--out", out)
     assert_bad_input(done, f"--out {out}", needle)
