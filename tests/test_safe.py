@@ -13,12 +13,13 @@ import joblib
 import numpy as np
 import pytest
 import skops.io
-from conftest import DATA, run_cli
-from test_cli_bad_input import assert_bad_input
+from conftest import DATA, assert_bad_input, run_cli
 
 from tabcompress import InputError, Settings, load_student, load_teacher
 
 FAST = ["--epochs", "1", "--synthetic-ratio", "1"]
+# Runs about loading the teacher or saving the student: no synthetic rows, no size search, baseline or TSC.
+LEAN = ["--generator", "none", "--validation-size", "0", "--no-baseline", "--no-tsc"]
 
 
 def pickle_warnings(stderr: str) -> list[str]:
@@ -53,16 +54,18 @@ def test_safe_refuses_pickles(teachers, tmp_path, how):
     assert_bad_input(done, str(teachers["rf_magic"]), "--safe refuses pickle", ".skops", out=out)
 
 
-def test_safe_run_from_a_skops_pipeline_writes_a_skops_student(skops_teacher, teachers, tmp_path, bank):
+def test_safe_run_from_a_skops_pipeline_writes_a_skops_student(skops_teacher, teachers, tmp_path, bank, cli):
     data = DATA / "bank_1500.csv"
-    done = run_cli("distill", skops_teacher, data, "--out", tmp_path / "safe", "--safe", "--json", *FAST)
+    # a size search (for frontier.png) over MUNGE rows; no baseline or TSC
+    options = [*FAST, "--generator", "munge", "--no-baseline", "--no-tsc"]
+    done = run_cli("distill", skops_teacher, data, "--out", tmp_path / "safe", "--safe", "--json", *options)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["outputs"]["student"].endswith("student.skops")
     assert sorted(os.listdir(tmp_path / "safe")) == ["frontier.png", "report.json", "student.skops"]
     assert pickle_warnings(done.stderr) == []
     # The same run from the pickled teacher, student saved with joblib: the same student.
-    done = run_cli("distill", teachers["pipe_bank"], data, "--out", tmp_path / "pickled", *FAST)
+    done = cli("distill", teachers["pipe_bank"], data, "--out", tmp_path / "pickled", *options)
     assert done.returncode == 0, done.stderr
     assert len(pickle_warnings(done.stderr)) == 1
     X = bank.drop(columns="target")
@@ -71,34 +74,34 @@ def test_safe_run_from_a_skops_pipeline_writes_a_skops_student(skops_teacher, te
     np.testing.assert_array_equal(from_skops.predict_proba(X), from_joblib.predict_proba(X))
 
 
-def test_skops_student_of_an_mlp_round_trips(teachers, tmp_path, magic):
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", tmp_path / "o",
-                   "--student", "mlp", "--hidden", "8", "--student-format", "skops", *FAST)
+def test_skops_student_of_an_mlp_round_trips(teachers, tmp_path, magic, cli):
+    done = cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", tmp_path / "o",
+               "--student", "mlp", "--hidden", "8", "--student-format", "skops", *LEAN)
     assert done.returncode == 0, done.stderr
     student = load_student(tmp_path / "o" / "student.skops")
     assert student.predict(magic.drop(columns="target")).shape == (len(magic),)
 
 
-def test_xgboost_json_teacher_under_safe(teachers, tmp_path):
+def test_xgboost_json_teacher_under_safe(teachers, tmp_path, cli):
     path = tmp_path / "xgb.json"
     joblib.load(teachers["xgb_magic"]).save_model(path)
-    done = run_cli("distill", path, DATA / "magic_1200.csv", "--out", tmp_path / "o", "--safe", *FAST)
+    done = cli("distill", path, DATA / "magic_1200.csv", "--out", tmp_path / "o", "--safe", *LEAN)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "o" / "student.skops").exists()
     assert pickle_warnings(done.stderr) == []
 
 
-def test_loading_a_pickle_teacher_says_so_once_as_it_happens(teachers, tmp_path):
+def test_loading_a_pickle_teacher_says_so_once_as_it_happens(teachers, tmp_path, cli):
     """distill, score and evaluate each print one line when they unpickle the teacher; -q silences it."""
     teacher, data, out = teachers["rf_magic"], DATA / "magic_1200.csv", tmp_path / "o"
-    runs = {"distill": ["distill", teacher, data, "--out", out, "--generator", "none"],
+    runs = {"distill": ["distill", teacher, data, "--out", out, *LEAN],
             "score": ["score", data, teacher, data],
             "evaluate": ["evaluate", out / "student.joblib", teacher, data]}
     for name, args in runs.items():
-        done = run_cli(*args)
+        done = cli(*args)
         assert done.returncode == 0, done.stderr
         assert len(pickle_warnings(done.stderr)) == 1, (name, done.stderr)
-        quiet = run_cli(*args, "-q")
+        quiet = cli(*args, "-q")
         assert quiet.returncode == 0 and pickle_warnings(quiet.stderr) == [], (name, quiet.stderr)
         if name == "distill":  # said while the teacher loads, not after the run
             lines = done.stderr.splitlines()
@@ -106,11 +109,11 @@ def test_loading_a_pickle_teacher_says_so_once_as_it_happens(teachers, tmp_path)
             assert lines[at - 1] == "→ loading the teacher" and lines[at + 1].startswith("  done in"), lines[:4]
 
 
-def test_skops_file_with_an_untrusted_type_is_refused(tmp_path):
+def test_skops_file_with_an_untrusted_type_is_refused(tmp_path, cli):
     path = tmp_path / "evil.skops"
     skops.io.dump(NotAModel(), path)
     out = tmp_path / "out"
-    done = run_cli("distill", path, DATA / "magic_1200.csv", "--out", out, "--safe")
+    done = cli("distill", path, DATA / "magic_1200.csv", "--out", out, "--safe")
     assert_bad_input(done, str(path), "does not trust", "NotAModel", out=out)
     with pytest.raises(InputError, match="does not trust"):
         load_student(path)

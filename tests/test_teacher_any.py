@@ -18,13 +18,13 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, heldout_rows, predict_in_fresh_process, run_cli
-from test_cli_bad_input import assert_bad_input
+from conftest import DATA, assert_bad_input, heldout_rows, predict_in_fresh_process, run_cli
 
 from tabcompress.errors import InputError
 from tabcompress.teachers import Teacher, label_rows, load_teacher
 
-FAST = ["--epochs", "2", "--synthetic-ratio", "2", "--seed", "0"]
+# Runs about reading the teacher: no size search, baseline or TSC score.
+FAST = ["--epochs", "2", "--synthetic-ratio", "2", "--seed", "0", "--validation-size", "0", "--no-baseline", "--no-tsc"]
 
 
 # -- teachers ---------------------------------------------------------------------------------------------
@@ -205,7 +205,9 @@ def test_an_exported_student_teaches_through_onnx_under_safe(stack_run, bank_hol
     student = joblib.load(out / "student.joblib")
     X = frame.drop(columns="target")
     np.testing.assert_allclose(teacher.predict_proba(X), student.predict_proba(X), atol=1e-12)
-    done = run_cli("distill", exported, bank_holes, "--out", tmp_path / "out", "--json", "--safe", *FAST)
+    # the student as joblib: --safe's .skops student is test_safe.py's; skops' import is slow in each process
+    done = run_cli("distill", exported, bank_holes, "--out", tmp_path / "out", "--json", "--safe",
+                   "--student-format", "joblib", *FAST)
     _check_run(done, bank_holes, teacher, tmp_path)
 
 
@@ -372,11 +374,11 @@ def test_any_model_facts_and_refusals(magic):
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
-def test_a_damaged_onnx_file(onnx_magic, damage, tmp_path):
+def test_a_damaged_onnx_file(onnx_magic, damage, tmp_path, cli):
     path = tmp_path / "model.onnx"
     path.write_bytes(b"not a model at all" if damage == "garbage" else onnx_magic.read_bytes()[:400])
     out = tmp_path / "out"
-    done = run_cli("distill", path, DATA / "magic_1200.csv", "--out", out)
+    done = cli("distill", path, DATA / "magic_1200.csv", "--out", out)
     assert_bad_input(done, f"teacher file {path}: not a readable ONNX model", out=out)
 
 
@@ -392,7 +394,7 @@ def test_without_onnxruntime_the_message_names_the_extra(onnx_magic, tmp_path):
                      out=out)
 
 
-def test_a_model_that_fails_on_the_rows(root, magic, tmp_path):
+def test_a_model_that_fails_on_the_rows(root, magic, tmp_path, cli):
     """A Pipeline may take text (it may hold an encoder); this one's scaler cannot, and says so in one
     line that names the data, the teacher and its error."""
     from sklearn.linear_model import LogisticRegression
@@ -405,15 +407,15 @@ def test_a_model_that_fails_on_the_rows(root, magic, tmp_path):
     data = tmp_path / "text.csv"
     magic.assign(FSize=magic["FSize"].astype(object).where(magic.index != 5, "big")).to_csv(data, index=False)
     out = tmp_path / "out"
-    done = run_cli("distill", teacher, data, "--out", out)
+    done = cli("distill", teacher, data, "--out", out)
     assert_bad_input(done, f"data file {data}", f"teacher file {teacher}: Pipeline.predict_proba failed on the "
                      f"rows (ValueError: could not convert string to float", out=out)
 
 
 @pytest.mark.parametrize("which", ["onnx_magic", "stack_bank"])
-def test_data_free_refuses_in_one_line(request, which, tmp_path):
+def test_data_free_refuses_in_one_line(request, which, tmp_path, cli):
     out = tmp_path / "out"
     safe = ["--safe"] if which == "onnx_magic" else []  # an ONNX file passes --safe, and is refused after
-    done = run_cli("distill", request.getfixturevalue(which), "--out", out, *safe)
+    done = cli("distill", request.getfixturevalue(which), "--out", out, *safe)
     assert_bad_input(done, "data-free distillation reads the trees of a tree ensemble", "give real rows (DATA)",
                      out=out)

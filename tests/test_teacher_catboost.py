@@ -13,8 +13,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DATA, heldout_rows, predict_in_fresh_process, run_cli
-from test_cli_bad_input import assert_bad_input
+from conftest import DATA, assert_bad_input, heldout_rows, predict_in_fresh_process, run_cli
 
 from tabcompress import InputError
 from tabcompress.teachers import Teacher, load_teacher
@@ -23,6 +22,8 @@ from tabcompress.teachers.catboost import MISSING_CATEGORY, category_text
 catboost = pytest.importorskip("catboost")
 
 FAST = ["--epochs", "2", "--synthetic-ratio", "2", "--seed", "0"]
+# These runs are about reading the teacher: no size search, baseline or TSC score.
+LEAN = ["--validation-size", "0", "--no-baseline", "--no-tsc"]
 QUICK = {"verbose": 0, "thread_count": 2, "random_seed": 0, "allow_writing_files": False}
 # bank's text columns, and "day" (whole numbers) taken as a category too
 BANK_CATEGORIES = ["job", "marital", "education", "default", "housing", "loan", "contact", "month", "poutcome",
@@ -78,8 +79,8 @@ def magic_files(tmp_path_factory, magic):
     return {"cbm": root / "magic.cbm", "json": root / "magic.json", "model": model}
 
 
-def _distill(teacher, data, out, *extra):
-    done = run_cli("distill", teacher, data, "--out", out, "--json", *FAST, *extra)
+def _distill(teacher, data, out, *extra, run=run_cli):
+    done = run("distill", teacher, data, "--out", out, "--json", *FAST, *LEAN, *extra)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -144,13 +145,13 @@ def test_regressor_cbm_end_to_end(house, tmp_path):
 
 
 # -- --safe and CatBoost's own files ------------------------------------------------------------------
-def test_safe_takes_cbm_and_json_and_refuses_the_pickle(bank_files, magic_files, tmp_path):
+def test_safe_takes_cbm_and_json_and_refuses_the_pickle(bank_files, magic_files, tmp_path, cli):
     for teacher, data in ((bank_files["cbm"], bank_files["csv"]), (magic_files["json"], DATA / "magic_1200.csv")):
         out = tmp_path / teacher.suffix[1:]
-        report = _distill(teacher, data, out, "--safe")
+        report = _distill(teacher, data, out, "--safe", run=cli)
         assert report["outputs"]["student"].endswith("student.skops")
     out = tmp_path / "pickle"
-    done = run_cli("distill", bank_files["pkl"], bank_files["csv"], "--out", out, "--safe")
+    done = cli("distill", bank_files["pkl"], bank_files["csv"], "--out", out, "--safe")
     assert_bad_input(done, str(bank_files["pkl"]), "--safe refuses pickle", ".cbm", out=out)
 
 
@@ -305,9 +306,9 @@ def test_data_free_from_a_numeric_model(magic_files, magic, tmp_path):
     assert report["metrics"]["student"]["fidelity"] > majority + 0.1
 
 
-def test_data_free_refuses_categorical_features(bank_files, tmp_path):
+def test_data_free_refuses_categorical_features(bank_files, tmp_path, cli):
     out = tmp_path / "out"
-    done = run_cli("distill", bank_files["cbm"], "--out", out)
+    done = cli("distill", bank_files["cbm"], "--out", out)
     assert_bad_input(done, "data-free distillation cannot map CatBoost's categorical splits (CTRs)", "(DATA)", out=out)
 
 
@@ -319,7 +320,7 @@ def _multi_rmse(magic, path):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "multi_rmse"])
-def test_bad_model_files_are_one_line(magic_files, magic, tmp_path, damage):
+def test_bad_model_files_are_one_line(magic_files, magic, tmp_path, damage, cli):
     path = tmp_path / f"{damage}.cbm"
     if damage == "truncated":
         path.write_bytes(magic_files["cbm"].read_bytes()[:700])
@@ -331,7 +332,7 @@ def test_bad_model_files_are_one_line(magic_files, magic, tmp_path, damage):
         _multi_rmse(magic, path)
         needles = ("'MultiRMSE' is not supported", "supported: binary (Logloss")
     out = tmp_path / "out"
-    done = run_cli("distill", path, DATA / "magic_1200.csv", "--out", out)
+    done = cli("distill", path, DATA / "magic_1200.csv", "--out", out)
     assert_bad_input(done, f"teacher file {path}", *needles, out=out)
 
 

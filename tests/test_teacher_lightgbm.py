@@ -11,8 +11,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import heldout_rows, predict_in_fresh_process, run_cli
-from test_cli_bad_input import assert_bad_input
+from conftest import assert_bad_input, heldout_rows, predict_in_fresh_process, run_cli
 
 from tabcompress import InputError, Settings, load_teacher
 from tabcompress.generators.registry import resolve_generator
@@ -21,6 +20,10 @@ from tabcompress.teachers import Teacher
 lgb = pytest.importorskip("lightgbm")
 
 FAST = ["--epochs", "2", "--synthetic-ratio", "2", "--seed", "0"]
+# Teachers fitted here take one thread: on these small tables LightGBM's threads mostly wait on each other.
+ONE_THREAD = {"n_jobs": 1}
+# Runs about reading the teacher: no size search, baseline or TSC score.
+LEAN = ["--validation-size", "0", "--no-baseline", "--no-tsc"]
 
 
 def with_missing(df: pd.DataFrame, columns: list[str], share: float = 0.05, seed: int = 0) -> pd.DataFrame:
@@ -43,7 +46,8 @@ def bank_lgb(tmp_path_factory, bank):
     root = tmp_path_factory.mktemp("lgb_bank")
     df = with_missing(bank, ["age", "job", "balance", "education"])
     X, y = df.drop(columns="target"), df["target"]
-    model = lgb.LGBMClassifier(n_estimators=40, num_leaves=15, random_state=0, verbose=-1).fit(as_categories(X), y)
+    model = lgb.LGBMClassifier(n_estimators=40, num_leaves=15, random_state=0, verbose=-1, **ONE_THREAD).fit(
+        as_categories(X), y)
     joblib.dump(model, root / "lgb.pkl")
     model.booster_.save_model(str(root / "lgb.txt"))
     df.to_csv(root / "data.csv", index=False)
@@ -54,7 +58,7 @@ def bank_lgb(tmp_path_factory, bank):
 def magic_lgb(tmp_path_factory, magic):
     root = tmp_path_factory.mktemp("lgb_magic")
     X, y = magic.drop(columns="target"), magic["target"]
-    model = lgb.LGBMClassifier(n_estimators=40, num_leaves=15, random_state=0, verbose=-1).fit(X, y)
+    model = lgb.LGBMClassifier(n_estimators=40, num_leaves=15, random_state=0, verbose=-1, **ONE_THREAD).fit(X, y)
     model.booster_.save_model(str(root / "lgb.txt"))
     magic.to_csv(root / "data.csv", index=False)
     return {"model": model, "txt": root / "lgb.txt", "csv": root / "data.csv"}
@@ -63,7 +67,7 @@ def magic_lgb(tmp_path_factory, magic):
 @pytest.mark.parametrize("fmt", ["pkl", "txt"])
 def test_distill_a_lightgbm_classifier_with_text_categories_and_missing_cells(bank_lgb, tmp_path, fmt):
     out = tmp_path / "out"
-    done = run_cli("distill", bank_lgb[fmt], bank_lgb["csv"], "--out", out, "--json", *FAST)
+    done = run_cli("distill", bank_lgb[fmt], bank_lgb["csv"], "--out", out, "--json", *FAST, *LEAN)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["teacher"]["type"] == ("LGBMClassifier" if fmt == "pkl" else "lightgbm.Booster")
@@ -82,11 +86,11 @@ def test_distill_a_lightgbm_classifier_with_text_categories_and_missing_cells(ba
 def test_distill_a_lightgbm_regressor_from_its_text_file(house, tmp_path):
     df = with_missing(house, list(house.columns[:3]))
     X, y = df.drop(columns="target"), df["target"]
-    lgb.LGBMRegressor(n_estimators=40, num_leaves=15, random_state=0, verbose=-1).fit(X, y).booster_.save_model(
-        str(tmp_path / "reg.txt"))
+    lgb.LGBMRegressor(n_estimators=40, num_leaves=15, random_state=0, verbose=-1, **ONE_THREAD).fit(
+        X, y).booster_.save_model(str(tmp_path / "reg.txt"))
     df.to_csv(tmp_path / "data.csv", index=False)
     out = tmp_path / "out"
-    done = run_cli("distill", tmp_path / "reg.txt", tmp_path / "data.csv", "--out", out, "--json", *FAST)
+    done = run_cli("distill", tmp_path / "reg.txt", tmp_path / "data.csv", "--out", out, "--json", *FAST, *LEAN)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["teacher"]["task"] == "regression"
@@ -142,7 +146,9 @@ def test_data_free_from_a_lightgbm_teacher(magic_lgb, tmp_path):
     assert trees[0].weight[0] == len(pd.read_csv(magic_lgb["csv"]))
 
     out = tmp_path / "out"
-    done = run_cli("distill", magic_lgb["txt"], "--eval-data", magic_lgb["csv"], "--out", out, "--json", *FAST)
+    # 5,000 rows from the trees, not the data-free default of 60,000: as faithful here, and quick to fit
+    done = run_cli("distill", magic_lgb["txt"], "--eval-data", magic_lgb["csv"], "--out", out, "--json", *FAST,
+                   "--synthetic-rows", "5000")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     majority = max(np.mean(magic_lgb["model"].predict(X)), 1 - np.mean(magic_lgb["model"].predict(X)))
@@ -155,9 +161,9 @@ def test_auto_samples_its_trees_unless_they_split_on_categories(bank_lgb, magic_
     assert resolve_generator(tree, None, Teacher.from_model(bank_lgb["model"])) == "munge"
 
 
-def test_data_free_refuses_categorical_splits_in_one_line(bank_lgb, tmp_path):
+def test_data_free_refuses_categorical_splits_in_one_line(bank_lgb, tmp_path, cli):
     out = tmp_path / "out"
-    done = run_cli("distill", bank_lgb["txt"], "--eval-data", bank_lgb["csv"], "--out", out, *FAST)
+    done = cli("distill", bank_lgb["txt"], "--eval-data", bank_lgb["csv"], "--out", out, *FAST)
     assert_bad_input(done, "LightGBM's categorical splits", "give real rows", out=out)
 
 
@@ -168,17 +174,17 @@ def test_safe_takes_the_text_file_and_refuses_the_pickle(bank_lgb, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
-def test_a_damaged_text_file_is_one_line(bank_lgb, tmp_path, damage):
+def test_a_damaged_text_file_is_one_line(bank_lgb, tmp_path, damage, cli):
     path = tmp_path / "model.txt"
     text = bank_lgb["txt"].read_text()
     path.write_text({"truncated": text[: len(text) // 3], "garbage": "hello, I am no model\n", "empty": ""}[damage])
     out = tmp_path / "out"
-    done = run_cli("distill", path, bank_lgb["csv"], "--out", out, *FAST)
+    done = cli("distill", path, bank_lgb["csv"], "--out", out, *FAST)
     assert_bad_input(done, str(path), out=out)
     assert "LightGBM" in done.stderr or "empty" in done.stderr
 
 
-def test_a_ranking_model_is_refused_in_one_line(tmp_path, magic):
+def test_a_ranking_model_is_refused_in_one_line(tmp_path, magic, cli):
     X, y = magic.drop(columns="target").iloc[:300], np.arange(300) % 3
     ranker = lgb.LGBMRanker(n_estimators=3, verbose=-1).fit(X, y, group=[100, 100, 100])
     joblib.dump(ranker, tmp_path / "ranker.pkl")
@@ -186,7 +192,7 @@ def test_a_ranking_model_is_refused_in_one_line(tmp_path, magic):
     magic.iloc[:300].to_csv(tmp_path / "data.csv", index=False)
     for name in ("ranker.pkl", "ranker.txt"):
         out = tmp_path / f"out_{name}"
-        done = run_cli("distill", tmp_path / name, tmp_path / "data.csv", "--out", out, *FAST)
+        done = cli("distill", tmp_path / name, tmp_path / "data.csv", "--out", out, *FAST)
         assert_bad_input(done, str(tmp_path / name), "'lambdarank' is not supported", out=out)
 
 
