@@ -17,6 +17,8 @@ import pytest
 from conftest import DATA, heldout_rows, predict_in_fresh_process, run_cli
 
 FAST = ["--epochs", "2", "--synthetic-ratio", "2", "--seed", "0"]
+#: no search (nor its frontier plot), baseline or TSC score: for runs whose test is about none of them
+LEAN = ["--validation-size", "0", "--no-baseline", "--no-tsc"]
 
 CASES = [
     # (teacher fixture name, data file, classifier?)
@@ -90,7 +92,7 @@ def test_distill_end_to_end(teachers, tmp_path, teacher_name, data_file, classif
 def test_default_tree_is_not_refined(teachers, tmp_path):
     """Refinement is opt-in (the method is patented): a default run grows CART's tree and says so."""
     out = tmp_path / "out"
-    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--json", *FAST)
+    done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--json", *FAST, *LEAN)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["student"]["refined"] is False and "refinement" not in report["student"]
@@ -108,7 +110,7 @@ def test_mlp_student_and_python_dash_m(teachers, tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "tabcompress", "distill", str(teachers["pipe_covertype"]),
            str(DATA / "covertype_1500.csv"), "--student", "mlp", "--hidden", "16,16", "--device", "cpu",
-           "--out", str(out), "--quiet", *FAST]
+           "--out", str(out), "--quiet", *FAST, "--generator", "munge", *LEAN]  # munge: auto trains CTGAN here
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert done.stderr == "" and done.stdout == ""  # --quiet, no --json
@@ -122,7 +124,7 @@ def test_mlp_student_and_python_dash_m(teachers, tmp_path):
 def test_min_fidelity_gate_exits_3_and_keeps_outputs(teachers, tmp_path):
     out = tmp_path / "out"
     done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--generator", "none",
-                   "--max-depth", "1", "--min-fidelity", "1.0", "--json")
+                   "--max-depth", "1", "--min-fidelity", "1.0", "--json", *LEAN)
     assert done.returncode == 3, done.stderr
     assert "below --min-fidelity" in done.stderr
     report = json.loads(done.stdout)
@@ -130,7 +132,7 @@ def test_min_fidelity_gate_exits_3_and_keeps_outputs(teachers, tmp_path):
     assert (out / "student.joblib").exists()
 
     done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", out, "--generator", "none",
-                   "--min-fidelity", "0.5", "--quiet")
+                   "--min-fidelity", "0.5", "--quiet", *LEAN)
     assert done.returncode == 0, done.stderr
 
 
@@ -147,7 +149,7 @@ def test_generator_none_trains_on_real_rows_only(teachers, tmp_path):
 
 def test_max_rows_distils_a_sample_the_same_on_every_run(teachers, tmp_path):
     args = ["distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--max-rows", "600", "--json", "-q",
-            "--synthetic-ratio", "2", "--seed", "3"]
+            "--synthetic-ratio", "2", "--seed", "3", *LEAN]
     one, two = (run_cli(*args, "--out", tmp_path / name) for name in ("one", "two"))
     assert one.returncode == two.returncode == 0, one.stderr
     first, second = json.loads(one.stdout), json.loads(two.stdout)
@@ -158,7 +160,7 @@ def test_max_rows_distils_a_sample_the_same_on_every_run(teachers, tmp_path):
     assert (tmp_path / "one" / "student.joblib").read_bytes() == (tmp_path / "two" / "student.joblib").read_bytes()
     # a bound above the file's rows changes nothing
     bounded, unbounded = (run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", *bound, "--json", "-q",
-                                  "--generator", "none", "--out", tmp_path / name)
+                                  "--generator", "none", *LEAN, "--out", tmp_path / name)
                           for name, bound in (("all", ["--max-rows", "5000"]), ("plain", [])))
     assert bounded.returncode == 0 and not json.loads(bounded.stdout)["data"]["sampled"]
     assert (tmp_path / "all" / "student.joblib").read_bytes() == (tmp_path / "plain" / "student.joblib").read_bytes()

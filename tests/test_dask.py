@@ -106,12 +106,23 @@ def assert_same_run(local_out: Path, local: dict, cluster_out: Path, remote: dic
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
 
 
+def local_report(teacher, data, out: Path, **options) -> dict:
+    """The report.json of a run without a cluster, in this process (the library's entry point), which
+    spares an interpreter's start-up."""
+    from tabcompress.run.distill import distill
+
+    distill(teacher, data, out_dir=out, seed=0, **options)
+    return json.loads((out / "report.json").read_text())
+
+
 def test_a_run_on_the_cluster_ships_the_same_student_as_a_local_run(cluster, teachers, tmp_path, magic):
     # real rows: the real (held-out among them) and the synthetic rows are labelled there; the search,
-    # the baseline and the TSC score follow from those answers
+    # the baseline and the TSC score follow from those answers (fewer synthetic rows and CART's tree
+    # keep every stage, at a fraction of the time)
     given = [teachers["rf_magic"], DATA / "magic_1200.csv"]
-    local, _ = distill_json(*given, "--out", tmp_path / "local")
-    remote, done = distill_json(*given, "--out", tmp_path / "dask", "--dask", cluster.address)
+    local = local_report(*given, tmp_path / "local", synthetic_ratio=5, lookahead=1)
+    remote, done = distill_json(*given, "--synthetic-ratio", "5", "--lookahead", "1", "--out", tmp_path / "dask",
+                                "--dask", cluster.address)
     assert f"labelling on the Dask cluster at {cluster.address}" in done.stderr
     assert "label_chunk" in cluster.task_prefixes()  # the workers did answer (dask drops the leading _)
     assert_same_run(tmp_path / "local", local, tmp_path / "dask", remote, magic.drop(columns="target"))
@@ -163,10 +174,12 @@ def test_a_gbdt_student_boosts_on_the_cluster_close_to_a_local_one(cluster, teac
     from tabcompress.run.distill import distill
 
     given = [teachers["rf_magic"], DATA / "magic_1200.csv"]
-    # the local run in this process (the library's entry point), the cluster's through the console script
-    local = distill(*given, out_dir=tmp_path / "local", student="gbdt", trees=10, seed=0).report
-    remote, _ = distill_json(*given, "--student", "gbdt", "--trees", "10", "--out", tmp_path / "dask",
-                             "--dask", cluster.address)
+    # the local run in this process (the library's entry point), the cluster's through the console script;
+    # no baseline or TSC score, which leave the student as it is
+    local = distill(*given, out_dir=tmp_path / "local", student="gbdt", trees=10, baseline=False, tsc=False,
+                    seed=0).report
+    remote, _ = distill_json(*given, "--student", "gbdt", "--trees", "10", "--no-baseline", "--no-tsc",
+                             "--out", tmp_path / "dask", "--dask", cluster.address)
     assert (local["student"]["trained_on"], remote["student"]["trained_on"]) == ("here", "dask")
     with cluster.client() as client:  # the workers ran xgboost.dask's training tasks (nothing else imports it)
         assert any(client.run(lambda: "xgboost.dask" in sys.modules).values())
@@ -194,11 +207,12 @@ def test_a_max_rows_gbdt_student_is_labelled_on_the_cluster_and_boosted_here_fro
     # --max-rows: the file's training rows are labelled on the workers, and the student boosts on them here
     # from external memory; with nothing else boosted on the cluster (no synthetic rows, one size), the
     # student is the local run's, bit for bit
-    given = [teachers["rf_magic"], DATA / "magic_1200.csv", "--max-rows", "400", "--student", "gbdt", "--trees", "10",
-             "--generator", "none", "--no-baseline"]
-    local, _ = distill_json(*given, "--out", tmp_path / "local")
+    given = [teachers["rf_magic"], DATA / "magic_1200.csv"]
+    local = local_report(*given, tmp_path / "local", max_rows=400, student="gbdt", trees=10, generator="none",
+                         baseline=False)
     before = cluster.labelled_chunks()
-    remote, _ = distill_json(*given, "--out", tmp_path / "dask", "--dask", cluster.address)
+    remote, _ = distill_json(*given, "--max-rows", "400", "--student", "gbdt", "--trees", "10", "--generator", "none",
+                             "--no-baseline", "--out", tmp_path / "dask", "--dask", cluster.address)
     # the sample's 400 rows go in two chunks (one per worker thread); the file's other rows came too
     assert cluster.labelled_chunks() - before > 2
     assert local["student"]["trained_on"] == remote["student"]["trained_on"] == "external memory"
@@ -239,10 +253,15 @@ def test_a_worker_killed_while_rows_are_labelled_is_survived(cluster, tmp_path, 
     X, y = magic.drop(columns="target"), magic["target"]
     teacher = tmp_path / "forest.joblib"
     joblib.dump(RandomForestClassifier(n_estimators=150, random_state=0).fit(X, y), teacher)
-    # lean options: the run's time goes to labelling, in chunks small enough to leave work after the kill
+    # lean options: the run's time goes to labelling, in chunks small enough to leave work after the kill;
+    # MUNGE's rows and CART's tree take little beside it (auto's rows from the teacher's trees, and a tree
+    # that looks ahead, took more than the labelling on 150,000 rows), and the labelling is as long
+    local = local_report(teacher, DATA / "magic_1200.csv", tmp_path / "local", synthetic_rows=150_000,
+                         label_chunk_rows=5000, validation_size=0, baseline=False, tsc=False, generator="munge",
+                         lookahead=1)
     given = [teacher, DATA / "magic_1200.csv", "--synthetic-rows", "150000", "--label-chunk-rows", "5000",
-             "--validation-size", "0", "--no-baseline", "--no-tsc", "--seed", "0", "--json"]
-    local, _ = distill_json(*given[:-3], "--out", tmp_path / "local")
+             "--validation-size", "0", "--no-baseline", "--no-tsc", "--generator", "munge", "--lookahead", "1",
+             "--seed", "0", "--json"]
 
     # the address from the environment this time
     env = {**os.environ, "NO_COLOR": "1", "TABCOMPRESS_DASK": cluster.address}

@@ -78,7 +78,7 @@ def _signal_during(stage: str, sig: int, options: list[str], out, teacher) -> tu
         seen.append(line)
         if stage in line or time.time() > deadline:
             break
-    time.sleep(2.0)  # well inside the stage
+    time.sleep(1.0)  # inside the stage, which lasts many seconds (each second here, the child trains on every core)
     proc.send_signal(sig)
     rest = proc.stderr.read()
     return proc.wait(timeout=60), "".join(seen) + rest
