@@ -466,14 +466,10 @@ def _numeric_options():
     return cases
 
 
-def test_every_numeric_option_refuses_values_out_of_range_in_one_line(tmp_path, capsys):
+def test_every_numeric_option_refuses_values_out_of_range_in_one_line(tmp_path, cli):
     """Each numeric option of each command, given a value no run can take, is refused by the option
     checks before any file is read: the inputs named here do not even exist, so an option that is not
     checked up front shows up as an error about them (or as an unexpected error, exit 1)."""
-    import signal
-
-    from tabcompress.cli import main
-
     missing = {"teacher": tmp_path / "teacher.joblib", "student": tmp_path / "student.joblib",
                "data": tmp_path / "rows.csv"}
     arguments = {
@@ -487,19 +483,13 @@ def test_every_numeric_option_refuses_values_out_of_range_in_one_line(tmp_path, 
     assert {command for command, _, _ in cases} == set(arguments)  # a new command with numbers: add it above
     assert len(cases) > 100
     wrong = []
-    sigterm = signal.getsignal(signal.SIGTERM)
-    try:
-        for command, flag, value in cases:
-            with pytest.raises(SystemExit) as exited:
-                main([command, *map(str, arguments[command]), flag, value])
-            out, err = capsys.readouterr()
-            lines = err.strip().splitlines()
-            ok = (exited.value.code == 2 and len(lines) == 1 and lines[0].startswith("tabcompress: error: ")
-                  and flag in lines[0] and "unexpected" not in lines[0] and out == "")
-            if not ok:
-                wrong.append(f"{command} {flag} {value}: exit {exited.value.code}: {err.strip()[:200]}")
-    finally:
-        signal.signal(signal.SIGTERM, sigterm)
+    for command, flag, value in cases:
+        done = cli(command, *arguments[command], flag, value)
+        lines = done.stderr.strip().splitlines()
+        ok = (done.returncode == 2 and len(lines) == 1 and lines[0].startswith("tabcompress: error: ")
+              and flag in lines[0] and "unexpected" not in lines[0] and done.stdout == "")
+        if not ok:
+            wrong.append(f"{command} {flag} {value}: exit {done.returncode}: {done.stderr.strip()[:200]}")
     assert not wrong, "\n".join(wrong)
     assert not (tmp_path / "out").exists() and not (tmp_path / "p.csv").exists()
 
