@@ -4,6 +4,7 @@ the time budget and the generator cache as the pipeline and the CLI use them."""
 from __future__ import annotations
 
 import json
+import time
 
 import joblib
 import numpy as np
@@ -130,6 +131,50 @@ def test_plan_cuts_rounds_first_then_rows():
     assert nothing.n_synthetic == 0 and nothing.generator_time_limit == 0.0
 
 
+class SlowDrawMUNGE(MUNGEGenerator):
+    """MUNGE drawing at 2e-4 s a row, 20 times the rate a plan assumes before any generator is fitted (CTGAN
+    drew at about 1e-4 s a row on a busy 2-core machine)."""
+
+    seconds_per_row = 2e-4
+
+    def _sample(self, n, random_state):
+        time.sleep(n * self.seconds_per_row)
+        return super()._sample(n, random_state)
+
+
+def test_rows_are_planned_again_with_the_generators_draw_timed(teachers, magic):
+    from tabcompress.run.modes import train_student
+    from tabcompress.teachers.labeling import label_rows
+
+    teacher = Teacher.from_model(joblib.load(teachers["rf_magic"]))
+    X = magic.drop(columns="target")
+    schema = Schema.infer(X)
+    generator = SlowDrawMUNGE().fit(X, schema, random_state=0)
+    # a CART student (no look-ahead), cheap beside the draw; drawing the 20,000 rows alone would take 4 s
+    settings = Settings.from_options(synthetic_rows=20_000, validation_size=0, baseline=False, lookahead=1)
+    trained = train_student(teacher, X, label_rows(teacher, X), schema, settings, generator=generator, time_left=3.0)
+    budget = trained.budget
+    assert budget["spent_s"] <= 3.0
+    replanned = budget["plan"]["replanned"]
+    assert 0 < replanned["n_synthetic"] * SlowDrawMUNGE.seconds_per_row <= 0.9 * 3.0
+    assert trained.n_synthetic == replanned["n_synthetic"] and "replan" in trained.timings_s
+
+
+def test_scoring_allowance_counts_the_teachers_one_row_calls():
+    # the latency probes call the teacher 26 times on one row: on a busy machine that costs seconds
+    from tabcompress.run.modes import _one_row_seconds, _scoring_allowance
+
+    class SlowTeacher:
+        def predict(self, X):
+            time.sleep(0.02)
+            return np.zeros(len(X))
+
+    one_row = _one_row_seconds(SlowTeacher(), pd.DataFrame({"a": [1.0, 2.0]}))
+    assert one_row >= 0.02
+    # and 6 calls on the 200 held-out rows, labelled at 1 s per 1,000 rows
+    assert _scoring_allowance({"label_real": 1.0}, 1000, 200, one_row) >= 6 * 0.2 + 26 * 0.02 + 1.0
+
+
 def test_time_budget_is_kept_and_reported(teachers, tmp_path):
     # A CTGAN that would train 300 epochs and 60× synthetic rows, squeezed into 25 s.
     out = tmp_path / "o"
@@ -138,7 +183,9 @@ def test_time_budget_is_kept_and_reported(teachers, tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     budget = report["budget"]
-    assert budget["seconds"] == 25 and budget["within"] and budget["total_s"] <= 25
+    # on failure, the plan and the stages' seconds say where the time went
+    spent = json.dumps({"budget": budget, "timings_s": report.get("timings_s")})
+    assert budget["seconds"] == 25 and budget["within"] and budget["total_s"] <= 25, spent
     plan_ = budget["training"]["plan"]
     assert plan_["generator_time_limit"] > 0
     ctgan = report["generator"]["ctgan"]
@@ -147,11 +194,26 @@ def test_time_budget_is_kept_and_reported(teachers, tmp_path):
 
 
 # -- the cache, end to end ----------------------------------------------------------------------
-def test_warm_cache_skips_the_generator_fit(teachers, tmp_path):
-    args = ["distill", teachers["pipe_bank"], DATA / "bank_1500.csv", "--generator", "ctgan", "--epochs", "3",
-            "--synthetic-ratio", "1", "--cache-dir", tmp_path / "cache", "--json"]
-    cold = run_cli(*args, "--out", tmp_path / "a")
-    warm = run_cli(*args, "--out", tmp_path / "b")
+@pytest.fixture(scope="module")
+def cache_runs(teachers, tmp_path_factory):
+    """CLI runs sharing one generator cache: cold (fits CTGAN), warm (loads it), --no-cache, then warm again
+    once the entry was damaged. Lean runs (CTGAN on 300 rows; no search, baseline or TSC): the cache is the
+    point."""
+    root = tmp_path_factory.mktemp("cache_runs")
+    args = ["distill", teachers["pipe_bank"], DATA / "bank_1500.csv", "--generator", "ctgan", "--epochs", "2",
+            "--synthetic-ratio", "1", "--generator-rows", "300", "--validation-size", "0", "--no-baseline",
+            "--no-tsc", "--cache-dir", root / "cache", "--json"]
+    runs = {"root": root}
+    for name, more in (("cold", []), ("warm", []), ("off", ["--no-cache"])):
+        runs[name] = run_cli(*args, *more, "--out", root / name)
+    (entry,) = (root / "cache").glob("*.joblib")
+    entry.write_bytes(entry.read_bytes()[:100])
+    runs["damaged"] = run_cli(*args, "--out", root / "damaged")
+    return runs
+
+
+def test_warm_cache_skips_the_generator_fit(cache_runs):
+    cold, warm, root = cache_runs["cold"], cache_runs["warm"], cache_runs["root"]
     assert cold.returncode == 0 and warm.returncode == 0, cold.stderr + warm.stderr
     cold_r, warm_r = json.loads(cold.stdout), json.loads(warm.stdout)
     assert cold_r["generator"]["cache"]["ctgan"]["status"] == "miss"
@@ -159,30 +221,25 @@ def test_warm_cache_skips_the_generator_fit(teachers, tmp_path):
     assert "load_s" in warm_r["generator"]["cache"]["ctgan"]
     assert "ctgan: loaded from cache, fit skipped" in " ".join(warm.stderr.split())
     # same rows, same student
-    a = joblib.load(tmp_path / "a" / "student.joblib")
-    b = joblib.load(tmp_path / "b" / "student.joblib")
+    a = joblib.load(root / "cold" / "student.joblib")
+    b = joblib.load(root / "warm" / "student.joblib")
     rows = pd.read_csv(DATA / "bank_1500.csv").drop(columns="target")
     np.testing.assert_array_equal(a.predict_proba(rows), b.predict_proba(rows))
     # --no-cache neither reads nor writes
-    off = run_cli(*args[:-1], "--no-cache", "--json", "--out", tmp_path / "c")
-    assert "cache" not in json.loads(off.stdout)["generator"]
+    assert "cache" not in json.loads(cache_runs["off"].stdout)["generator"]
 
 
-def test_damaged_cache_entry_is_refitted(teachers, tmp_path):
-    cache = tmp_path / "cache"
-    args = ["distill", teachers["pipe_bank"], DATA / "bank_1500.csv", "--generator", "ctgan", "--epochs", "2",
-            "--synthetic-ratio", "1", "--cache-dir", cache, "--json", "--out", tmp_path / "o"]
-    assert run_cli(*args).returncode == 0
-    (entry,) = cache.glob("*.joblib")
-    entry.write_bytes(entry.read_bytes()[:100])
-    again = run_cli(*args)
+def test_damaged_cache_entry_is_refitted(cache_runs):
+    assert cache_runs["cold"].returncode == 0
+    again = cache_runs["damaged"]
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["generator"]["cache"]["ctgan"]["status"] == "refit"
     assert "damaged" in again.stderr
 
 
 def test_library_defaults_run_without_torch_for_trees(teachers, bank):
-    result = distill(teachers["pipe_bank"], bank, Settings.from_options(seed=0))
+    # 600 of the rows: the defaults are the point
+    result = distill(teachers["pipe_bank"], bank.iloc[:600], Settings.from_options(seed=0))
     assert result.report["generator"]["name"] == "munge+forest"
     # all of them, a quarter or none, as the validation rows chose
     assert result.report["data"]["synthetic_rows"] in {0, 5 * result.report["data"]["train_rows"],

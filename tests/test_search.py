@@ -236,7 +236,8 @@ def test_max_size_fills_the_bound_with_boosted_trees(tmp_path, teachers):
     from tabcompress.students.gbdt import MAX_FILL_ROUNDS
 
     done = run_cli("distill", teachers["rf_magic"], DATA / "magic_1200.csv", "--out", tmp_path / "out", "--json",
-                   "--student", "gbdt", "--max-size", "30KB", "--synthetic-ratio", "4", "-q")
+                   "--student", "gbdt", "--max-size", "30KB", "--synthetic-ratio", "2", "--no-baseline", "--no-tsc",
+                   "-q")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     candidates = report["search"]["candidates"]
@@ -273,7 +274,8 @@ def test_target_fidelity_on_magic_with_a_300_tree_forest(tmp_path, magic):
     train.to_csv(tmp_path / "train.csv", index=False)
     test.to_csv(tmp_path / "test.csv", index=False)
     done = run_cli("distill", tmp_path / "teacher.joblib", tmp_path / "train.csv", "--eval-data",
-                   tmp_path / "test.csv", "--target-fidelity", "0.97", "--out", tmp_path / "out", "--json")
+                   tmp_path / "test.csv", "--target-fidelity", "0.97", "--out", tmp_path / "out", "--json",
+                   "--synthetic-ratio", "5", "--no-baseline", "--no-tsc")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     chosen = next(c for c in report["search"]["candidates"] if c["chosen"])
@@ -293,7 +295,8 @@ def test_ctgan_rows_that_look_unreal_make_way_for_the_default_generators(tmp_pat
     # --generator auto uses (MUNGE for an XGBoost teacher's tree) and the report names the rows shipped
     out = tmp_path / "out"
     done = run_cli("distill", teachers["xgb_magic"], DATA / "magic_1200.csv", "--out", out, "--json",
-                   "--generator", "ctgan", "--epochs", "2", "--synthetic-ratio", "4", "--no-cache", "--max-depth", "4")
+                   "--generator", "ctgan", "--epochs", "2", "--synthetic-ratio", "4", "--no-cache", "--max-depth", "4",
+                   "--lookahead", "1", "--no-baseline", "--no-tsc")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     generator, search = report["generator"], report["search"]

@@ -3,13 +3,17 @@
 The costly quantities of a run are known before they are spent, up to a rate each: how many synthetic
 rows are drawn and labelled, how many rows each student fit sees and how often (selection rounds),
 and how long a trainable generator (CTGAN, TVAE) trains. The rates are measured on the spot — the
-teacher on a slice of the real rows, the student by its real-rows fit, the generator by a small draw —
-and the plan picks the largest run that fits:
+teacher on a slice of the real rows, the student by its real-rows fit — and the plan picks the largest
+run that fits:
 
 1. keep a tenth of what is left for scoring and writing, and estimation error;
 2. give a trainable generator at least :data:`GENERATOR_SHARE` of the rest as its time limit;
 3. fit the rows into the remainder: fewer selection rounds first (each retrains the student), then
    fewer synthetic rows, down to none (the real rows only).
+
+Once the generator is fitted the rows are planned again (:attr:`Plan.replanned`) with rates timed again:
+the machine's load may have changed while it trained, and its draw can now be timed (a small draw, whose
+rows the teacher labels) where the first plan had to assume :data:`SAMPLE_SECONDS_PER_ROW`.
 
 Every cut is written down in ``adjustments``, and the report shows the plan beside what was spent.
 Memory is checked once, up front: :func:`check_rows_fit` refuses synthetic rows that cannot fit.
@@ -21,14 +25,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
+import numpy as np
+import pandas as pd
+
 #: share of the plannable time a trainable generator gets at least
 GENERATOR_SHARE = 0.4
 #: share of the time left that is kept back for scoring, writing and estimation error
 RESERVE = 0.1
 #: real rows on which the teacher's labelling and a student's fit are timed
 PROBE_ROWS = 2000
-#: seconds per sampled row, assumed rather than measured: CTGAN's decoder, the slowest generator we
-#: have, samples about 100,000 rows a second on 2 cores
+#: seconds per sampled row, assumed before the generator is fitted: CTGAN's decoder, the slowest generator
+#: we have, samples about 100,000 rows a second on 2 idle cores (several times fewer on busy ones)
 SAMPLE_SECONDS_PER_ROW = 1e-5
 
 
@@ -103,19 +110,33 @@ def plan(seconds_left: float, *, n_real: int, n_synthetic: int, rounds: int, sha
 
 
 def measure_rates(X: Any, T: Any, *, label: Callable[[Any], Any], fit: Callable[[Any, Any], Any],
-                  student_rate: float | None = None) -> Rates:
+                  student_rate: float | None = None, sample: Callable[[int], Any] | None = None) -> Rates:
     """Seconds per row of labelling, timed by ``label`` on the first :data:`PROBE_ROWS` rows of ``X``;
     of a student fit, ``student_rate`` when known (the baseline's fit), else timed by ``fit(rows,
-    targets)`` on the same rows; and of sampling, :data:`SAMPLE_SECONDS_PER_ROW`."""
-    probe = X.iloc[: min(len(X), PROBE_ROWS)]
-    start = time.perf_counter()
-    label(probe)
-    label_rate = (time.perf_counter() - start) / len(probe)
-    if student_rate is None:
+    targets)`` on the same rows; and of sampling, :data:`SAMPLE_SECONDS_PER_ROW`.
+
+    With ``sample(n)`` (a fitted generator's draw) sampling is timed too, by a draw of :data:`PROBE_ROWS`
+    rows; labelling is timed on the drawn rows, and the student fit on the real rows topped up with drawn
+    ones to :data:`PROBE_ROWS`, as the run trains it (a few hundred real rows alone can time a cheaper fit
+    than thousands do: a tree student looks ahead only from 1,000 rows)."""
+    probe, T_probe = X.iloc[: min(len(X), PROBE_ROWS)], T[: min(len(X), PROBE_ROWS)]
+    labelled, sample_rate = probe, SAMPLE_SECONDS_PER_ROW
+    if sample is not None:
         start = time.perf_counter()
-        fit(probe, T[: len(probe)])
+        labelled = sample(PROBE_ROWS)
+        sample_rate = (time.perf_counter() - start) / len(labelled)
+    start = time.perf_counter()
+    T_labelled = label(labelled)
+    label_rate = (time.perf_counter() - start) / len(labelled)
+    if student_rate is None:
+        if sample is not None and len(probe) < PROBE_ROWS:
+            more = PROBE_ROWS - len(probe)
+            probe = pd.concat([probe, labelled.iloc[:more]], ignore_index=True)
+            T_probe = np.concatenate([T_probe, T_labelled[:more]])
+        start = time.perf_counter()
+        fit(probe, T_probe)
         student_rate = (time.perf_counter() - start) / len(probe)
-    return Rates(label=label_rate, student=student_rate, sample=SAMPLE_SECONDS_PER_ROW)
+    return Rates(label=label_rate, student=student_rate, sample=sample_rate)
 
 
 # -- memory -------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import pandas as pd
 from tabcompress import data as data_mod
 from tabcompress.config import Settings
 from tabcompress.errors import InputError, SettingError
+from tabcompress.evaluation.metrics import LATENCY_BATCH_ROWS
 from tabcompress.evaluation.realism import detection_auc
 from tabcompress.generators.cache import GeneratorCache, fit_generator, fit_is_cached
 from tabcompress.generators.forest import ForestSampler
@@ -50,6 +51,12 @@ BASELINE_SHARE = 0.15
 #: full-size student fits of the validation search, for a time budget's plan: on all the synthetic rows,
 #: on a quarter of them, and the chosen student again on every training row
 SEARCH_FITS = 2.5
+#: further full-size fits of the search where it may weigh the rows --generator auto uses against the settings'
+#: (rows that look unreal): on a quarter and on all of as many rows again, which are drawn and labelled too
+DEFAULT_ROWS_FITS = 1.25
+#: the teacher's calls in scoring's latency probes (evaluation.metrics.latency): a warm-up and 5 on the
+#: held-out rows, a warm-up and 25 on one row
+LATENCY_CALLS = (6, 26)
 #: a seed offset for the scoring rows of a run without real ones, which no training draw uses
 SCORING_SEED_OFFSET = 7919
 
@@ -227,8 +234,9 @@ class WithData(Mode):
         if run.settings.budget.time_budget is not None:
             # scoring takes a few teacher and student calls on the held-out rows: keep its share back
             n_test = len(rows.held_out.X) if rows.held_out is not None else len(rows.X_test)
-            time_left = (run.settings.budget.time_budget - run.elapsed()
-                         - _scoring_allowance(run.stages.seconds, rows.dataset.n_rows, n_test))
+            allowance = _scoring_allowance(run.stages.seconds, rows.dataset.n_rows, n_test,
+                                           _one_row_seconds(teacher, rows.X_train))
+            time_left = run.settings.budget.time_budget - run.elapsed() - allowance
         trained = train_student(teacher, rows.X_train, rows.T_train, rows.schema, run.settings,
                                 progress=run.progress, device=device, time_left=time_left,
                                 validation=rows.validation, cluster=run.cluster,
@@ -288,10 +296,22 @@ class DataFree(Mode):
                                cluster=run.cluster)
 
 
-def _scoring_allowance(seconds: dict[str, float], n_rows: int, n_test: int) -> float:
-    """Seconds to keep for scoring: the teacher's time on the held-out rows (from labelling the real
-    rows), twice over for the latency probes and the students, plus a second for writing."""
-    return 2.0 * seconds.get("label_real", 0.0) * n_test / max(1, n_rows) + 1.0
+def _scoring_allowance(seconds: dict[str, float], n_rows: int, n_test: int, one_row_s: float) -> float:
+    """Seconds to keep for scoring: the teacher's calls in the latency probes (:data:`LATENCY_CALLS`) on the
+    held-out rows, timed by labelling the real rows, and on one row, ``one_row_s`` each (on a busy machine
+    the one-row calls cost the most), plus a second for the students and writing."""
+    batch = seconds.get("label_real", 0.0) * min(n_test, LATENCY_BATCH_ROWS) / max(1, n_rows)
+    return LATENCY_CALLS[0] * batch + LATENCY_CALLS[1] * one_row_s + 1.0
+
+
+def _one_row_seconds(teacher: Teacher, X: pd.DataFrame) -> float:
+    """The teacher's time on one row, the median of three calls (one may land on a burst of load)."""
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        teacher.predict(X.iloc[:1])
+        times.append(time.perf_counter() - start)
+    return sorted(times)[1]
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -487,14 +507,28 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
         time_limited = False  # a cached fit costs no training time
     plan = rates = None
     selection = settings.selection
+
+    # the rows --generator auto uses, which the search may weigh against the settings' (see default_rows below)
+    default = resolve_generator(settings.replace(generator="auto"), schema, teacher)
+    weighs_default = X_val is not None and default not in (name, "none") and not trains(default)
+
+    def timed_rates(sample: Any = None, student: float | None = None) -> budget_mod.Rates:
+        """The rates, timed now, per row the plan counts; ``sample``: the fitted generator's draw;
+        ``student``: that rate kept."""
+        probe_limit = BASELINE_SHARE * 0.5 * (settings.budget.time_budget or 60.0)
+        timed = budget_mod.measure_rates(X_fit, T_fit, label=label, sample=sample, student_rate=student,
+                                         fit=lambda X, T: make(families[0], reference, probe_limit).fit(
+                                             X, T, **fit_kwargs))
+        if X_val is not None and student is None:  # the search fits the student several times over
+            fits = SEARCH_FITS + (DEFAULT_ROWS_FITS if weighs_default else 0.0)
+            timed = replace(timed, student=timed.student * fits)
+        if weighs_default:  # and may draw and label as many rows again
+            timed = replace(timed, label=2 * timed.label, sample=2 * timed.sample)
+        return timed
+
     if time_left is not None and n_synthetic:
         with stages.run("plan", "planning the time budget", f"{time_left:.0f} s left"):
-            probe_limit = BASELINE_SHARE * 0.5 * (settings.budget.time_budget or 60.0)
-            rates = budget_mod.measure_rates(X_fit, T_fit, label=label,
-                                             fit=lambda X, T: make(families[0], reference, probe_limit).fit(
-                                                 X, T, **fit_kwargs))
-            if X_val is not None:  # the search fits the student several times over
-                rates = replace(rates, student=rates.student * SEARCH_FITS)
+            rates = timed_rates()
             plan = budget_mod.plan(time_left - (time.perf_counter() - started), n_real=len(X_fit),
                                    n_synthetic=n_synthetic, rounds=rounds, share=selection.share,
                                    pool=selection.pool, rates=rates, trainable_generator=time_limited)
@@ -526,9 +560,17 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
                     progress.note(f"generator cache: {info['note']}")
         generator_info.update(fit_rows=int(generator.n_fit_rows_), reused=bool(reused),
                               **{p.name: p.training_facts() for p in generator.parts if p.trains})
-        if plan is not None and time_limited:
+        if plan is not None:
             # The generator is done (perhaps early, or from the cache): plan the rows again with the
-            # time actually left, so its unused time goes to rows instead of being lost.
+            # time actually left, so its unused time goes to rows instead of being lost, and with the
+            # rates timed again: its draw can be timed now rather than assumed, and the machine may be
+            # busier than when they were first timed. A student that stops when told keeps its rate (its
+            # fits share what is left anyway; timing it again could take its whole probe limit).
+            kept = rates.student if student_class(families[0]).takes_time_limit else None
+            if deadline > time.perf_counter():  # else no rows fit, however fast
+                with stages.run("replan", "planning the rows again", "the generator's draw timed"):
+                    rates = timed_rates(sample=lambda n: generator.sample(n, random_state=settings.seed),
+                                        student=kept)
             requested = settings.generator.n_synthetic(len(X_train))
             replan = budget_mod.plan(deadline - time.perf_counter(), n_real=len(X_fit), n_synthetic=requested,
                                      rounds=selection.rounds, share=selection.share, pool=selection.pool,
@@ -563,12 +605,17 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
             X, T = _with_synthetic(X_fit, T_fit, *pools.get(data.generator, (X_synth, T_synth)), data.n_synthetic)
             return make(family, {**params, **search_mod.candidate_options(family, settings)}).fit(X, T, **fit_kwargs)
 
-        default = resolve_generator(settings.replace(generator="auto"), schema, teacher)
         default_rows = None
-        if len(X_synth) and default not in (name, "none") and not trains(default):
+        if len(X_synth) and weighs_default:
             # CTGAN's rows (or another generator's) that look unlike the real ones are weighed against the
             # rows a run without --generator would use; those cost seconds, not a generator's training
             def default_rows() -> list[search_mod.DataOption]:
+                # under a budget, only where the time left covers drawing, labelling and fitting as many rows
+                # again, then the refit: twice what the settings' rows took (timed in this run)
+                rows_s = sum(stages.seconds.get(k, 0.0) for k in ("generate", "label_synthetic", "student_fit"))
+                if deadline is not None and time.perf_counter() + 2 * rows_s > deadline:
+                    note(f"time budget: the rows --generator auto uses ({default}) were not tried")
+                    return []
                 with stages.run("default_rows", f"fitting {default.upper()}, the rows --generator auto uses",
                                 f"{len(X_fit):,} rows"):
                     fitted, _ = fit_generator(build_generator(default, settings, device=device, teacher=teacher),
@@ -578,10 +625,17 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
                 generator_info["default"] = {"name": default, "fit_rows": int(fitted.n_fit_rows_)}
                 return search_mod.data_options(default, len(X_more))[1:]
 
+        def realism() -> float | None:
+            from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
+
+            # on one thread: the detector is small, and on a busy machine its OpenMP threads wait for each
+            # other's turn on a core at every step (14 s against 0.3 s on a loaded 2-core machine)
+            with threadpool_limits(1):
+                return detection_auc(X_fit, X_synth, schema, seed=settings.seed)
+
         search = search_mod.Search(settings, fit=fit, X_val=X_val, T_val=T_val, n_real=len(X_fit),
                                    classes=teacher.classes_ if teacher.is_classifier else None,
-                                   deadline=deadline, note=note, n_train=len(X_train),
-                                   realism=lambda: detection_auc(X_fit, X_synth, schema, seed=settings.seed),
+                                   deadline=deadline, note=note, n_train=len(X_train), realism=realism,
                                    default_rows=default_rows)
         options = search_mod.data_options(name, len(X_synth))
         with stages.run("search", "choosing the student on the validation rows",
