@@ -1,6 +1,6 @@
 """``python -m tabcompress`` runs the same CLI as the ``tabcompress`` console script."""
 
-from tabcompress.cli import main
+from tabcompress.cli.app import console_main
 
 if __name__ == "__main__":
-    main()
+    console_main()

@@ -46,6 +46,16 @@ COLUMNS_BY_POSITION = ("columns matched by position: the teacher has no feature 
                        "are in another order than the teacher was fitted on gives wrong labels, undetected")
 
 
+def stamp_total(report: dict[str, Any], run: Any) -> None:
+    """Put the run's seconds so far into ``report``: ``timings_s.total``, and the budget's ``total_s`` and
+    ``within``. Stamped again just before report.json is written, so that writing the student counts."""
+    total = round(run.elapsed(), 3)
+    report["timings_s"]["total"] = total
+    budget = report.get("budget")
+    if budget is not None:
+        budget.update(total_s=total, within=bool(total <= budget["seconds"]))
+
+
 def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, scores: dict[str, Any],
                  device: str) -> dict[str, Any]:
     """The report of a finished run (what ``report.json`` holds; docs/report.md describes each field)."""
@@ -64,13 +74,10 @@ def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, sco
     gate = None
     if settings.output.min_fidelity is not None:
         gate = {"min_fidelity": settings.output.min_fidelity, "passed": bool(fidelity >= settings.output.min_fidelity)}
-    run.stages.seconds["total"] = round(run.elapsed(), 3)
     budget = None
     if settings.budget.time_budget is not None:
-        total = run.stages.seconds["total"]
-        budget = {"seconds": settings.budget.time_budget, "total_s": total,
-                  "within": bool(total <= settings.budget.time_budget), "training": trained.budget}
-    return {
+        budget = {"seconds": settings.budget.time_budget, "total_s": None, "within": None, "training": trained.budget}
+    report = {
         "task": teacher.task,
         "classes": jsonable(list(teacher.classes_)) if teacher.is_classifier else None,
         "mode": mode,
@@ -107,6 +114,8 @@ def build_report(run: Any, mode: str, teacher: Any, rows: Any, trained: Any, sco
         "environment": environment(device),
         "notes": run.notes,
     }
+    stamp_total(report, run)
+    return report
 
 
 def resolved_settings(settings: Any, mode: str, rows: Any, trained: Any, device: str) -> Any:
@@ -232,9 +241,10 @@ def can_plot() -> bool:
     return find_spec("matplotlib") is not None
 
 
-def plot_frontier(report: dict[str, Any], path: str) -> None:
+def plot_frontier(report: dict[str, Any], path: Any) -> None:
     """Validation fidelity against pickled bytes (log scale) of every candidate of the search, the frontier
-    joined, the chosen student ringed and the teacher marked at fidelity 1; a PNG at ``path``."""
+    joined, the chosen student ringed and the teacher marked at fidelity 1; a PNG at ``path`` (a file name
+    or a binary file)."""
     # A Figure of its own, not pyplot's: it leaves the caller's matplotlib backend as it was (a notebook's,
     # say) and is quicker to import.
     from matplotlib.figure import Figure

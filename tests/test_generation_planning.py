@@ -178,21 +178,23 @@ def test_scoring_allowance_counts_the_teachers_one_row_calls():
 
 
 def test_time_budget_is_kept_and_reported(teachers, tmp_path):
-    # A CTGAN that would train 300 epochs and 60× synthetic rows, squeezed into 25 s.
+    # A CTGAN that would train 300 epochs and 60× synthetic rows (minutes), squeezed into 40 s counted from the
+    # process's start: about 8 s of it are fixed (the interpreter, imports, the teacher) and twice that on a
+    # busy machine
     out = tmp_path / "o"
     result = run_cli("distill", teachers["pipe_bank"], DATA / "bank_1500.csv", "--out", out, "--generator", "ctgan",
-                     "--epochs", "300", "--synthetic-ratio", "60", "--time-budget", "25", "--no-cache", "--json")
+                     "--epochs", "300", "--synthetic-ratio", "60", "--time-budget", "40", "--no-cache", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     budget = report["budget"]
     # on failure, the plan and the stages' seconds say where the time went
     spent = json.dumps({"budget": budget, "timings_s": report.get("timings_s")})
-    assert budget["seconds"] == 25 and budget["within"] and budget["total_s"] <= 25, spent
+    assert budget["seconds"] == 40 and budget["within"] and budget["total_s"] <= 40, spent
     plan_ = budget["training"]["plan"]
     assert plan_["generator_time_limit"] > 0
     ctgan = report["generator"]["ctgan"]
     assert ctgan["epochs_run"] < 300 and ctgan["stop_reason"] in ("time_limit", "early_stop")
-    assert "time budget 25 s" in result.stderr
+    assert "time budget 40 s" in result.stderr
 
 
 # -- the cache, end to end ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tabcompress.cli.app import app, console, errors, print_json
+from tabcompress.cli.app import app, console, errors, print_json, process_started
 from tabcompress.cli.options import json_option, quiet_option, teacher_argument, verbose_option, with_settings
 from tabcompress.config import PANEL_DATA, PANEL_MAIN
 from tabcompress.errors import InputError
@@ -61,7 +61,7 @@ def distill(
         try:
             result = run_distill(teacher, data if data is not None else data_option, settings_from(ctx, config),
                                  out_dir=out_dir, eval_data=eval_data, validation_data=validation_data,
-                                 progress=Progress() if quiet else RichProgress(stderr))
+                                 progress=Progress() if quiet else RichProgress(stderr), clock_start=process_started())
         except FidelityGateError as exc:
             gate_error, result = exc, exc.result
         if not quiet:

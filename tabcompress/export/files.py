@@ -200,11 +200,13 @@ def output_paths(out_dir: str | Path, student_format: str = "joblib") -> dict[st
 
 
 def write_outputs(out_dir: str | Path, student: Any, report: dict[str, Any],
-                  student_format: str = "joblib", *, started: float | None = None) -> dict[str, str]:
+                  student_format: str = "joblib", *, started: float | None = None,
+                  before_report: Callable[[], None] | None = None) -> dict[str, str]:
     """Write the student (``student.joblib`` or ``student.skops``) and ``report.json`` into
     ``out_dir``; returns their paths (:func:`output_paths`). Temporary files that a killed run left
     there and that were last written before ``started`` (a :func:`time.time`; default now) are removed
-    first (:func:`remove_stale_temps`)."""
+    first (:func:`remove_stale_temps`). ``before_report()`` is called once the student is written, just
+    before the report is (a run stamps its total time into the report there)."""
     import joblib
 
     path = check_out_dir(out_dir, student_format)
@@ -225,6 +227,8 @@ def write_outputs(out_dir: str | Path, student: Any, report: dict[str, Any],
                     skops.io.dump(student, fh)
             else:
                 joblib.dump(student, student_tmp)
+            if before_report is not None:
+                before_report()
             report_tmp = held.enter_context(_locked_temp(path, REPORT_FILE))
             temps.append(report_tmp)
             with open(report_tmp, "w", encoding="utf-8") as fh:

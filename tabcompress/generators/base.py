@@ -57,6 +57,10 @@ class Generator(ABC):
         """The generators whose rows this one samples: itself, or a mixture's parts."""
         return [self]
 
+    def preload(self) -> None:
+        """Import the libraries :meth:`fit` needs (nothing, for most generators). A time budget's plan is
+        made after this, so the imports' seconds are not taken out of the generator's time limit."""
+
     def training_facts(self) -> dict[str, Any]:
         """For a generator that trains: epochs asked and run, why training stopped, and its settings."""
         if not self.trains:

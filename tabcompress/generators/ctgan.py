@@ -156,6 +156,13 @@ class CTGANGenerator(Generator):
         return pd.DataFrame(out, columns=self.schema_.names)
 
     # -- Generator -----------------------------------------------------------------------------
+    def preload(self) -> None:
+        import ctgan  # noqa: F401
+        import torch
+
+        # torch's optimizers import its compiler (torch._dynamo) on first use: about 2 s on 2 cores
+        torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
     def _fit(self, X: pd.DataFrame, random_state: int | None, progress: ProgressCallback | None) -> None:
         from ctgan import CTGAN
 

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from tabcompress.evaluation import evaluate
 from tabcompress.evaluation import tsc as tsc_mod
 from tabcompress.export import check_out_dir, output_paths, write_file_atomic, write_outputs
 from tabcompress.progress import Progress
-from tabcompress.report import FRONTIER_PLOT, build_report, can_plot, plot_frontier
+from tabcompress.report import FRONTIER_PLOT, build_report, can_plot, plot_frontier, stamp_total
 from tabcompress.run.context import Rows, Run, TrainedStudent
 from tabcompress.run.modes import check_settings, choose_mode, run_device
 from tabcompress.teachers import Teacher, load_teacher
@@ -45,7 +46,8 @@ class DistillResult:
 def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | None = None,
             settings: Settings | None = None, *, out_dir: str | Path | None = None,
             progress: Progress | None = None, eval_data: str | Path | pd.DataFrame | None = None,
-            validation_data: str | Path | pd.DataFrame | None = None, **options: Any) -> DistillResult:
+            validation_data: str | Path | pd.DataFrame | None = None, clock_start: float | None = None,
+            **options: Any) -> DistillResult:
     """Distil ``teacher`` into a small student using ``data`` (a CSV path or a DataFrame).
 
     ``settings`` (default: :class:`Settings`'s defaults) with ``options`` applied (option names:
@@ -68,11 +70,15 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
     rows, which then all train. A teacher answers the rows it was trained on with their labels, so
     choices made on them can miss what synthetic rows do on rows it never saw.
 
+    ``clock_start`` (a :func:`time.perf_counter` value; default: this call) is when the run's clock starts,
+    which ``time_budget`` counts from: the command line passes its process's start.
+
     With ``out_dir``, the student and ``report.json`` are written there atomically. When
     ``min_fidelity`` is set and not reached, :class:`FidelityGateError` is raised after the outputs
     are written.
     """
     started = time.time()  # temporary files older than this in out_dir are a killed run's leftovers
+    clock_start = time.perf_counter() if clock_start is None else clock_start
     settings = (settings or Settings()).replace(**options)
     check_settings(settings)
     out = check_out_dir(out_dir, settings.student_format) if out_dir is not None else None
@@ -82,17 +88,18 @@ def distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | Non
                                               f"run has none")
     sources = {"eval_data": eval_data, "validation_data": validation_data}
     if settings.dask is None:
-        return _distill(teacher, data, settings, mode, out, out_dir, progress, sources, started, None)
+        return _distill(teacher, data, settings, mode, out, out_dir, progress, sources, started, clock_start, None)
     from tabcompress.cluster import Cluster  # dask is imported only by a run that asks for a cluster
 
     with Cluster(settings.dask) as cluster:
-        return _distill(teacher, data, settings, mode, out, out_dir, progress, sources, started, cluster)
+        return _distill(teacher, data, settings, mode, out, out_dir, progress, sources, started, clock_start,
+                        cluster)
 
 
 def _distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | None, settings: Settings, mode: Any,
              out: Path | None, out_dir: str | Path | None, progress: Progress | None,
-             sources: dict[str, Any], started: float, cluster: Any) -> DistillResult:
-    run = Run(settings, progress, cluster)
+             sources: dict[str, Any], started: float, clock_start: float, cluster: Any) -> DistillResult:
+    run = Run(settings, progress, cluster, started=clock_start)
     if cluster is not None:
         run.progress.note(f"labelling on the Dask cluster at {settings.dask} "
                           f"({cluster.threads()} worker threads now)")
@@ -121,10 +128,14 @@ def _distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | No
         elif report["search"] is not None:
             run.note(f"matplotlib is not installed: no {FRONTIER_PLOT} (pip install matplotlib)")
         with run.progress.stage("writing the outputs", str(out_dir)):
-            write_outputs(out, trained.student, report, student_format=settings.student_format, started=started)
+            png = io.BytesIO()
+            if plot:  # drawn first, so that the run's total (in the report) counts it
+                plot_frontier(report, png)
+            write_outputs(out, trained.student, report, student_format=settings.student_format, started=started,
+                          before_report=lambda: stamp_total(report, run))
             if plot:
-                write_file_atomic(report["outputs"]["frontier_plot"], lambda tmp: plot_frontier(report, tmp),
-                                  "out_dir", started=started)
+                write_file_atomic(report["outputs"]["frontier_plot"],
+                                  lambda tmp: Path(tmp).write_bytes(png.getvalue()), "out_dir", started=started)
     gate = report["gate"]
     if gate is not None and not gate["passed"]:
         raise FidelityGateError(f"student fidelity {report['metrics']['student']['fidelity']:.4f} is below "

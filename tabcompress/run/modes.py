@@ -57,6 +57,9 @@ DEFAULT_ROWS_FITS = 1.25
 #: the teacher's calls in scoring's latency probes (evaluation.metrics.latency): a warm-up and 5 on the
 #: held-out rows, a warm-up and 25 on one row
 LATENCY_CALLS = (6, 26)
+#: seconds kept for scoring the students and writing the outputs: the frontier plot alone (matplotlib's import
+#: and drawing) takes about a second on 2 cores, and the report's total counts it
+WRITING_SECONDS = 2.0
 #: a seed offset for the scoring rows of a run without real ones, which no training draw uses
 SCORING_SEED_OFFSET = 7919
 
@@ -299,9 +302,9 @@ class DataFree(Mode):
 def _scoring_allowance(seconds: dict[str, float], n_rows: int, n_test: int, one_row_s: float) -> float:
     """Seconds to keep for scoring: the teacher's calls in the latency probes (:data:`LATENCY_CALLS`) on the
     held-out rows, timed by labelling the real rows, and on one row, ``one_row_s`` each (on a busy machine
-    the one-row calls cost the most), plus a second for the students and writing."""
+    the one-row calls cost the most), plus :data:`WRITING_SECONDS` for the students and the outputs."""
     batch = seconds.get("label_real", 0.0) * min(n_test, LATENCY_BATCH_ROWS) / max(1, n_rows)
-    return LATENCY_CALLS[0] * batch + LATENCY_CALLS[1] * one_row_s + 1.0
+    return LATENCY_CALLS[0] * batch + LATENCY_CALLS[1] * one_row_s + WRITING_SECONDS
 
 
 def _one_row_seconds(teacher: Teacher, X: pd.DataFrame) -> float:
@@ -505,6 +508,10 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     if time_limited and cache is not None and fit_is_cached(cache, candidate, X_fit, schema,
                                                             random_state=settings.seed):
         time_limited = False  # a cached fit costs no training time
+    if time_left is not None and time_limited:
+        with stages.run("preload", "importing the generator's libraries"):
+            for part in candidate.parts:
+                part.preload()
     plan = rates = None
     selection = settings.selection
 
