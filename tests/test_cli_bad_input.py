@@ -140,6 +140,17 @@ def test_missing_teacher_file(tmp_path, cli):
     assert_bad_input(done, "nope.pkl", "no such file", out=out)
 
 
+@pytest.mark.parametrize("option", [None, "--eval-data", "--validation-data"])
+def test_a_bad_data_file_is_refused_before_the_teacher_loads(tmp_path, cli, option):
+    # the teacher file would be refused too, but only once loaded: a big one takes minutes
+    teacher = tmp_path / "teacher.pkl"
+    teacher.write_bytes(b"not a pickle")
+    bad = tmp_path / "rows.csv"  # missing
+    files = [bad] if option is None else [DATA / "magic_1200.csv", option, bad]
+    done = cli("distill", teacher, *files, "--out", tmp_path / "out")
+    assert_bad_input(done, f"data file {bad}", "no such file", out=tmp_path / "out")
+
+
 def test_json_that_is_not_an_xgboost_model(tmp_path, cli):
     teacher = tmp_path / "model.json"
     teacher.write_text(json.dumps({"hello": "world"}))

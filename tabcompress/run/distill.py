@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from tabcompress import data as data_mod
 from tabcompress.config import Settings
 from tabcompress.errors import FidelityGateError, SettingError
 from tabcompress.evaluation import evaluate
@@ -108,6 +109,11 @@ def _distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | No
         run.note("--refine-starts is used only when trees are refined (--refine, or --refine-passes above 0)")
     device = run_device(settings)
 
+    # the data files' headers first: a missing or unreadable file is refused before a teacher of hundreds of
+    # megabytes has loaded
+    for source in (data, *sources.values()):
+        if isinstance(source, (str, Path)):
+            data_mod.read_header(source)
     with run.stages.run("load_teacher", "loading the teacher"):
         if not isinstance(teacher, Teacher):
             teacher = load_teacher(teacher, safe=settings.safe, progress=run.progress)
