@@ -80,10 +80,12 @@ def serialized_bytes(obj: Any) -> int:
 #: the most held-out rows a batch is timed on: rows per second are steady long before, and timing a
 #: 300-tree teacher six times on a million rows would be the longest stage of a run
 LATENCY_BATCH_ROWS = 10_000
+#: timed calls of :func:`latency` by default (each after one warm-up call): on the batch, and on one row
+LATENCY_REPEATS = (5, 25)
 
 
-def latency(predict: Callable[[pd.DataFrame], Any], X: pd.DataFrame, *, batch_repeats: int = 5,
-            single_repeats: int = 25) -> dict[str, float]:
+def latency(predict: Callable[[pd.DataFrame], Any], X: pd.DataFrame, *, batch_repeats: int = LATENCY_REPEATS[0],
+            single_repeats: int = LATENCY_REPEATS[1]) -> dict[str, float]:
     """Median wall time of ``predict`` on the first :data:`LATENCY_BATCH_ROWS` rows of ``X`` (batch) and
     on one row, in milliseconds."""
     X = X.iloc[:LATENCY_BATCH_ROWS]

@@ -134,12 +134,12 @@ def _distill(teacher: str | Path | Teacher, data: str | Path | pd.DataFrame | No
         elif report["search"] is not None:
             run.note(f"matplotlib is not installed: no {FRONTIER_PLOT} (pip install matplotlib)")
         with run.progress.stage("writing the outputs", str(out_dir)):
-            png = io.BytesIO()
-            if plot:  # drawn first, so that the run's total (in the report) counts it
+            png = io.BytesIO() if plot else None
+            if png is not None:  # drawn first, so that the run's total (in the report) counts it
                 plot_frontier(report, png)
             write_outputs(out, trained.student, report, student_format=settings.student_format, started=started,
                           before_report=lambda: stamp_total(report, run))
-            if plot:
+            if png is not None:
                 write_file_atomic(report["outputs"]["frontier_plot"],
                                   lambda tmp: Path(tmp).write_bytes(png.getvalue()), "out_dir", started=started)
     gate = report["gate"]

@@ -24,7 +24,7 @@ import pandas as pd
 from tabcompress import data as data_mod
 from tabcompress.config import Settings
 from tabcompress.errors import InputError, SettingError
-from tabcompress.evaluation.metrics import LATENCY_BATCH_ROWS
+from tabcompress.evaluation.metrics import LATENCY_BATCH_ROWS, LATENCY_REPEATS
 from tabcompress.evaluation.realism import detection_auc
 from tabcompress.generators.cache import GeneratorCache, fit_generator, fit_is_cached
 from tabcompress.generators.forest import ForestSampler
@@ -54,9 +54,9 @@ SEARCH_FITS = 2.5
 #: further full-size fits of the search where it may weigh the rows --generator auto uses against the settings'
 #: (rows that look unreal): on a quarter and on all of as many rows again, which are drawn and labelled too
 DEFAULT_ROWS_FITS = 1.25
-#: the teacher's calls in scoring's latency probes (evaluation.metrics.latency): a warm-up and 5 on the
-#: held-out rows, a warm-up and 25 on one row
-LATENCY_CALLS = (6, 26)
+#: the teacher's calls in scoring's latency probes (evaluation.metrics.latency): a warm-up and the timed
+#: calls, on the held-out rows and on one row
+LATENCY_CALLS = (LATENCY_REPEATS[0] + 1, LATENCY_REPEATS[1] + 1)
 #: seconds kept for scoring the students and writing the outputs: the frontier plot alone (matplotlib's import
 #: and drawing) takes about a second on 2 cores, and the report's total counts it
 WRITING_SECONDS = 2.0
@@ -516,8 +516,8 @@ def train_student(teacher: Teacher, X_train: pd.DataFrame, T_train: np.ndarray, 
     selection = settings.selection
 
     # the rows --generator auto uses, which the search may weigh against the settings' (see default_rows below)
-    default = resolve_generator(settings.replace(generator="auto"), schema, teacher)
-    weighs_default = X_val is not None and default not in (name, "none") and not trains(default)
+    default = resolve_generator(settings.replace(generator="auto"), schema, teacher) if X_val is not None else None
+    weighs_default = default is not None and default not in (name, "none") and not trains(default)
 
     def timed_rates(sample: Any = None, student: float | None = None) -> budget_mod.Rates:
         """The rates, timed now, per row the plan counts; ``sample``: the fitted generator's draw;
