@@ -251,6 +251,8 @@ def _adam(kind: str | None):
     import ctgan.synthesizers.ctgan as ctgan_module
     import torch
 
+    if kind not in (None, "plain", "foreach", "fused"):
+        raise SystemExit(f"profile_ctgan: adam={kind!r}: expected plain, foreach or fused")
     saved = ctgan_module.optim
     if kind in ("foreach", "fused"):
         ctgan_module.optim = types.SimpleNamespace(Adam=functools.partial(torch.optim.Adam, **{kind: True}))

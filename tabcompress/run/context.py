@@ -25,13 +25,13 @@ class Run:
     also shown as it is made), and the helpers the stages share."""
 
     def __init__(self, settings: Settings, progress: Progress | None = None, cluster: Any = None, *,
-                 started: float | None = None):
+                 started: float):
         self.settings = settings
         self.cluster = cluster  # a tabcompress.cluster.Cluster that labels rows (--dask), or None
         self.progress = progress or Progress()
         self.stages = Stages(self.progress)
         self.notes: list[str] = []
-        self.started = time.perf_counter() if started is None else started  # the time budget counts from here
+        self.started = started  # a time.perf_counter() value: the time budget counts from here (distill's clock_start)
 
     def note(self, message: str) -> None:
         self.notes.append(message)
